@@ -45,6 +45,7 @@ class Config:
     wp_user: str = ""
     wp_app_password: str = ""
     band_file: str = ""  # default: the band file shipped in companion/band/band.toml
+    compositions_dir: str = ""  # default: var_dir/compositions (one git repository per composition)
     max_upload_mb: int = 1024
     loudness_target_lufs: float = -14.0
     true_peak_ceiling_db: float = -1.0
@@ -63,6 +64,8 @@ class Config:
             self.database_url = f"sqlite:///{self.var_dir / 'companion.db'}"
         if not self.storage_dir:
             self.storage_dir = str(self.var_dir / "objects")
+        if not self.compositions_dir:
+            self.compositions_dir = str(self.var_dir / "compositions")
         if not self.band_file:
             self.band_file = str(Path(__file__).parent / "band" / "band.toml")
 
