@@ -1,0 +1,1 @@
+"""Members, roles, tokens and the rule "who may change what"."""

@@ -1,0 +1,1 @@
+"""Albums, tracks, performances and their renditions."""

@@ -1,0 +1,347 @@
+"""The `scripthammer` command: set-up, the main job, worker, seed, upload, jobs, tokens."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from companion.config import Config
+
+
+def _config() -> Config:
+    return Config.from_env()
+
+
+def _services():
+    from jobs import context
+
+    cfg = _config()
+    context.configure(cfg)
+    return context.services()
+
+
+@click.group()
+@click.version_option(package_name="scripthammer")
+def main():
+    """ScriptHammer music companion."""
+
+
+@main.command("migrate")
+def migrate_cmd():
+    """Apply database migrations."""
+    from companion.db import upgrade
+
+    cfg = _config()
+    upgrade(cfg.database_url)
+    click.echo(f"database at {cfg.database_url.split('@')[-1]} is up to date")
+
+
+@main.command("seed")
+@click.option("--demo/--no-demo", default=False, help="Also create the demo album and track.")
+@click.option("--demo-seconds", default=45, show_default=True, help="Length of the demo piece.")
+def seed_cmd(demo: bool, demo_seconds: int):
+    """Seed the band from the band file (idempotent); print first tokens once."""
+    svc = _services()
+    _seed(svc)
+    if demo:
+        _seed_demo(svc, demo_seconds, inline=True)
+
+
+def _seed(svc) -> None:
+    from companion.band.models import ApiToken
+    from companion.band.service import seed_members
+    from companion.band.tokens import create_token
+    from companion.db import upgrade
+
+    upgrade(svc.config.database_url)
+    with svc.db.session() as s:
+        ids = seed_members(s, svc.band)
+        click.echo(f"band seeded: {', '.join(ids)}")
+        has_tokens = s.scalars(sa.select(ApiToken.id).where(ApiToken.member_id.is_not(None))).first()
+        if has_tokens is None:
+            click.echo("Member tokens (shown once; keep them safe, `scripthammer tokens create` makes more):")
+            for mid in ids:
+                _, secret = create_token(s, role="member", member_id=mid, label="set-up", created_by="setup")
+                click.echo(f"  {mid:6} {secret}")
+
+
+def _seed_demo(svc, seconds: int, inline: bool) -> int:
+    """The demo album and a demo track written with music21, rendered with FluidSynth, released."""
+    from companion.catalog import service as catalog
+    from companion.catalog.models import Album, Track
+    from companion.catalog.uploads import accept_upload
+    from companion.demo import render_midi, write_demo_midi
+
+    with svc.db.session() as s:
+        album = s.scalars(sa.select(Album).where(Album.slug == "blue-dot-matrix")).first()
+        if album is None:
+            album = catalog.create_album(s, title="Blue Dot Matrix", year=dt.date.today().year,
+                                         description="ScriptHammer's debut album.", release_state="public")
+        track = s.scalars(sa.select(Track).where(Track.slug == "cosmic-cycle-demo")).first()
+        if track is None:
+            track = catalog.create_track(s, title="Cosmic Cycle (demo)", album_id=album.id, track_number=1,
+                                         year=album.year, release_state="public", slug="cosmic-cycle-demo")
+        track_id, ready = track.id, track.status == "ready"
+    if ready:
+        click.echo(f"demo track {track_id} is already released")
+        return track_id
+    demo_dir = svc.config.var_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    midi, wav = demo_dir / "cosmic-cycle.mid", demo_dir / "cosmic-cycle.wav"
+    with tqdm(total=3, desc="demo", unit="step", file=sys.stderr) as bar:
+        bar.set_postfix_str("writing with music21")
+        write_demo_midi(midi, seconds=seconds, seed=7)
+        bar.update()
+        bar.set_postfix_str("rendering with FluidSynth")
+        render_midi(midi, wav)
+        bar.update()
+        bar.set_postfix_str("queueing the release pipeline")
+        job_id, _ = accept_upload(svc, track_id, wav, "cosmic-cycle.wav", _sha256(wav), created_by="setup")
+        bar.update()
+    if inline:
+        _run_inline(svc, job_id)
+    return track_id
+
+
+def _sha256(path: Path) -> str:
+    from companion.storage.base import sha256_file
+
+    return sha256_file(path)
+
+
+def _run_inline(svc, job_id: str) -> None:
+    """Run a queued release job in this process (no worker needed), showing its progress."""
+    import threading
+
+    from jobs.release import release_track
+
+    done: dict = {}
+    t = threading.Thread(target=lambda: done.setdefault("r", release_track(job_id)), daemon=True)
+    t.start()
+    _follow(svc, job_id, thread=t)
+
+
+def _follow(svc, job_id: str, thread=None, timeout: float = 3600) -> str:
+    from companion.tasks.models import Job
+
+    deadline = time.time() + timeout
+    with tqdm(total=100, desc=f"job {job_id[:8]}", unit="%", file=sys.stderr) as bar:
+        while time.time() < deadline:
+            with svc.db.session() as s:
+                job = s.get(Job, job_id)
+                state, progress, stage = job.state, job.progress, job.stage
+                err = job.error_message
+            bar.n = progress
+            bar.set_postfix_str(f"{state} {stage}")
+            bar.refresh()
+            if state in ("finished", "failed") and (thread is None or not thread.is_alive()):
+                break
+            time.sleep(0.3)
+    if state == "failed":
+        click.echo(f"job {job_id} failed: {err}", err=True)
+    return state
+
+
+@main.command("upload")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--track", "track_id", type=int, help="Upload to this track id.")
+@click.option("--title", help="Create a new track with this title instead.")
+@click.option("--album", "album_id", type=int, help="Album of the new track.")
+@click.option("--inline", is_flag=True, help="Run the pipeline in this process instead of on a worker.")
+@click.option("--no-wait", is_flag=True, help="Queue and return at once.")
+def upload_cmd(file: Path, track_id: int | None, title: str | None, album_id: int | None, inline: bool,
+               no_wait: bool):
+    """Upload a recording to a track and follow the release pipeline."""
+    from companion.catalog import service as catalog
+    from companion.catalog.uploads import accept_upload
+    from companion.errors import ScriptHammerError
+
+    if not track_id and not title:
+        raise click.UsageError("give --track ID or --title TITLE")
+    svc = _services()
+    try:
+        if not track_id:
+            with svc.db.session() as s:
+                track_id = catalog.create_track(s, title=title, album_id=album_id).id
+            click.echo(f"created track {track_id}")
+        with tqdm(total=file.stat().st_size, unit="B", unit_scale=True, desc="hashing", file=sys.stderr) as bar:
+            h = hashlib.sha256()
+            with open(file, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+                    bar.update(len(block))
+        job_id, _ = accept_upload(svc, track_id, file, file.name, h.hexdigest(), created_by="cli")
+    except ScriptHammerError as exc:
+        raise click.ClickException(f"{exc.message} ({exc.code})") from None
+    click.echo(f"track {track_id}: release job {job_id} queued")
+    if inline:
+        _run_inline(svc, job_id)
+    elif not no_wait:
+        state = _follow(svc, job_id)
+        if state != "finished":
+            sys.exit(1)
+
+
+@main.command("jobs")
+@click.option("--limit", default=20, show_default=True)
+def jobs_cmd(limit: int):
+    """Recent jobs with their state and progress."""
+    from companion.tasks.models import Job
+
+    svc = _services()
+    with svc.db.session() as s:
+        rows = list(s.scalars(sa.select(Job).order_by(Job.created_at.desc()).limit(limit)))
+    if not rows:
+        click.echo("no jobs yet")
+    for j in rows:
+        err = f"  {j.error_code}: {j.error_message[:80]}" if j.error_code else ""
+        click.echo(f"{j.id}  {j.kind:8} {j.state:9} {j.progress:3}%  track {j.track_id}  "
+                   f"{j.created_at:%Y-%m-%d %H:%M:%S}  {j.stage}{err}")
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_cmd(burst: bool):
+    """Run an RQ worker on the companion's queue."""
+    from jobs.worker import run_worker
+
+    run_worker(_config(), burst=burst)
+
+
+@main.group("tokens")
+def tokens_grp():
+    """Create and revoke API tokens (local administration)."""
+
+
+@tokens_grp.command("create")
+@click.option("--member", "member_id", help="A band member id (their role comes from the band file).")
+@click.option("--role", type=click.Choice(["member", "guest", "listener", "service"]), default="member")
+@click.option("--label", default="cli")
+@click.option("--minutes", type=int, help="Expire after this many minutes (guests must).")
+def tokens_create(member_id, role, label, minutes):
+    """Print a new token once."""
+    from companion.band.tokens import create_token
+    from companion.errors import ScriptHammerError
+
+    svc = _services()
+    try:
+        with svc.db.session() as s:
+            _, secret = create_token(s, role=role, member_id=member_id, label=label, created_by="cli",
+                                     expires_in=dt.timedelta(minutes=minutes) if minutes else None)
+    except ScriptHammerError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(secret)
+
+
+def ensure_redis(cfg: Config) -> subprocess.Popen | None:
+    """Start a local redis-server when the configured local Redis is not answering."""
+    import redis
+
+    try:
+        redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1).ping()
+        return None
+    except redis.ConnectionError:
+        pass
+    from urllib.parse import urlparse
+
+    u = urlparse(cfg.redis_url)
+    if u.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise click.ClickException(f"Redis at {cfg.redis_url} is not answering")
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise click.ClickException("redis-server is not installed (run scripts/setup.sh)")
+    data = cfg.var_dir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(u.port or 6379), "--dir", str(data),
+                             "--save", "60 1", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    for _ in range(50):
+        try:
+            redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1).ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise click.ClickException("redis-server did not start")
+
+
+@main.command("serve")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+def serve_cmd(workers: int):
+    """Serve the API with gunicorn (foreground)."""
+    cfg = _config()
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4",
+                               "-b", f"{cfg.host}:{cfg.port}", "--timeout", "600",
+                               "companion.wsgi:app"])
+
+
+@main.command("up")
+@click.option("--demo/--no-demo", default=True, help="Seed and release the demo track.")
+@click.option("--demo-seconds", default=45, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="RQ worker processes.")
+def up_cmd(demo: bool, demo_seconds: int, workers: int):
+    """The main job: Redis, RQ workers and the API, with the band and a demo track seeded."""
+    cfg = _config()
+    procs: list[subprocess.Popen] = []
+    redis_proc = ensure_redis(cfg)
+    if redis_proc:
+        procs.append(redis_proc)
+    svc = _services()
+    _seed(svc)
+    env = dict(os.environ)
+    for _ in range(workers):
+        procs.append(subprocess.Popen([sys.executable, "-m", "companion.cli", "worker"], env=env))
+    procs.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4",
+                                   "-b", f"{cfg.host}:{cfg.port}", "--timeout", "600", "--access-logfile", "-",
+                                   "companion.wsgi:app"], env=env))
+
+    def stop(*_):
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        if demo:
+            track_id = _seed_demo(svc, demo_seconds, inline=False)
+            from companion.catalog.models import Track
+            from companion.tasks.models import Job
+
+            with svc.db.session() as s:
+                job = s.scalars(sa.select(Job).where(Job.track_id == track_id).order_by(Job.created_at.desc())).first()
+                ready = s.get(Track, track_id).status == "ready"
+            if job is not None and not ready:
+                _follow(svc, job.id)
+        base = f"http://{cfg.host}:{cfg.port}"
+        click.echo("\nScriptHammer companion is up:")
+        click.echo(f"  API docs      {base}/api/docs")
+        click.echo(f"  OpenAPI       {base}/api/openapi.json")
+        click.echo(f"  Band          {base}/api/members")
+        click.echo(f"  Tracks        {base}/api/tracks")
+        click.echo(f"  Health        {base}/api/health")
+        click.echo("Press Ctrl-C to stop.", err=False)
+        sys.stdout.flush()
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        click.echo("a service stopped; shutting down", err=True)
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

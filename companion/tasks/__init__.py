@@ -1,0 +1,1 @@
+"""Job rows: what the API shows of RQ work (state, progress, error), and enqueueing."""

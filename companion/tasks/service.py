@@ -1,0 +1,42 @@
+"""Creating job rows, enqueueing them on RQ, and recording their progress."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from companion.db import utcnow
+from companion.errors import ServiceUnavailable
+from companion.tasks.models import Job
+
+RETRY_INTERVALS = (5, 30, 120)
+
+
+def create_job(session: Session, *, kind: str, track_id: int | None = None, params: dict | None = None,
+               created_by: str | None = None) -> Job:
+    job = Job(kind=kind, track_id=track_id, params=params or {}, created_by=created_by, state="queued")
+    session.add(job)
+    session.flush()
+    return job
+
+
+def enqueue_job(svc, job: Job, func: str) -> None:
+    """Put ``func(job.id)`` on the queue with retries; ServiceUnavailable if Redis is down."""
+    from rq import Retry
+
+    retries = max(0, int(svc.config.job_retries))
+    try:
+        rq_job = svc.queue().enqueue_call(
+            func, args=(job.id,), timeout=svc.config.job_timeout, job_id=f"shm-{job.id}",
+            retry=Retry(max=retries, interval=list(RETRY_INTERVALS[:retries]) or 0) if retries else None,
+            result_ttl=86400, failure_ttl=7 * 86400, description=f"{job.kind} job {job.id}")
+    except Exception as exc:  # redis.ConnectionError and friends
+        raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was queued. Try again shortly.",
+                                 code="queue_unavailable") from exc
+    job.rq_id = rq_job.id
+
+
+def set_progress(svc, job_id: str, percent: int, stage: str) -> None:
+    with svc.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is not None:
+            job.progress = max(job.progress if job.state == "started" else 0, min(100, int(percent)))
+            job.stage = stage[:80]
