@@ -187,3 +187,26 @@ def run_jobs(app):
         SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=False)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory) -> str:
+    """A real S3 API server (moto's standalone server) on a free local port."""
+    import sys
+
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    wait_for_port(port, timeout=30)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint) -> dict:
+    """Config overrides for an S3 object store in a bucket of the test's own."""
+    return dict(storage="s3", s3_endpoint_url=s3_endpoint, s3_bucket=f"shm-{uuid.uuid4().hex[:10]}",
+                s3_access_key_id="testing", s3_secret_access_key="testing", s3_region="us-east-1")
