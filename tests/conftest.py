@@ -210,3 +210,15 @@ def s3_settings(s3_endpoint) -> dict:
     """Config overrides for an S3 object store in a bucket of the test's own."""
     return dict(storage="s3", s3_endpoint_url=s3_endpoint, s3_bucket=f"shm-{uuid.uuid4().hex[:10]}",
                 s3_access_key_id="testing", s3_secret_access_key="testing", s3_region="us-east-1")
+
+
+def make_audio(path: Path, seconds: float = 6.0, *, codec_args: tuple = ("-c:a", "pcm_s16le"),
+               volume_db: float = -18.0, rate: int = 44100) -> Path:
+    """A short stereo test recording (a chord with a pulse and some noise), made with ffmpeg."""
+    graph = (f"sine=f=220:r={rate}:d={seconds}[a];sine=f=277.18:r={rate}:d={seconds}[b];"
+             f"sine=f=329.63:r={rate}:d={seconds}[c];anoisesrc=d={seconds}:r={rate}:a=0.02[n];"
+             f"[a][b][c][n]amix=inputs=4,volume={volume_db}dB,"
+             f"apulsator=hz=2,aformat=channel_layouts=stereo[out]")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-filter_complex", graph, "-map", "[out]",
+                    *codec_args, str(path)], check=True)
+    return path
