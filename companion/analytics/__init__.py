@@ -1,0 +1,1 @@
+"""Playback analytics: beacons from the player, stored as playback events (aggregation comes later)."""
