@@ -1,0 +1,189 @@
+"""Bench: the release pipeline against the naive way, on a 3-minute four-part demo song.
+
+    .venv/bin/python bench/pipeline.py            # 190 s song (rendered once, cached in bench/out/)
+    .venv/bin/python bench/pipeline.py --quick    # 30 s song, for a quick check
+
+The naive way makes the same renditions with the same settings and the same tags, one ffmpeg
+process per rendition, one after another, each from the source with its own filters: both
+masters and every download (the FLAC and WAV downloads again), each HLS rung (encoded and
+segmented by the hls muxer in one process), the preview (encoded again), then peaks from an
+ffmpeg decode to raw PCM with the same numpy code. Loudness is measured once for both.
+
+Progress goes to stderr; the last line of stdout is one JSON object:
+{"ratio": pipeline/naive, "repeat_ratio": second pipeline run/naive, "pipeline_s", "repeat_s",
+ "naive_s", "cores", ...}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from companion.demo import demo_cover_png, render_midi, write_demo_midi  # noqa: E402
+from companion.media import hls as hlsmod  # noqa: E402
+from companion.media import loudness as loud  # noqa: E402
+from companion.media.ffmpeg import RUNS, ffmpeg  # noqa: E402
+from companion.media.peaks import peaks_from_samples  # noqa: E402
+from companion.media.pipeline import PipelineSettings, run_release  # noqa: E402
+from companion.media.probe import probe  # noqa: E402
+from companion.media.renditions import DOWNLOADS, MASTERS, PREVIEW, master_format, output_args, stream_rung  # noqa: E402
+from companion.media.tags import Tags, tag_file  # noqa: E402
+from companion.storage import LocalStore  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+
+
+def say(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def demo_song(seconds: int) -> Path:
+    """The demo song rendered to WAV, cached under bench/out/."""
+    wav = OUT / f"demo-{seconds}s.wav"
+    if not wav.is_file():
+        mid = OUT / f"demo-{seconds}s.mid"
+        t = time.perf_counter()
+        write_demo_midi(mid, seconds=seconds, seed=1)
+        render_midi(mid, wav)
+        say(f"rendered {wav.name} in {time.perf_counter() - t:.1f} s")
+    return wav
+
+
+def naive_release(src: Path, out: Path, tags: Tags, settings: PipelineSettings) -> None:
+    """Same renditions, same settings, one ffmpeg process per rendition, one after another."""
+    info = probe(src)
+    fmt = master_format(info)
+    measured = loud.measure(src)
+    gain = loud.normalization_gain(measured, settings.target_lufs, settings.true_peak_ceiling)
+    rg = loud.replaygain_tags(measured)
+    by_name = {s.name: s for s in MASTERS + DOWNLOADS}
+    for spec in MASTERS + DOWNLOADS:
+        make = by_name[spec.reuse] if spec.reuse else spec
+        path = out / f"{spec.name}.{spec.extension}"
+        ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-map_metadata", "-1", "-vn", "-threads", "1",
+                *output_args(make, fmt), "-y", str(path)])
+        extra = {"R128_TRACK_GAIN": loud.r128_track_gain(measured)} if spec.codec == "opus" else rg
+        tag_file(path, spec.tag_format, tags, extra)
+    variants = []
+    for kbps in settings.hls_bitrates:
+        spec = stream_rung(kbps)
+        d = out / "hls"
+        d.mkdir(exist_ok=True)
+        stem = hlsmod.variant_stem(kbps)
+        args = [a for a in output_args(spec, fmt) if a not in ("-f", "mp4")]
+        ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-af", f"volume={gain:.2f}dB", "-threads", "1",
+                *args, "-f", "hls", "-hls_time", str(settings.segment_seconds), "-hls_playlist_type", "vod",
+                "-hls_list_size", "0", "-hls_segment_filename", str(d / f"{stem}_%05d.ts"), str(d / f"{stem}.m3u8")])
+        segs, durs = hlsmod.parse_media_playlist(d / f"{stem}.m3u8")
+        v = hlsmod.Variant(kbps * 1000, d / f"{stem}.m3u8", [d / s for s in segs], durs)
+        hlsmod.measure_bandwidth(v)
+        variants.append(v)
+    (out / "hls" / "master.m3u8").write_text(hlsmod.master_playlist(variants))
+    preview = out / "preview.m4a"
+    top = stream_rung(settings.preview_rung)
+    args = [a for a in output_args(top, fmt) if a not in ("-f", "mp4")]
+    ffmpeg(["-threads", "1", "-ss", f"{settings.preview_start:.3f}", "-t", str(settings.preview_seconds), "-i", str(src),
+            "-map", "0:a:0", "-map_metadata", "-1", "-af", f"volume={gain:.2f}dB", "-threads", "1", *args,
+            "-movflags", "+faststart", "-f", "ipod", "-y", str(preview)])
+    tag_file(preview, PREVIEW.tag_format, tags)
+    raw = ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
+                 capture_stdout=True).stdout
+    x = np.frombuffer(raw, dtype="<i2").reshape(-1, info.channels).astype(np.float32).mean(axis=1) / 32768
+    for doc in peaks_from_samples(x, info.sample_rate, settings.peaks_zooms):
+        (out / f"peaks-{doc['samples_per_pixel']}.json").write_text(json.dumps(doc, separators=(",", ":")))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a ~30 s song instead of ~190 s")
+    ap.add_argument("--seconds", type=int, default=None, help="song length (default 190, or 30 with --quick)")
+    ap.add_argument("--workers", type=int, default=0, help="pipeline workers (0: one per core)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = ap.parse_args(argv)
+    seconds = args.seconds or (30 if args.quick else 190)
+    src = demo_song(seconds)
+    info = probe(src)
+    say(f"source {src.name}: {info.duration:.1f} s, {info.sample_rate} Hz, {info.channels} ch, {info.bit_depth}-bit")
+    settings = PipelineSettings(workers=args.workers)
+    tags = Tags(title="Orbit Rehearsal", album="Bench Sessions", track_number=1, track_total=1, year=2026,
+                track_id="bench-track-1", cover=demo_cover_png("Orbit Rehearsal"))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=OUT))
+    try:
+        # Naive first: it also warms the page cache for the source, as the pipeline's own run would not.
+        naive_dir = scratch / "naive"
+        naive_dir.mkdir()
+        before = RUNS.copy()
+        t = time.perf_counter()
+        naive_release(src, naive_dir, tags, settings)
+        naive_s = time.perf_counter() - t
+        naive_runs = dict(RUNS - before)
+        say(f"naive:    {naive_s:7.2f} s  ({naive_runs})")
+
+        store = LocalStore(scratch / "store")
+        work = scratch / "work"
+        stages: list[tuple[float, int, str]] = []
+        before = RUNS.copy()
+        t = time.perf_counter()
+        manifest = run_release(src, store, work, tags, settings,
+                               progress=lambda p, s: stages.append((time.perf_counter() - t, p, s)))
+        pipeline_s = time.perf_counter() - t
+        pipe_runs = dict(RUNS - before)
+        say(f"pipeline: {pipeline_s:7.2f} s  ({pipe_runs}); stages: "
+            + ", ".join(f"{s}@{w:.1f}" for w, _, s in stages if not s.startswith("tag:")))
+
+        before = RUNS.copy()
+        t = time.perf_counter()
+        again = run_release(src, store, work, tags, settings)
+        repeat_s = time.perf_counter() - t
+        repeat_runs = dict(RUNS - before)
+        say(f"repeat:   {repeat_s:7.4f} s  (cached={again['cached']}, {repeat_runs or 'no processes'})")
+        if not again["cached"] or repeat_runs:
+            say("WARNING: the repeat run was not served from the cache")
+
+        cpu = os.cpu_count() or 1
+        result = {
+            "ratio": round(pipeline_s / naive_s, 4),
+            "repeat_ratio": round(repeat_s / naive_s, 5),
+            "pipeline_s": round(pipeline_s, 3),
+            "repeat_s": round(repeat_s, 4),
+            "naive_s": round(naive_s, 3),
+            "cores": cpu,
+            "cpu_model": cpu_model(),
+            "song_seconds": round(info.duration, 2),
+            "renditions": len(manifest["renditions"]),
+            "hls_variants": len(manifest["hls"]["variants"]),
+            "ffmpeg_processes": {"pipeline": pipe_runs.get("ffmpeg", 0), "naive": naive_runs.get("ffmpeg", 0)},
+            "workers": settings.worker_count,
+            "quick": bool(args.quick),
+        }
+        print(json.dumps(result))
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
