@@ -79,7 +79,7 @@ def measure_bandwidth(variant: Variant) -> None:
     # segments under a second unless there is nothing else.
     rates = [s * 8 / d for s, d in zip(sizes, variant.durations) if d >= 1.0] or \
             [s * 8 / max(d, 1e-3) for s, d in zip(sizes, variant.durations)]
-    variant.bandwidth = int(math.ceil(max(rates))) if rates else variant.average_bandwidth
+    variant.bandwidth = max(int(math.ceil(max(rates))) if rates else 0, variant.average_bandwidth)
 
 
 def master_playlist(variants: list[Variant], uri_of=lambda v: v.playlist.name) -> str:

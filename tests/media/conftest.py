@@ -1,0 +1,121 @@
+"""Fixtures of the media tests: short real audio made with ffmpeg once per session, and one
+real release run (real ffmpeg, mutagen, numpy; no mocks) that several tests inspect."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.demo import demo_cover_png
+from companion.media.ffmpeg import RUNS
+from companion.media.loudness import measure
+from companion.media.pipeline import PipelineSettings, run_release
+from companion.media.tags import Tags
+from companion.storage import LocalStore
+
+SOURCE_SECONDS = 12.0
+QUIET_LUFS = -30.0
+
+if shutil.which("ffmpeg") is None:  # pragma: no cover
+    pytest.skip("ffmpeg is not installed", allow_module_level=True)
+
+
+def ff(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y", *args], check=True)
+
+
+def music_like(path: Path, seconds: float, gain_db: float = 0.0, *codec: str) -> Path:
+    """A chord with pulsing pink noise (so loudness gating and peaks see real dynamics)."""
+    graph = (
+        f"sine=f=220:d={seconds}[a];sine=f=277.2:d={seconds}[b];sine=f=329.6:d={seconds}[c];"
+        f"anoisesrc=d={seconds}:c=pink:a=0.3,volume='0.6+0.4*sin(2*PI*t*2)':eval=frame[n];"
+        f"[a][b][c][n]amix=inputs=4:normalize=0,volume={gain_db}dB,aresample=44100,aformat=channel_layouts=stereo"
+    )
+    ff("-filter_complex", graph, *codec, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def quiet_wav(media_dir) -> Path:
+    """A 12 s, 16-bit stereo WAV measuring about -30 LUFS."""
+    probe_path = music_like(media_dir / "level.wav", SOURCE_SECONDS)
+    level = measure(probe_path).integrated_lufs
+    return music_like(media_dir / "quiet.wav", SOURCE_SECONDS, QUIET_LUFS - level, "-c:a", "pcm_s16le")
+
+
+@pytest.fixture(scope="session")
+def sources(media_dir, quiet_wav) -> dict[str, Path]:
+    """The same music in every accepted format (and a 24-bit FLAC)."""
+    out = {"wav": quiet_wav}
+    for name, args in {
+        "flac24.flac": ("-c:a", "flac", "-sample_fmt", "s32"),
+        "aiff.aiff": ("-c:a", "pcm_s16be"),
+        "mp3.mp3": ("-c:a", "libmp3lame", "-b:a", "192k"),
+        "vorbis.ogg": ("-c:a", "libvorbis", "-q:a", "4"),
+        "opus.opus": ("-c:a", "libopus", "-b:a", "96k"),
+        "aac.m4a": ("-c:a", "aac", "-b:a", "128k"),
+        "alac.m4a": ("-c:a", "alac"),
+        "float.wav": ("-c:a", "pcm_f32le"),
+    }.items():
+        path = media_dir / name
+        ff("-i", str(quiet_wav), *args, str(path))
+        out[name.split(".")[0]] = path
+    return out
+
+
+@pytest.fixture(scope="session")
+def cover() -> bytes:
+    return demo_cover_png("Test Orbit")
+
+
+@pytest.fixture(scope="session")
+def tags(cover) -> Tags:
+    return Tags(title="Test Orbit", album="Night Tests", track_number=2, track_total=7, year=2026,
+                track_id="trk_test_42", cover=cover)
+
+
+@pytest.fixture(scope="session")
+def settings() -> PipelineSettings:
+    return PipelineSettings(workers=2, preview_seconds=5)
+
+
+class ReleaseRun:
+    """One pipeline run and what it cost."""
+
+    def __init__(self, manifest, store, work_dir, seconds, runs, progress):
+        self.manifest = manifest
+        self.store = store
+        self.work_dir = work_dir
+        self.seconds = seconds
+        self.runs = runs
+        self.progress = progress
+
+
+@pytest.fixture(scope="session")
+def release(media_dir, quiet_wav, tags, settings) -> ReleaseRun:
+    store = LocalStore(media_dir / "store")
+    work = media_dir / "work"
+    progress: list[tuple[int, str]] = []
+    before = RUNS.copy()
+    t = time.perf_counter()
+    manifest = run_release(quiet_wav, store, work, tags, settings, progress=lambda p, s: progress.append((p, s)))
+    return ReleaseRun(manifest, store, work, time.perf_counter() - t, RUNS - before, progress)
+
+
+def ffprobe_stream(path: Path) -> dict:
+    import json
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                          str(path)], check=True, capture_output=True).stdout
+    data = json.loads(out)
+    audio = [s for s in data["streams"] if s["codec_type"] == "audio"][0]
+    audio["format"] = data["format"]
+    return audio
