@@ -155,6 +155,12 @@ def from_mido(mid: mido.MidiFile, title: str = "", band=None) -> Composition:
             key_flats.append((q, sharps < 0))
         elif msg.type == "marker":
             comp.global_events.append(GlobalEvent(m, off, "marker", msg.text))
+    # several events of one kind at one time: only the last one counts in MIDI
+    last: dict[tuple, GlobalEvent] = {}
+    for g in comp.global_events:
+        last.pop((g.measure, g.onset, g.kind), None)
+        last[(g.measure, g.onset, g.kind)] = g
+    comp.global_events = list(last.values())
     key_times = [q for q, _ in key_flats]
 
     def flats_at(q: Fraction) -> bool:

@@ -236,7 +236,7 @@ def to_music21(comp: Composition):
                 for ev in evs:
                     d = ev.dur
                     t = ev.tie
-                    if not ev.grace and ev.onset + d > length:
+                    if not ev.grace and ev.onset + d > length and num < comp.measures:
                         carry.append((v, ev, ev.onset + d - length))
                         d = length - ev.onset
                         t = "start" if t in ("", "start") else "continue"
