@@ -213,7 +213,7 @@ def s3_settings(s3_endpoint) -> dict:
 
 
 def make_audio(path: Path, seconds: float = 6.0, *, codec_args: tuple = ("-c:a", "pcm_s16le"),
-               volume_db: float = -18.0, rate: int = 44100) -> Path:
+               volume_db: float = 0.0, rate: int = 44100) -> Path:
     """A short stereo test recording (a chord with a pulse and some noise), made with ffmpeg."""
     graph = (f"sine=f=220:r={rate}:d={seconds}[a];sine=f=277.18:r={rate}:d={seconds}[b];"
              f"sine=f=329.63:r={rate}:d={seconds}[c];anoisesrc=d={seconds}:r={rate}:a=0.02[n];"

@@ -8,12 +8,13 @@ import pytest
 
 from tests.conftest import make_audio
 
-EXPECTED = {"wav-master", "flac-master", "mp3-320", "mp3-v0", "flac", "aac", "vorbis", "alac", "wav", "aiff", "opus"}
+EXPECTED = {"master-wav", "master-flac", "mp3-320", "mp3-v0", "flac", "aac-256", "vorbis-q6", "alac", "wav", "aiff",
+            "opus-160"}
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    return make_audio(tmp_path_factory.mktemp("rec") / "take.wav", seconds=6.0, volume_db=-24)
+    return make_audio(tmp_path_factory.mktemp("rec") / "take.wav", seconds=6.0, volume_db=6)
 
 
 def upload(client, auth, track_id, path, name=None):

@@ -1,0 +1,299 @@
+"""The player in Debian's Chromium against a live companion: real audio, seeking, HLS levels,
+downloads, the iframe API, oEmbed discovery, beacons stored, and screenshots at 1024 and 320 px."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+def wait_for(page, js, timeout=15000, arg=None):
+    page.wait_for_function(js, arg=arg, timeout=timeout)
+
+
+def open_track(page, live, idx=0, query=""):
+    t = live.tracks[idx]
+    page.goto(f"{live.url}/embed/track/{t['id']}{query}")
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players.length && ScriptHammer.players[0].track")
+    return t
+
+
+def test_plays_real_audio_through_hls_and_the_analyser_hears_it(page, live):
+    t = open_track(page, live, query="?vis=spectrum")
+    state = page.evaluate("ScriptHammer.players[0].getState()")
+    assert state["mode"] == "hls.js" and state["track"]["id"] == t["id"]
+    page.click(".shp-play")
+    wait_for(page, "() => ScriptHammer.players[0].currentTime > 1.0")
+    t0 = page.evaluate("ScriptHammer.players[0].currentTime")
+    page.wait_for_timeout(1000)
+    t1 = page.evaluate("ScriptHammer.players[0].currentTime")
+    assert 0.5 < t1 - t0 < 2.0, (t0, t1)
+    # The AnalyserNode on the output sees a signal, not silence.
+    levels = []
+    for _ in range(10):
+        levels.append(page.evaluate("ScriptHammer.players[0].audioLevel()"))
+        page.wait_for_timeout(50)
+    assert max(levels) > 0.01, levels
+    assert page.evaluate("ScriptHammer.players[0].visualizer.frames") > 5
+    st = page.evaluate("ScriptHammer.players[0].getState()")
+    assert len(st["levels"]) >= 3 and not st["paused"]
+    assert page.get_attribute(".shp-play", "aria-label") == "Pause"
+    assert page.errors == []
+
+
+def test_clicking_the_waveform_seeks(page, live):
+    t = open_track(page, live)
+    wait_for(page, "() => ScriptHammer.players[0].waveform.bars !== null")  # peaks drawn
+    box = page.locator(".shp-wave").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    pos = page.evaluate("ScriptHammer.players[0].currentTime")
+    assert abs(pos - 0.75 * t["duration"]) < 1.0, pos
+    assert int(page.get_attribute(".shp-wave", "aria-valuenow")) == round(pos)
+    page.click(".shp-play")
+    wait_for(page, f"() => ScriptHammer.players[0].currentTime > {pos + 0.3}")
+    # Keyboard: left arrow on the slider goes back 5 s.
+    page.focus(".shp-wave")
+    before = page.evaluate("ScriptHammer.players[0].currentTime")
+    page.keyboard.press("ArrowLeft")
+    after = page.evaluate("ScriptHammer.players[0].currentTime")
+    assert before - 5.5 < after < before - 4.0
+
+
+def test_switches_hls_level_when_asked(page, live):
+    open_track(page, live)
+    page.evaluate("""() => { window.switches = [];
+        ScriptHammer.players[0].on('levelswitch', d => switches.push(d)); }""")
+    page.click(".shp-play")
+    wait_for(page, "() => ScriptHammer.players[0].currentTime > 0.3")
+    levels = page.evaluate("ScriptHammer.players[0].getState().levels")
+    bitrates = [lv["bitrate"] for lv in levels]
+    assert bitrates == sorted(bitrates) and bitrates[-1] > 2 * bitrates[0]
+    for target in (0, len(levels) - 1):
+        page.select_option(".shp-quality", str(target))  # as a listener would
+        wait_for(page, f"() => switches.some(s => s.level === {target})")
+        wait_for(page, "() => !ScriptHammer.players[0].paused && ScriptHammer.players[0].audio.readyState >= 3")
+        assert page.evaluate("ScriptHammer.players[0].getState().level") == target
+    assert page.evaluate("ScriptHammer.players[0].setLevel(-1)") is True
+    assert page.evaluate("ScriptHammer.players[0].getState().autoLevel") is True
+
+
+def test_lists_downloads_with_sizes_and_unlock_hints(page, live):
+    t = open_track(page, live)
+    page.click(".shp-dl-toggle")
+    assert page.get_attribute(".shp-dl-toggle", "aria-expanded") == "true"
+    items = page.eval_on_selector_all(".shp-downloads a.shp-dl", """els => els.map(a => ({
+        format: a.dataset.format, href: a.href, size: a.querySelector('.shp-dl-size').textContent,
+        label: a.getAttribute('aria-label')}))""")
+    expected = {r["name"] for r in t["renditions"] if r["kind"] == "download"}
+    assert {i["format"] for i in items} == expected and len(expected) >= 8
+    for i in items:
+        assert i["size"].endswith(("KB", "MB")) and i["href"].startswith(live.url + "/media/")
+        assert i["label"].startswith("Download ")
+    # A premium track: a fan sees every format locked, each saying how to unlock it.
+    premium = dict(t, release_state="premium",
+                   renditions=[dict(r, url=None) if r["kind"] != "preview" else r for r in t["renditions"]])
+    page.evaluate("t => ScriptHammer.players[0].load(t)", premium)
+    locked = page.eval_on_selector_all(".shp-downloads .shp-dl-locked",
+                                       "els => els.map(e => e.querySelector('.shp-dl-hint').textContent)")
+    assert len(locked) == len(expected) and all("Buy" in x for x in locked)
+    assert page.locator(".shp-downloads a.shp-dl").count() == 0
+
+
+def test_album_mode_next_previous_continuous_play_and_remembered_positions(page, live):
+    album = live.album
+    page.goto(f"{live.url}/embed/album/{album['id']}")
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players[0] && ScriptHammer.players[0].track")
+    assert page.locator(".shp-list li").count() == 3
+    assert page.get_attribute(".shp-list li:nth-child(1) button", "aria-current") == "true"
+    page.evaluate("ScriptHammer.players[0].seek(6)")
+    page.click(".shp-next")
+    assert page.evaluate("ScriptHammer.players[0].track.id") == album["tracks"][1]["id"]
+    # Continuous play: the end of track 2 starts track 3.
+    page.evaluate("p => { const pl = ScriptHammer.players[0]; pl.seek(pl.duration - 0.6); pl.play(); }", None)
+    wait_for(page, f"() => ScriptHammer.players[0].track.id === {album['tracks'][2]['id']} && "
+                   "!ScriptHammer.players[0].paused", timeout=20000)
+    # Back on track 1 it resumes where the listener left it.
+    page.evaluate("ScriptHammer.players[0].load(%d)" % album["tracks"][0]["id"])
+    wait_for(page, "() => Math.abs(ScriptHammer.players[0].currentTime - 6) < 0.6")
+    page.reload()
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players[0] && ScriptHammer.players[0].track")
+    wait_for(page, "() => Math.abs(ScriptHammer.players[0].currentTime - 6) < 0.6")
+
+
+def test_keyboard_space_arrows_and_m(page, live):
+    open_track(page, live)
+    page.locator(".shp").focus()
+    page.keyboard.press("Space")
+    wait_for(page, "() => !ScriptHammer.players[0].paused && ScriptHammer.players[0].currentTime > 0.2")
+    t = page.evaluate("ScriptHammer.players[0].currentTime")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("ScriptHammer.players[0].currentTime") > t + 4
+    page.keyboard.press("m")
+    assert page.evaluate("ScriptHammer.players[0].muted") is True
+    assert page.get_attribute(".shp-mute", "aria-label") == "Unmute"
+    page.keyboard.press("M")
+    assert page.evaluate("ScriptHammer.players[0].muted") is False
+    v = page.evaluate("ScriptHammer.players[0].volume")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("ScriptHammer.players[0].volume") == pytest.approx(v - 0.1, abs=0.01)
+    page.keyboard.press("Space")
+    assert page.evaluate("ScriptHammer.players[0].paused") is True
+    # Every control has a name a screen reader can say.
+    unnamed = page.eval_on_selector_all(".shp button, .shp select, .shp [role=slider]", """els => els
+        .filter(e => !e.hidden && !(e.getAttribute('aria-label') || e.textContent.trim()))
+        .map(e => e.outerHTML.slice(0, 80))""")
+    assert unnamed == []
+
+
+def test_oembed_discovery_and_the_js_api_across_the_iframe(page, live):
+    """As WordPress does: fetch the track URL, find the oEmbed link, fetch it, put its HTML in a post;
+    then the post's page drives the player inside the iframe with postMessage."""
+    t = live.tracks[0]
+    host = "http://wordpress.test"
+    page.route(f"{host}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=f"""
+        <!doctype html><html><body><article id="post"></article>
+        <script src="{live.url}/player/embed-api.js"></script></body></html>"""))
+    page.goto(f"{host}/2026/01/new-song/")
+    found = page.evaluate("""async (url) => {
+        const html = await (await fetch(url)).text();
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const link = doc.querySelector('link[rel=alternate][type="application/json+oembed"]');
+        const oembed = await (await fetch(link.href)).json();
+        document.getElementById('post').innerHTML = oembed.html;
+        return {href: link.href, oembed};
+    }""", f"{live.url}/embed/track/{t['id']}")
+    o = found["oembed"]
+    assert o["type"] == "rich" and o["version"] == "1.0" and o["title"] == t["title"]
+    assert f'src="{live.url}/embed/track/{t["id"]}"' in o["html"]
+    page.evaluate("""() => new Promise(res => {
+        window.events = [];
+        window.remote = ScriptHammer.connect(document.querySelector('#post iframe'));
+        remote.on('*', (type, d) => events.push(type));
+        remote.whenReady().then(res);
+    })""")
+    state = page.evaluate("remote.getState()")
+    assert state["track"]["id"] == t["id"] and state["paused"] is True
+    page.evaluate("remote.play()")
+    wait_for(page, "() => events.includes('play') && events.includes('timeupdate')")
+    assert page.evaluate("remote.seek(10)") == 10
+    wait_for(page, "() => remote.state && remote.state.currentTime >= 10")
+    page.evaluate("remote.setLevel(0)")
+    wait_for(page, "() => events.includes('levelswitch')")
+    page.evaluate("remote.pause()")
+    wait_for(page, "() => events.includes('pause')")
+    second = live.tracks[1]
+    loaded = page.evaluate(f"remote.load({second['id']})")
+    assert loaded["id"] == second["id"]
+    assert page.evaluate("remote.getState()")["track"]["title"] == second["title"]
+    with pytest.raises(Exception, match="unknown method"):
+        page.evaluate("remote.call('destroy')")
+
+
+def test_beacons_are_sent_and_stored(page, live):
+    t = open_track(page, live, idx=2)
+    page.evaluate("() => { ScriptHammer.players[0].options.tip = null; }")
+    page.click(".shp-play")
+    wait_for(page, "() => ScriptHammer.players[0].currentTime > 0.5")
+    page.evaluate("ScriptHammer.players[0].seek(5)")
+    page.evaluate("ScriptHammer.players[0].setLevel(0)")
+    wait_for(page, "() => ScriptHammer.players[0].getState().level === 0")
+    page.click(".shp-play")  # pause
+    page.click(".shp-dl-toggle")
+    with page.expect_download():
+        page.click(".shp-downloads a[data-format='flac']")
+    session = page.evaluate("ScriptHammer.players[0].beacons.session")
+    # Leaving the page flushes the rest with sendBeacon.
+    page.goto("about:blank")
+    deadline = time.time() + 10
+    kinds: list[str] = []
+    while time.time() < deadline:
+        kinds = [e.event for e in live.events(session_id=session)]
+        if {"play", "seek", "bitrate", "pause", "download"} <= set(kinds):
+            break
+        time.sleep(0.2)
+    assert {"play", "seek", "bitrate", "pause", "download"} <= set(kinds), kinds
+    rows = live.events(session_id=session)
+    assert {r.track_id for r in rows} == {t["id"]}
+    seek = next(r for r in rows if r.event == "seek")
+    assert seek.data["to"] == 5 and seek.position == 5
+    assert next(r for r in rows if r.event == "download").data["format"] == "flac"
+    assert next(r for r in rows if r.event == "play").data["mode"] == "hls.js"
+
+
+def test_tip_jar_posts_the_amount_to_the_woocommerce_tip_product(page, live):
+    t = open_track(page, live)
+    posted = {}
+
+    def shop(route):
+        posted.update(method=route.request.method, body=route.request.post_data)
+        route.fulfill(status=200, content_type="text/html", body="<p>cart</p>")
+
+    page.route("http://shop.test/**", shop)
+    page.evaluate("""() => { const p = ScriptHammer.players[0];
+        p.options.tip = {url: 'http://shop.test/product/tip/', productId: 42, presets: [2, 5, 20], currency: 'EUR',
+                         target: '_self'};
+        p.el.tipButton.hidden = false; p._renderTip(p.track); }""")
+    page.click(".shp-tip-toggle")
+    assert page.locator(".shp-tip-preset").count() == 3
+    page.click(".shp-tip-preset[data-amount='20']")
+    assert page.input_value(".shp-tip-amount") == "20"
+    page.fill(".shp-tip-amount", "7.5")
+    with page.expect_navigation():
+        page.click(".shp-tip-send")
+    assert posted["method"] == "POST"
+    assert "add-to-cart=42" in posted["body"] and "scripthammer_tip_amount=7.5" in posted["body"]
+    assert f"scripthammer_track={t['id']}" in posted["body"]
+    deadline = time.time() + 5
+    while time.time() < deadline and not live.events(event="tip_click"):
+        time.sleep(0.2)
+    tip = live.events(event="tip_click")[-1]
+    assert tip.data == {"amount": 7.5, "currency": "EUR"}
+
+
+@pytest.mark.parametrize("width", [1024, 320])
+def test_screenshots_at_desktop_and_320px_no_overflow_no_layout_shift(browser, live, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 640}, device_scale_factor=1)
+    page = ctx.new_page()
+    page.add_init_script("""window.__cls = 0; new PerformanceObserver(list => { for (const e of list.getEntries())
+        if (!e.hadRecentInput) window.__cls += e.value; }).observe({type: 'layout-shift', buffered: true});""")
+    try:
+        album = live.album
+        page.goto(f"{live.url}/embed/album/{album['id']}")
+        page.wait_for_function("() => window.ScriptHammer && ScriptHammer.players[0] && "
+                               "ScriptHammer.players[0].waveform.bars !== null")
+        page.wait_for_timeout(300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SHOTS / f"player-{width}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 5000
+        m = page.evaluate("""() => {
+            const de = document.documentElement, root = document.querySelector('.shp');
+            const vis = sel => { const e = document.querySelector(sel); if (!e) return null;
+                const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
+                return {x: r.left, right: r.right, w: r.width, h: r.height, shown: s.display !== 'none' &&
+                        s.visibility !== 'hidden' && r.width > 0 && r.height > 0}; };
+            const overflowing = [...root.querySelectorAll('*')].filter(e => {
+                const r = e.getBoundingClientRect(); return r.width && (r.right > de.clientWidth + 0.5 || r.left < -0.5)
+                && getComputedStyle(e).display !== 'none' && !e.closest('.shp-sr'); }).map(e => e.className);
+            return {scrollW: de.scrollWidth, clientW: de.clientWidth, overflowing, cls: window.__cls,
+                    play: vis('.shp-play'), wave: vis('.shp-wave'), title: vis('.shp-title'), next: vis('.shp-next'),
+                    dl: vis('.shp-dl-toggle'), list: vis('.shp-list'), quality: vis('.shp-quality')};
+        }""")
+        assert m["scrollW"] <= m["clientW"], m
+        assert m["overflowing"] == [], m["overflowing"]
+        for key in ("play", "wave", "title", "next", "dl", "list"):
+            assert m[key] and m[key]["shown"], (key, m[key])
+        assert m["play"]["w"] >= 32 and m["play"]["h"] >= 32  # a comfortable touch target
+        assert m["wave"]["w"] >= (0.6 * width if width > 400 else 180)
+        assert m["cls"] < 0.01, m["cls"]
+        # The pixels: the screenshot is not blank (the waveform and the accent colour are drawn).
+        png = page.screenshot(clip={"x": m["wave"]["x"], "y": 0, "width": m["wave"]["w"], "height": 200})
+        assert len(set(png[::97])) > 20
+    finally:
+        ctx.close()
