@@ -210,9 +210,11 @@ def test_new_tags_retag_without_encoding(release, quiet_wav, tags, settings):
     assert all(row["key"] != old[row["name"]] for row in m["renditions"])  # content changed, key changed
 
 
-def test_an_encoder_failing_midway_stores_nothing(tmp_path, quiet_wav, tags):
+@pytest.mark.parametrize("cost", [100.0, 0.0], ids=["first", "last"])
+def test_an_encoder_failing_midway_stores_nothing(tmp_path, quiet_wav, tags, cost):
+    # cost=0 schedules the broken encoder last, after other files were tagged and stored.
     broken = RenditionSpec("broken", "download", "mp4", "m4a", "ipod", "aac", "audio/mp4",
-                           ("-c:a", "no_such_encoder", "-f", "ipod"), cost=100.0)
+                           ("-c:a", "no_such_encoder", "-f", "ipod"), cost=cost)
     store = LocalStore(tmp_path / "store")
     settings = PipelineSettings(workers=2, preview_seconds=5, extra_renditions=(broken,))
     with pytest.raises(MediaToolError):

@@ -2,8 +2,11 @@
 downloads, the iframe API, oEmbed discovery, beacons stored, and screenshots at 1024 and 320 px."""
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -155,19 +158,22 @@ def test_oembed_discovery_and_the_js_api_across_the_iframe(page, live):
     """As WordPress does: fetch the track URL, find the oEmbed link, fetch it, put its HTML in a post;
     then the post's page drives the player inside the iframe with postMessage."""
     t = live.tracks[0]
-    host = "http://wordpress.test"
+    # Another origin (a WordPress site on this machine; Playwright serves its page). A localhost name keeps
+    # Chromium's Private Network Access rules out of the way.
+    host = "http://localhost:9"
     page.route(f"{host}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=f"""
         <!doctype html><html><body><article id="post"></article>
         <script src="{live.url}/player/embed-api.js"></script></body></html>"""))
+    # WordPress discovers the provider server-side: GET the URL, read the <link>, GET the oEmbed JSON.
+    track_url = f"{live.url}/embed/track/{t['id']}"
+    with urllib.request.urlopen(track_url) as resp:
+        link = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', resp.read().decode())
+    assert link, "no oEmbed discovery link on the track page"
+    with urllib.request.urlopen(html.unescape(link.group(1))) as resp:
+        assert resp.headers["Content-Type"].startswith("application/json")
+        found = {"oembed": json.loads(resp.read())}
     page.goto(f"{host}/2026/01/new-song/")
-    found = page.evaluate("""async (url) => {
-        const html = await (await fetch(url)).text();
-        const doc = new DOMParser().parseFromString(html, 'text/html');
-        const link = doc.querySelector('link[rel=alternate][type="application/json+oembed"]');
-        const oembed = await (await fetch(link.href)).json();
-        document.getElementById('post').innerHTML = oembed.html;
-        return {href: link.href, oembed};
-    }""", f"{live.url}/embed/track/{t['id']}")
+    page.evaluate("h => { document.getElementById('post').innerHTML = h; }", found["oembed"]["html"])
     o = found["oembed"]
     assert o["type"] == "rich" and o["version"] == "1.0" and o["title"] == t["title"]
     assert f'src="{live.url}/embed/track/{t["id"]}"' in o["html"]
