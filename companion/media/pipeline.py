@@ -23,8 +23,10 @@ finds it, checks its keys exist and returns it (``cached: True``) without starti
 process. Untagged encodes (and the loudness measurement) are cached on local disk under
 ``work_dir/cache`` by (source sha256, rendition spec, master format, gain), and the HLS ladder
 and peaks in the store by the hash of their inputs, so a change of tags only re-tags.
-Work happens in a private temporary folder under ``work_dir``; nothing reaches the store
-until every file is made, and a failure while publishing removes what this run stored.
+Work happens in a private temporary folder under ``work_dir``; each finished file is put in
+the store (atomically, under its content key) as soon as it is tagged, so uploads overlap the
+encoders; if anything fails, every object this run stored is removed again, and the manifest,
+written last, is the only thing that names them.
 """
 from __future__ import annotations
 
@@ -149,14 +151,18 @@ class Task:
     cost: float = 1.0
     deps: tuple[str, ...] = ()
     stage: str = ""
+    light: bool = False  # short or I/O-bound (tagging, stream copies, uploads): runs beside the encoders
 
 
 def run_graph(tasks: Iterable[Task], workers: int, on_done: Callable[[Task], None] | None = None,
-              results: dict[str, Any] | None = None) -> dict[str, Any]:
+              results: dict[str, Any] | None = None, light_workers: int = 2) -> dict[str, Any]:
     """Run tasks on ``workers`` threads, each as soon as its dependencies are done, the costliest
-    ready task first. Returns {name: result} (filled in ``results`` as tasks finish, so a task
-    can read its dependencies' results). The first failure stops new tasks from starting,
-    waits for running ones, and is raised."""
+    ready task first. ``light`` tasks (short, mostly I/O) run on their own ``light_workers``
+    threads as soon as they are ready, so they never wait behind a long encode.
+
+    Returns {name: result} (filled in ``results`` as tasks finish, so a task can read its
+    dependencies' results). The first failure stops new tasks from starting, waits for running
+    ones, and is raised."""
     pending = {t.name: t for t in tasks}
     for t in pending.values():
         missing = [d for d in t.deps if d not in pending]
@@ -165,14 +171,23 @@ def run_graph(tasks: Iterable[Task], workers: int, on_done: Callable[[Task], Non
     results = {} if results is None else results
     running: dict[Future, Task] = {}
     failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="release") as pool:
+    workers = max(1, workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="release") as pool, \
+            ThreadPoolExecutor(max_workers=max(1, light_workers), thread_name_prefix="release-io") as light:
         while (pending and failure is None) or running:
             if failure is None:
                 ready = sorted((t for t in pending.values() if all(d in results for d in t.deps)),
                                key=lambda t: -t.cost)
-                for t in ready[: max(0, workers - len(running))]:
+                heavy_running = sum(1 for t in running.values() if not t.light)
+                for t in ready:
+                    if t.light:
+                        running[light.submit(t.fn)] = t
+                    elif heavy_running < workers:
+                        heavy_running += 1
+                        running[pool.submit(t.fn)] = t
+                    else:
+                        continue
                     del pending[t.name]
-                    running[pool.submit(t.fn)] = t
                 if not running and pending:
                     raise RuntimeError(f"tasks can never start: {sorted(pending)}")
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -231,8 +246,8 @@ class Release:
         self.peaks: list[dict[str, Any]] = []
         self.loudness: loud.Loudness | None = None
         self.stream_gain: float = 0.0
-        self.uploads: list[tuple[str, Path | bytes, str]] = []  # (key, file or bytes, mime)
         self.hls_files: list[tuple[str, Path, str]] = []
+        self.created: list[str] = []
         self.ladder_digest = ""
         self._done = 0
         self._lock = threading.Lock()
@@ -241,9 +256,32 @@ class Release:
     def results_of(self, name: str) -> Any:
         return self.results[name]
 
-    def add(self, name: str, fn: Callable[[], Any], *, cost: float, deps: Iterable[str] = (), stage: str = "") -> None:
+    def add(self, name: str, fn: Callable[[], Any], *, cost: float, deps: Iterable[str] = (), stage: str = "",
+            light: bool = False) -> None:
         self.tasks.append(Task(name, fn, cost * max(self.info.duration if self.info else 1.0, 1.0),
-                               tuple(deps), stage or name))
+                               tuple(deps), stage or name, light))
+
+    def put(self, key: str, what: Path | bytes, mime: str) -> None:
+        """Store a finished file now (content-addressed: skipped when present); remembered so a
+        failure later in the run can take it back out."""
+        if self.store.exists(key):
+            return
+        if isinstance(what, bytes):
+            self.store.put_bytes(key, what, mime)
+        else:
+            self.store.put_file(key, what, mime)
+        with self._lock:
+            self.created.append(key)
+
+    def rollback(self) -> None:
+        """Remove every object this run stored (called when the run fails)."""
+        with self._lock:
+            created, self.created = self.created, []
+        for key in created:
+            try:
+                self.store.delete(key)
+            except Exception:  # pragma: no cover - best effort
+                log.exception("could not remove %s after a failed release", key)
 
     def report(self, percent: int, stage: str) -> None:
         if self.progress is not None:
@@ -405,7 +443,8 @@ def stage_hls(r: Release) -> None:
         r.add(spec.name, encode_rung, cost=spec.cost, deps=("master-wav", "loudness"), stage=f"encode:{spec.name}")
         if stored is None:
             r.add(f"segment-{kbps}", lambda kbps=kbps, name=spec.name: hlsmod.segment(
-                r.results_of(name), hls_dir, kbps, s.segment_seconds), cost=0.01, deps=(spec.name,), stage="hls")
+                r.results_of(name), hls_dir, kbps, s.segment_seconds), cost=0.01, deps=(spec.name,), stage="hls",
+                light=True)
 
     if stored is None:
         def master_playlist() -> dict[str, Any]:
@@ -422,12 +461,16 @@ def stage_hls(r: Release) -> None:
                 entry["variants"].append(d)
                 files.append((d["playlist_key"], v.playlist, "application/vnd.apple.mpegurl"))
                 files += [(content_key("hls", ladder, seg.name), seg, "video/mp2t") for seg in v.segments]
+            # Segments and variant playlists first, the master playlist and the ladder's
+            # description last: a stored ladder.json means the whole ladder is there.
+            for key, path, mime in files[1:] + files[:1]:
+                r.put(key, path, mime)
+            r.put(content_key("hls", ladder, "ladder.json"), json.dumps(entry).encode(), "application/json")
             r.hls = entry
-            r.hls_files = files
             return entry
 
         r.add("hls-master", master_playlist, cost=0.001, deps=tuple(f"segment-{k}" for k in s.hls_bitrates),
-              stage="hls")
+              stage="hls", light=True)
 
     def cut_preview() -> Path:
         def make(tmp: Path) -> None:
@@ -443,7 +486,7 @@ def stage_hls(r: Release) -> None:
         return path
 
     r.add("preview", cut_preview, cost=PREVIEW.cost,
-          deps=() if preview_cached else (stream_rung(preview_rung).name,), stage="preview")
+          deps=() if preview_cached else (stream_rung(preview_rung).name,), stage="preview", light=True)
 
 
 def stage_peaks(r: Release) -> None:
@@ -463,12 +506,12 @@ def stage_peaks(r: Release) -> None:
         for doc in compute_peaks(r.untagged["master-wav"], r.settings.peaks_zooms):
             z = doc["samples_per_pixel"]
             data = json.dumps(doc, separators=(",", ":")).encode()
-            r.uploads.append((keys[z], data, "application/json"))
+            r.put(keys[z], data, "application/json")
             rows.append({"samples_per_pixel": z, "length": doc["length"], "key": keys[z]})
         r.peaks = rows
         return rows
 
-    r.add("peaks", make, cost=0.02, deps=("master-wav",), stage="peaks")
+    r.add("peaks", make, cost=0.02, deps=("master-wav",), stage="peaks", light=True)
 
 
 def stage_tag(r: Release) -> None:
@@ -492,47 +535,20 @@ def stage_tag(r: Release) -> None:
             o.read = tag_file(out, spec.tag_format, r.tags, extra)
             o.sha256 = sha256_file(out)
             o.key = content_key("renditions", o.sha256, out.name)
+            r.put(o.key, out, spec.mime)
             r.outputs[spec.name] = o
             return o
 
         deps = [spec.name, "loudness"]
-        r.add(f"tag-{spec.name}", tag, cost=0.005, deps=deps, stage=f"tag:{spec.name}")
+        r.add(f"tag-{spec.name}", tag, cost=0.005, deps=deps, stage=f"tag:{spec.name}", light=True)
 
 
 def stage_publish(r: Release) -> None:
-    """Put every file in the store (skipping keys already there); undo this run's puts on failure."""
-    uploads = list(r.uploads)
-    for o in r.outputs.values():
-        uploads.append((o.key, o.path, o.spec.mime))
-    uploads += r.hls_files
-    if r.hls_files:  # a new ladder: its description goes with it, for reuse by a re-tag
-        uploads.append((content_key("hls", r.ladder_digest, "ladder.json"), json.dumps(r.hls).encode(),
-                        "application/json"))
-    created: list[str] = []
-    lock = threading.Lock()
-
-    def put(item: tuple[str, Path | bytes, str]) -> None:
-        key, what, mime = item
-        if r.store.exists(key):
-            return
-        if isinstance(what, bytes):
-            r.store.put_bytes(key, what, mime)
-        else:
-            r.store.put_file(key, what, mime)
-        with lock:
-            created.append(key)
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(2, r.settings.worker_count)) as pool:
-            for fut in [pool.submit(put, u) for u in uploads]:
-                fut.result()
-    except BaseException:
-        for key in created:
-            try:
-                r.store.delete(key)
-            except Exception:  # pragma: no cover - best effort
-                log.exception("could not remove %s after a failed publish", key)
-        raise
+    """Files are stored as soon as each is finished (see :meth:`Release.put`); this stage is the
+    point where all of them are in, before the manifest that names them."""
+    missing = [o.key for o in r.outputs.values() if not r.store.exists(o.key)]
+    if missing:  # pragma: no cover - would be a bug in a stage
+        raise RuntimeError(f"not stored: {missing}")
     r.report(95, "publish")
 
 
@@ -650,5 +666,8 @@ def run_release(source: Path, store: ObjectStore, work_dir: Path, tags: Tags,
         manifest = stage_manifest(r)
         r.report(100, "manifest")
         return manifest
+    except BaseException:
+        r.rollback()
+        raise
     finally:
         shutil.rmtree(r.tmp, ignore_errors=True)
