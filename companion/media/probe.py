@@ -206,6 +206,9 @@ def probe(path: str | Path, filename: str | None = None, *, decode_check: bool =
     elif fmt == "ogg":
         check_ogg_pages(path, name)
     if duration <= 0 or sample_rate <= 0 or channels <= 0:
+        if claimed is None:  # ffprobe guessed a format from the name, but nothing in the bytes is audio
+            raise UnsupportedMedia(f"{name} is not audio: upload a recording (WAV, AIFF, FLAC, MP3, Ogg, M4A).",
+                                   code="not_audio", details=details)
         raise Unprocessable(f"{name} holds no audio (its duration is zero).", code="empty", details=details)
     if decode_check and fmt not in ("wav", "aiff"):
         check_decodes(path, result, name)

@@ -148,3 +148,43 @@ def page(browser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives Debian's Chromium with Playwright (tests/player)")
+
+
+class HostSite:
+    """Another origin on this machine (a stand-in for the band's WordPress site) serving given pages."""
+
+    def __init__(self):
+        from werkzeug.serving import make_server
+
+        self.pages: dict[str, str] = {}
+        self.posts: list[dict] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _wsgi(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if environ["REQUEST_METHOD"] == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            self.posts.append({"path": path, "body": environ["wsgi.input"].read(length).decode()})
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [b"<p>added to cart</p>"]
+        body = self.pages.get(path)
+        if body is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body.encode()]
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def host_site():
+    site = HostSite()
+    yield site
+    site.close()

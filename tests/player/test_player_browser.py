@@ -154,16 +154,10 @@ def test_keyboard_space_arrows_and_m(page, live):
     assert unnamed == []
 
 
-def test_oembed_discovery_and_the_js_api_across_the_iframe(page, live):
+def test_oembed_discovery_and_the_js_api_across_the_iframe(page, live, host_site):
     """As WordPress does: fetch the track URL, find the oEmbed link, fetch it, put its HTML in a post;
-    then the post's page drives the player inside the iframe with postMessage."""
+    then the post's page (another origin) drives the player inside the iframe with postMessage."""
     t = live.tracks[0]
-    # Another origin (a WordPress site on this machine; Playwright serves its page). A localhost name keeps
-    # Chromium's Private Network Access rules out of the way.
-    host = "http://localhost:9"
-    page.route(f"{host}/**", lambda route: route.fulfill(status=200, content_type="text/html", body=f"""
-        <!doctype html><html><body><article id="post"></article>
-        <script src="{live.url}/player/embed-api.js"></script></body></html>"""))
     # WordPress discovers the provider server-side: GET the URL, read the <link>, GET the oEmbed JSON.
     track_url = f"{live.url}/embed/track/{t['id']}"
     with urllib.request.urlopen(track_url) as resp:
@@ -172,8 +166,10 @@ def test_oembed_discovery_and_the_js_api_across_the_iframe(page, live):
     with urllib.request.urlopen(html.unescape(link.group(1))) as resp:
         assert resp.headers["Content-Type"].startswith("application/json")
         found = {"oembed": json.loads(resp.read())}
-    page.goto(f"{host}/2026/01/new-song/")
-    page.evaluate("h => { document.getElementById('post').innerHTML = h; }", found["oembed"]["html"])
+    host_site.pages["/2026/01/new-song/"] = f"""<!doctype html><html><body>
+        <article id="post">{found["oembed"]["html"]}</article>
+        <script src="{live.url}/player/embed-api.js"></script></body></html>"""
+    page.goto(f"{host_site.url}/2026/01/new-song/")
     o = found["oembed"]
     assert o["type"] == "rich" and o["version"] == "1.0" and o["title"] == t["title"]
     assert f'src="{live.url}/embed/track/{t["id"]}"' in o["html"]
