@@ -11,7 +11,8 @@ ffmpeg decode to raw PCM with the same numpy code. Loudness is measured once for
 
 Progress goes to stderr; the last line of stdout is one JSON object:
 {"ratio": pipeline/naive, "repeat_ratio": second pipeline run/naive, "pipeline_s", "repeat_s",
- "naive_s", "cores", ...}
+ "naive_s", "cores", ...}. With ``--rounds N`` both ways run N times, alternating, and the
+best time of each is used.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -105,6 +107,12 @@ def naive_release(src: Path, out: Path, tags: Tags, settings: PipelineSettings) 
         (out / f"peaks-{doc['samples_per_pixel']}.json").write_text(json.dumps(doc, separators=(",", ":")))
 
 
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its finished children (ffmpeg)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -120,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a ~30 s song instead of ~190 s")
     ap.add_argument("--seconds", type=int, default=None, help="song length (default 190, or 30 with --quick)")
     ap.add_argument("--workers", type=int, default=0, help="pipeline workers (0: one per core)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate naive and pipeline runs this many times and keep the best of each "
+                         "(the machine is shared: this damps other people's load)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = ap.parse_args(argv)
     seconds = args.seconds or (30 if args.quick else 190)
@@ -131,27 +142,33 @@ def main(argv: list[str] | None = None) -> int:
                 track_id="bench-track-1", cover=demo_cover_png("Orbit Rehearsal"))
     scratch = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=OUT))
     try:
-        # Naive first: it also warms the page cache for the source, as the pipeline's own run would not.
-        naive_dir = scratch / "naive"
-        naive_dir.mkdir()
-        before = RUNS.copy()
-        t = time.perf_counter()
-        naive_release(src, naive_dir, tags, settings)
-        naive_s = time.perf_counter() - t
-        naive_runs = dict(RUNS - before)
-        say(f"naive:    {naive_s:7.2f} s  ({naive_runs})")
+        naive_times, pipe_times, naive_cpu, pipe_cpu = [], [], [], []
+        for rnd in range(args.rounds):
+            # Naive first: it also warms the page cache for the source.
+            naive_dir = scratch / f"naive-{rnd}"
+            naive_dir.mkdir()
+            before = RUNS.copy()
+            t, c = time.perf_counter(), cpu_seconds()
+            naive_release(src, naive_dir, tags, settings)
+            naive_times.append(time.perf_counter() - t)
+            naive_cpu.append(cpu_seconds() - c)
+            naive_runs = dict(RUNS - before)
+            say(f"[{rnd + 1}/{args.rounds}] naive:    {naive_times[-1]:7.2f} s  ({naive_runs})")
+            shutil.rmtree(naive_dir, ignore_errors=True)
 
-        store = LocalStore(scratch / "store")
-        work = scratch / "work"
-        stages: list[tuple[float, int, str]] = []
-        before = RUNS.copy()
-        t = time.perf_counter()
-        manifest = run_release(src, store, work, tags, settings,
-                               progress=lambda p, s: stages.append((time.perf_counter() - t, p, s)))
-        pipeline_s = time.perf_counter() - t
-        pipe_runs = dict(RUNS - before)
-        say(f"pipeline: {pipeline_s:7.2f} s  ({pipe_runs}); stages: "
-            + ", ".join(f"{s}@{w:.1f}" for w, _, s in stages if not s.startswith("tag:")))
+            store = LocalStore(scratch / f"store-{rnd}")  # fresh store and work folder: nothing cached
+            work = scratch / f"work-{rnd}"
+            stages: list[tuple[float, int, str]] = []
+            before = RUNS.copy()
+            t, c = time.perf_counter(), cpu_seconds()
+            manifest = run_release(src, store, work, tags, settings,
+                                   progress=lambda p, s: stages.append((time.perf_counter() - t, p, s)))
+            pipe_times.append(time.perf_counter() - t)
+            pipe_cpu.append(cpu_seconds() - c)
+            pipe_runs = dict(RUNS - before)
+            say(f"[{rnd + 1}/{args.rounds}] pipeline: {pipe_times[-1]:7.2f} s  ({pipe_runs}); stages: "
+                + ", ".join(f"{s}@{w:.1f}" for w, _, s in stages if not s.startswith("tag:")))
+        naive_s, pipeline_s = min(naive_times), min(pipe_times)
 
         before = RUNS.copy()
         t = time.perf_counter()
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"repeat:   {repeat_s:7.4f} s  (cached={again['cached']}, {repeat_runs or 'no processes'})")
         if not again["cached"] or repeat_runs:
             say("WARNING: the repeat run was not served from the cache")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
         cpu = os.cpu_count() or 1
         result = {
@@ -176,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
             "hls_variants": len(manifest["hls"]["variants"]),
             "ffmpeg_processes": {"pipeline": pipe_runs.get("ffmpeg", 0), "naive": naive_runs.get("ffmpeg", 0)},
             "workers": settings.worker_count,
+            "rounds": args.rounds,
+            "naive_cpu_s": round(min(naive_cpu), 2),
+            "pipeline_cpu_s": round(min(pipe_cpu), 2),
+            "naive_runs_s": [round(x, 3) for x in naive_times],
+            "pipeline_runs_s": [round(x, 3) for x in pipe_times],
+            "load_avg_1m_after": round(load, 2) if load is not None else None,
             "quick": bool(args.quick),
         }
         print(json.dumps(result))
