@@ -205,6 +205,10 @@ class ImportNew(MethodView):
     def post(self, form, _files):
         """Import a MIDI or MusicXML file as a new composition (malformed input: 422, nothing written)."""
         store, band, ident = _ctx()
+        if form.get("id") and store.exists(form["id"]):
+            from ..errors import Conflict
+            raise Conflict(f"composition {form['id']!r} already exists: import a new version with "
+                           f"POST /api/compositions/{form['id']}/import", code="composition_exists")
         data, name = _upload()
         return S.import_file(store, band, ident, data, form.get("format"), name, comp_id=form.get("id"),
                              title=form["title"], message=form["message"], visibility=form["visibility"])
