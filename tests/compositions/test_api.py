@@ -135,3 +135,20 @@ def test_openapi_lists_the_endpoints(client):
     for p in ("/api/compositions/", "/api/compositions/{comp_id}/merge", "/api/compositions/{comp_id}/diff",
               "/api/compositions/{comp_id}/export", "/api/compositions/import"):
         assert p in paths
+
+
+def test_import_new_version_needs_fresh_parent(client, auth):
+    h = auth("ivory")
+    r = client.post(f"{P}/import", headers=h, data={"file": (io.BytesIO(_midi()), "groove.mid"), "id": "groove"},
+                    content_type="multipart/form-data")
+    first = r.json["version"]
+    again = client.post(f"{P}/import", headers=h, data={"file": (io.BytesIO(_midi()), "groove.mid"), "id": "groove"},
+                        content_type="multipart/form-data")
+    assert again.status_code == 409
+    r = client.post(f"{P}/groove/import", headers=h, data={"file": (io.BytesIO(_midi().replace(b"\x90\x24", b"\x90\x26")),
+                                                                    "groove.mid"), "parent": first},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201, r.json
+    stale = client.post(f"{P}/groove/import", headers=h, data={"file": (io.BytesIO(_midi()), "groove.mid"), "parent": first},
+                        content_type="multipart/form-data")
+    assert stale.status_code == 409 and stale.json["details"]["head"] == r.json["version"]
