@@ -671,3 +671,23 @@ def run_release(source: Path, store: ObjectStore, work_dir: Path, tags: Tags,
         raise
     finally:
         shutil.rmtree(r.tmp, ignore_errors=True)
+
+
+def prune_cache(work_dir: Path, older_than_days: float = 14.0) -> int:
+    """Remove cached untagged encodes and measurements not used for ``older_than_days``
+    (for a periodic job or a CLI command). Returns the number of files removed."""
+    root = Path(work_dir) / "cache"
+    if not root.is_dir():
+        return 0
+    limit = time.time() - older_than_days * 86400
+    removed = 0
+    for path in sorted(root.rglob("*"), reverse=True):
+        try:
+            if path.is_file() and max(path.stat().st_mtime, path.stat().st_atime) < limit:
+                path.unlink()
+                removed += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        except OSError:
+            continue
+    return removed
