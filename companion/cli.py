@@ -343,5 +343,9 @@ def up_cmd(demo: bool, demo_seconds: int, workers: int):
         stop()
 
 
+from companion.compositions.cli import compositions as _compositions  # noqa: E402
+
+main.add_command(_compositions)
+
 if __name__ == "__main__":
     main()

@@ -25,4 +25,7 @@ if ! mariadb-admin ping --silent 2>/dev/null && command -v mariadbd >/dev/null; 
   $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true
   for _ in $(seq 1 30); do mariadb-admin ping --silent 2>/dev/null && break; sleep 0.5; done
 fi
+# A MariaDB account of the suite's own, for the companion-on-MariaDB tests (databases shm_test_*).
+$SUDO mariadb -uroot -e "CREATE USER IF NOT EXISTS 'scripthammer_test'@'127.0.0.1' IDENTIFIED BY 'scripthammer_test';
+  GRANT ALL PRIVILEGES ON \`shm\\_test\\_%\`.* TO 'scripthammer_test'@'127.0.0.1';" 2>/dev/null || true
 exit 0

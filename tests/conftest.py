@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from companion.config import Config
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+MARIADB_URL = os.environ.get("SCRIPTHAMMER_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306")
 PG_ADMIN_URL = os.environ.get("SCRIPTHAMMER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
@@ -83,9 +84,34 @@ def pg_admin():
     eng.dispose()
 
 
+@pytest.fixture(scope="session")
+def mariadb_admin():
+    try:
+        eng = sa.create_engine(MARIADB_URL + "/")
+        with eng.connect() as c:
+            c.execute(sa.text("SELECT 1"))
+    except Exception:
+        if IN_CI:
+            pytest.fail(f"MariaDB is not reachable at {MARIADB_URL}")
+        pytest.skip("MariaDB is not reachable (scripts/test.sh starts it)")
+    created: list[str] = []
+    yield eng, created
+    with eng.connect() as c:
+        for name in created:
+            c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    eng.dispose()
+
+
 def make_database_url(kind: str, tmp_path: Path, request) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'companion.db'}"
+    if kind == "mariadb":
+        eng, created = request.getfixturevalue("mariadb_admin")
+        name = f"shm_test_{uuid.uuid4().hex[:12]}"
+        with eng.connect() as c:
+            c.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        created.append(name)
+        return f"{MARIADB_URL}/{name}?charset=utf8mb4"
     eng, created = request.getfixturevalue("pg_admin")
     name = f"shm_test_{uuid.uuid4().hex[:12]}"
     with eng.connect() as c:
@@ -121,7 +147,7 @@ def prepare(config: Config) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def db_kind(request):
     return request.param
 

@@ -204,7 +204,7 @@ class Albums(MethodView):
     def get(self):
         """Albums with their tracks (drafts and unreleased ones only for the band)."""
         with services().db.session() as s:
-            q = sa.select(Album).order_by(Album.year.desc().nullslast(), Album.id)
+            q = sa.select(Album).order_by(Album.year.is_(None), Album.year.desc(), Album.id)
             if not _may_see_private():
                 q = q.where(Album.release_state.in_(service.PUBLIC_STATES))
             return [album_out(a, _visible_tracks(a.tracks)) for a in s.scalars(q)]
