@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, redirect
+from flask_cors import CORS
 from flask_smorest import Api
 
 from companion import __version__
@@ -44,6 +45,9 @@ def create_app(config: Config | None = None) -> Flask:
         }},
     })
     register_error_handlers(app)
+    CORS(app, resources={r"/api/*": {"origins": "*"}}, allow_headers=[
+        "Authorization", "Content-Type", "X-Filename", "X-ScriptHammer-Timestamp", "X-ScriptHammer-Nonce",
+        "X-ScriptHammer-Signature"], expose_headers=["Location"], supports_credentials=False, max_age=600)
     _register_blueprints(api)
 
     @app.get("/")

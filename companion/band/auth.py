@@ -11,7 +11,7 @@ import datetime as dt
 from flask import g, request
 
 from companion.band.roster import Band
-from companion.band.signing import SignatureError, verify
+from companion.band.signing import UPLOAD_TOKEN_PREFIX, SignatureError, read_upload_token, verify
 from companion.band.tokens import find_token
 from companion.db import utcnow
 from companion.errors import Forbidden, ServiceUnavailable, Unauthorized
@@ -82,6 +82,8 @@ def _authenticate() -> Identity:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Use 'Authorization: Bearer <token>'.", code="bad_auth_header")
+    if token.strip().startswith(UPLOAD_TOKEN_PREFIX):
+        return _upload_identity(svc, token.strip())
     with svc.db.session() as s:
         row = find_token(s, token.strip())
         if row is None:
@@ -120,3 +122,24 @@ def _service_identity(svc) -> Identity:
         raise Unauthorized(exc.message, code=exc.code) from None
     return Identity(kind="service", role="service", member_id=None, name="wordpress",
                     rights=svc.band.rights_of("service"))
+
+
+def _upload_identity(svc, token: str) -> Identity:
+    """A WordPress-minted upload token: catalog.upload for one track, for a few minutes."""
+    try:
+        claims = read_upload_token(svc.config.wp_shared_secret, token)
+    except SignatureError as exc:
+        raise Unauthorized(exc.message, code=exc.code) from None
+    expires = dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc).replace(tzinfo=None)
+    return Identity(kind="service", role="uploader", member_id=None,
+                    name=f"wordpress:{claims['user']}" if claims["user"] else "wordpress",
+                    rights=frozenset({"catalog.upload"}), scopes={"tracks": [claims["track_id"]]},
+                    expires_at=expires)
+
+
+def require_track_scope(ident: Identity, track_id: int) -> None:
+    """Upload tokens name one track: refuse any other."""
+    tracks = ident.scopes.get("tracks") if ident.role == "uploader" else None
+    if tracks is not None and int(track_id) not in tracks:
+        raise Forbidden("This upload token is for another track.", code="wrong_track",
+                        details={"track_id": track_id})

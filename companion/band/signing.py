@@ -64,3 +64,51 @@ def verify(secret: str, method: str, path: str, body: bytes, headers, *,
         raise SignatureError("signature_invalid", "The signature does not match.")
     if not remember_nonce(nonce, 2 * WINDOW_SECONDS):
         raise SignatureError("signature_replayed", "This signed request was already used.")
+
+
+UPLOAD_TOKEN_PREFIX = "shmup."
+UPLOAD_TOKEN_MAX_SECONDS = 900
+
+
+def make_upload_token(secret: str, track_id: int, *, ttl: int = 600, user: str = "", now: float | None = None) -> str:
+    """A short-lived token that lets a browser upload one recording to one track.
+
+    Format: ``shmup.<base64url(JSON {"t": track_id, "exp": unix, "n": nonce, "u": user})>.<hex HMAC-SHA256>``,
+    the HMAC taken with the shared secret over the base64url part. WordPress mints these for editors so
+    that large files go straight from the browser to the companion, never through PHP.
+    """
+    import base64
+    import json
+
+    now = time.time() if now is None else now
+    payload = json.dumps({"t": int(track_id), "exp": int(now) + min(int(ttl), UPLOAD_TOKEN_MAX_SECONDS),
+                          "n": secrets.token_urlsafe(9), "u": user[:60]}, separators=(",", ":")).encode()
+    body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    return f"{UPLOAD_TOKEN_PREFIX}{body}.{mac}"
+
+
+def read_upload_token(secret: str, token: str, *, now: float | None = None) -> dict:
+    """The claims of a valid upload token; SignatureError when forged, malformed or expired."""
+    import base64
+    import json
+
+    if not secret:
+        raise SignatureError("signing_disabled", "This companion has no shared secret configured.")
+    try:
+        _, body, mac = token.split(".", 2)
+        expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, mac.lower()):
+            raise SignatureError("upload_token_invalid", "The upload token's signature does not match.")
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        track_id, exp = int(claims["t"]), int(claims["exp"])
+    except SignatureError:
+        raise
+    except Exception:
+        raise SignatureError("upload_token_malformed", "The upload token is malformed.") from None
+    now = time.time() if now is None else now
+    if exp < now:
+        raise SignatureError("upload_token_expired", "The upload token has expired: reload the editor.")
+    if exp - now > UPLOAD_TOKEN_MAX_SECONDS + 5:
+        raise SignatureError("upload_token_invalid", "The upload token lives longer than allowed.")
+    return {"track_id": track_id, "exp": exp, "user": str(claims.get("u", ""))}

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from companion.app import services
-from companion.band.auth import current_identity, require
+from companion.band.auth import current_identity, require, require_track_scope
 from companion.catalog import service
 from companion.catalog.models import RELEASE_STATES, Album, Track
 from companion.errors import InvalidInput, PayloadTooLarge
@@ -303,6 +303,7 @@ class TrackUpload(MethodView):
     def post(self, track_id):
         """Upload a recording: it is validated, stored and put through the release pipeline."""
         ident = require("catalog.upload")
+        require_track_scope(ident, track_id)
         svc = services()
         with svc.db.session() as s:
             service.get_track(s, track_id)

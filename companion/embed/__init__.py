@@ -1,0 +1,1 @@
+"""Embedding the player: standalone pages per track and album, oEmbed, and the player bundle."""

@@ -1,0 +1,256 @@
+"""/embed/track/<id> and /embed/album/<id> pages, /oembed, and the player bundle under /player/.
+
+The embed pages carry the track (or album) JSON inline so the player starts without an API round
+trip, and a ``<link rel="alternate" type="application/json+oembed">`` so that pasting a page's URL
+into WordPress embeds the player.
+"""
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from flask import Response, current_app, render_template, request, send_file
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from companion.app import services
+from companion.band.auth import current_identity
+from companion.catalog import service as catalog
+from companion.catalog.api import album_out, track_out
+from companion.errors import NotFound, ScriptHammerError, ServiceUnavailable
+
+blp = Blueprint("embed", __name__, description="The embedded player: embed pages, oEmbed and the player bundle.",
+                template_folder="templates")
+
+#: Where ``npm run build`` in player/ puts the bundle.
+DIST_DIR = Path(__file__).resolve().parents[2] / "player" / "dist"
+DIST_FILES = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map|json|txt)$")
+
+#: Heights (px) of the player: one track, then each extra album row.
+TRACK_HEIGHT = 240
+ALBUM_ROW = 36
+ALBUM_EXTRA = 12
+
+
+class NotImplementedFormat(ScriptHammerError):
+    status = 501
+    code = "format_not_implemented"
+
+
+class OEmbedArgs(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    format = fields.String(load_default="json")
+    maxwidth = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    maxheight = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class OEmbedSchema(Schema):
+    version = fields.String()
+    type = fields.String()
+    provider_name = fields.String()
+    provider_url = fields.String()
+    title = fields.String()
+    author_name = fields.String()
+    html = fields.String()
+    width = fields.Integer()
+    height = fields.Integer()
+    thumbnail_url = fields.String()
+    cache_age = fields.Integer()
+
+
+def _base() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _script_json(obj) -> str:
+    """JSON safe to put inside <script type="application/json">."""
+    text = current_app.json.dumps(obj)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _private() -> bool:
+    return current_identity().has("band.read_private")
+
+
+def _player_options(extra: dict) -> dict:
+    cfg = services().config
+    args = request.args
+    opts = {"api": _base(), "beaconUrl": f"{_base()}/api/beacons", "keyboard": "document", "page": "referrer",
+            "autoplay": args.get("autoplay") in {"1", "true"}}
+    tip_url = getattr(cfg, "tip_url", "") or ""
+    if tip_url:
+        opts["tip"] = {"url": tip_url, "productId": getattr(cfg, "tip_product_id", "") or "",
+                       "currency": getattr(cfg, "tip_currency", "") or "USD"}
+        presets = getattr(cfg, "tip_presets", "") or ""
+        if presets:
+            opts["tip"]["presets"] = [float(x) for x in str(presets).split(",") if x.strip()]
+    unlock_url = getattr(cfg, "unlock_url", "") or (cfg.wp_url.rstrip("/") + "/shop/" if cfg.wp_url else "")
+    if unlock_url:
+        opts["unlock"] = {"url": unlock_url, "label": "Buy"}
+    vis = args.get("vis")
+    if vis in {"spectrum", "oscilloscope", "off"}:
+        opts["visualizer"] = vis
+    opts.update(extra)
+    return opts
+
+
+def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, reserve: int,
+          preload_url: str | None, fallback_url: str) -> Response:
+    base = _base()
+    html = render_template(
+        "scripthammer_embed/player.html", title=title, canonical_url=canonical,
+        oembed_url=f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"}),
+        cover_url=cover_url, script_url=f"{base}/player/player.js", css_url=f"{base}/player/player.css",
+        preload_url=preload_url, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; "
+        "media-src * blob:; connect-src *; worker-src blob:; form-action *; frame-ancestors *; base-uri 'none'")
+    resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    resp.headers["Cache-Control"] = "public, max-age=60"
+    oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
+    resp.headers["Link"] = f'<{oembed}>; rel="alternate"; type="application/json+oembed"'
+    return resp
+
+
+def _fallback(track: dict) -> str:
+    for r in track.get("renditions", []):
+        if r.get("url") and r.get("format") == "mp3":
+            return r["url"]
+    return track.get("preview_url") or ""
+
+
+@blp.route("/embed/track/<int:track_id>", methods=["GET"])
+def embed_track(track_id: int):
+    """A page with the player for one track, for iframes (and oEmbed)."""
+    with services().db.session() as s:
+        track = track_out(catalog.get_track(s, track_id, private=_private()))
+    base = _base()
+    opts = _player_options({"track": track})
+    start = request.args.get("t", type=float)
+    if start:
+        opts["startAt"] = start
+    return _page(f"{track['title']} by {track['artist']}", f"{base}/embed/track/{track_id}", opts,
+                 cover_url=track.get("cover_url"), reserve=TRACK_HEIGHT, preload_url=track.get("hls_url"),
+                 fallback_url=_fallback(track))
+
+
+@blp.route("/embed/album/<int:album_id>", methods=["GET"])
+def embed_album(album_id: int):
+    """A page with the player in album mode: the track list, next/previous, continuous play."""
+    private = _private()
+    with services().db.session() as s:
+        a = catalog.get_album(s, album_id, private=private)
+        tracks = [t for t in a.tracks if private or t.release_state in catalog.PUBLIC_STATES]
+        album = album_out(a, tracks)
+    base = _base()
+    opts = _player_options({"album": album})
+    start_track = request.args.get("track", type=int)
+    if start_track:
+        opts["startTrack"] = start_track
+    first = album["tracks"][0] if album["tracks"] else {}
+    return _page(f"{album['title']} by {album['artist']}", f"{base}/embed/album/{album_id}", opts,
+                 cover_url=album.get("cover_url"), reserve=album_height(len(album["tracks"])),
+                 preload_url=first.get("hls_url"), fallback_url=_fallback(first) if first else "")
+
+
+def album_height(n_tracks: int) -> int:
+    return TRACK_HEIGHT + (ALBUM_EXTRA + ALBUM_ROW * n_tracks if n_tracks > 1 else 0)
+
+
+_URL_PATTERNS = [
+    (re.compile(r"^/(?:embed/)?tracks?/(\d+)/?$"), "track"),
+    (re.compile(r"^/api/tracks/(\d+)/?$"), "track"),
+    (re.compile(r"^/(?:embed/)?albums?/(\d+)/?$"), "album"),
+    (re.compile(r"^/api/albums/(\d+)/?$"), "album"),
+]
+
+
+def _resolve(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    ours = {urlsplit(_base()).netloc, urlsplit(services().config.public_url).netloc}
+    if parts.scheme not in {"http", "https"} or parts.netloc not in ours:
+        raise NotFound("That URL is not a ScriptHammer track or album of this companion.", code="oembed_unknown_url",
+                       details={"url": url})
+    for pattern, kind in _URL_PATTERNS:
+        m = pattern.match(parts.path)
+        if m:
+            return kind, int(m.group(1))
+    raise NotFound("That URL is not a ScriptHammer track or album of this companion.", code="oembed_unknown_url",
+                   details={"url": url})
+
+
+def _iframe(src: str, title: str, width: int | None, height: int) -> str:
+    from markupsafe import escape
+
+    w = str(width) if width else "100%"
+    return (f'<iframe src="{escape(src)}" width="{w}" height="{height}" frameborder="0" '
+            f'title="{escape(title)}" allow="autoplay; fullscreen" loading="lazy"></iframe>')
+
+
+@blp.route("/oembed", methods=["GET"])
+@blp.arguments(OEmbedArgs, location="query")
+@blp.response(200, OEmbedSchema)
+def oembed(args):
+    """oEmbed (JSON) for a track or album URL: a rich embed whose HTML is an iframe of the embed page."""
+    if args["format"] != "json":
+        raise NotImplementedFormat("Only the json oEmbed format is offered.", details={"format": args["format"]})
+    kind, ident = _resolve(args["url"])
+    base = _base()
+    with services().db.session() as s:
+        if kind == "track":
+            t = catalog.get_track(s, ident, private=False)
+            title, author, n = t.title, t.artist, 1
+            cover = track_out(t)["cover_url"]
+        else:
+            a = catalog.get_album(s, ident, private=False)
+            n = len([t for t in a.tracks if t.release_state in catalog.PUBLIC_STATES])
+            title, author = a.title, a.artist
+            cover = album_out(a, [])["cover_url"]
+    height = TRACK_HEIGHT if kind == "track" else album_height(n)
+    if args["maxheight"]:
+        height = min(height, args["maxheight"])
+    width = min(args["maxwidth"], 1200) if args["maxwidth"] else None
+    src = f"{base}/embed/{kind}/{ident}"
+    out = {"version": "1.0", "type": "rich", "provider_name": "ScriptHammer", "provider_url": base,
+           "title": title, "author_name": author, "html": _iframe(src, f"{title} – ScriptHammer player", width, height),
+           "width": width or 640, "height": height, "cache_age": 3600}
+    if cover:
+        out["thumbnail_url"] = cover
+    return out
+
+
+@blp.route("/player/<path:name>", methods=["GET", "HEAD"])
+def player_asset(name: str):
+    """The player bundle built from player/ (player.js, player.css, embed-api.js), gzip when accepted."""
+    if not DIST_FILES.match(name):
+        raise NotFound("no such player file", code="player_file_not_found")
+    path = DIST_DIR / name
+    if not DIST_DIR.is_dir():
+        raise ServiceUnavailable("The player is not built: run `npm ci && npm run build` in player/.",
+                                 code="player_not_built")
+    if not path.is_file():
+        raise NotFound("no such player file", code="player_file_not_found")
+    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if name.endswith(".js"):
+        mime = "text/javascript"
+    gz = path.with_name(path.name + ".gz")
+    use_gz = gz.is_file() and "gzip" in request.headers.get("Accept-Encoding", "")
+    resp = send_file(gz if use_gz else path, mimetype=mime, conditional=True, etag=True, max_age=300)
+    if use_gz:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Vary"] = "Accept-Encoding"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+def bundle_manifest() -> dict:
+    """What the last build produced (file -> bytes, sha256), or {} when not built."""
+    try:
+        return json.loads((DIST_DIR / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
