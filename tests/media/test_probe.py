@@ -39,6 +39,8 @@ def bad(media_dir, sources) -> dict[str, Path]:
     files = {}
     (d / "notes.wav").write_text("These are the lyrics, not the recording.\n" * 20)
     files["text"] = d / "notes.wav"
+    (d / "notes.mp3").write_text("Not an MP3 at all, just words.\n" * 20)
+    files["text_as_mp3"] = d / "notes.mp3"
     (d / "empty.wav").write_bytes(b"")
     files["empty"] = d / "empty.wav"
     for key, src in (("wav", "wav"), ("flac", "flac24"), ("mp3", "mp3"), ("ogg", "vorbis"), ("m4a", "aac")):
@@ -61,6 +63,7 @@ def bad(media_dir, sources) -> dict[str, Path]:
 
 @pytest.mark.parametrize("case, error, code", [
     ("text", UnsupportedMedia, "not_audio"),
+    ("text_as_mp3", UnsupportedMedia, "not_audio"),
     ("image", UnsupportedMedia, "not_audio"),
     ("video", UnsupportedMedia, "not_audio"),
     ("empty", Unprocessable, "empty"),
