@@ -132,9 +132,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="alternate naive and pipeline runs this many times and keep the best of each "
                          "(the machine is shared: this damps other people's load)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--source", choices=("flac", "wav"), default="flac",
+                    help="what is uploaded: the song as a FLAC master (default: how finished masters are "
+                         "usually delivered) or as a WAV")
     args = ap.parse_args(argv)
     seconds = args.seconds or (30 if args.quick else 190)
     src = demo_song(seconds)
+    if args.source == "flac":
+        flac = src.with_suffix(".flac")
+        if not flac.is_file():
+            ffmpeg(["-i", str(src), "-c:a", "flac", "-y", str(flac)])
+        src = flac
     info = probe(src)
     say(f"source {src.name}: {info.duration:.1f} s, {info.sample_rate} Hz, {info.channels} ch, {info.bit_depth}-bit")
     settings = PipelineSettings(workers=args.workers)
@@ -190,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "cores": cpu,
             "cpu_model": cpu_model(),
             "song_seconds": round(info.duration, 2),
+            "source_format": args.source,
             "renditions": len(manifest["renditions"]),
             "hls_variants": len(manifest["hls"]["variants"]),
             "ffmpeg_processes": {"pipeline": pipe_runs.get("ffmpeg", 0), "naive": naive_runs.get("ffmpeg", 0)},

@@ -154,11 +154,34 @@ class Task:
     light: bool = False  # short or I/O-bound (tagging, stream copies, uploads): runs beside the encoders
 
 
+def critical_path(tasks: Iterable[Task]) -> dict[str, float]:
+    """Each task's cost plus the costliest chain of tasks that depend on it."""
+    by_name = {t.name: t for t in tasks}
+    children: dict[str, list[str]] = {n: [] for n in by_name}
+    for t in by_name.values():
+        for d in t.deps:
+            children[d].append(t.name)
+    rank: dict[str, float] = {}
+
+    def visit(name: str) -> float:
+        if name not in rank:
+            rank[name] = by_name[name].cost + max((visit(c) for c in children[name]), default=0.0)
+        return rank[name]
+
+    for name in by_name:
+        visit(name)
+    return rank
+
+
 def run_graph(tasks: Iterable[Task], workers: int, on_done: Callable[[Task], None] | None = None,
               results: dict[str, Any] | None = None, light_workers: int = 2) -> dict[str, Any]:
     """Run tasks on ``workers`` threads, each as soon as its dependencies are done, the costliest
     ready task first. ``light`` tasks (short, mostly I/O) run on their own ``light_workers``
     threads as soon as they are ready, so they never wait behind a long encode.
+
+    Ready tasks are started in order of their critical path: their own cost plus the longest
+    chain of work waiting on them (list scheduling by upward rank), so a short task that gates
+    long ones (loudness before the normalised ladder) starts before a long task that gates none.
 
     Returns {name: result} (filled in ``results`` as tasks finish, so a task can read its
     dependencies' results). The first failure stops new tasks from starting, waits for running
@@ -168,6 +191,7 @@ def run_graph(tasks: Iterable[Task], workers: int, on_done: Callable[[Task], Non
         missing = [d for d in t.deps if d not in pending]
         if missing:
             raise ValueError(f"task {t.name} depends on unknown {missing}")
+    rank = critical_path(pending.values())
     results = {} if results is None else results
     running: dict[Future, Task] = {}
     failure: BaseException | None = None
@@ -177,7 +201,7 @@ def run_graph(tasks: Iterable[Task], workers: int, on_done: Callable[[Task], Non
         while (pending and failure is None) or running:
             if failure is None:
                 ready = sorted((t for t in pending.values() if all(d in results for d in t.deps)),
-                               key=lambda t: -t.cost)
+                               key=lambda t: (-rank[t.name], t.name))
                 heavy_running = sum(1 for t in running.values() if not t.light)
                 for t in ready:
                     if t.light:
