@@ -1,0 +1,1 @@
+"""One module per member personality (Crash's drums and bass, Ivory's keys and synth share one)."""
