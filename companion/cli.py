@@ -209,6 +209,21 @@ def jobs_cmd(limit: int):
                    f"{j.created_at:%Y-%m-%d %H:%M:%S}  {j.stage}{err}")
 
 
+@main.group("cache")
+def cache_grp():
+    """The release pipeline's local cache of untagged encodes."""
+
+
+@cache_grp.command("prune")
+@click.option("--days", default=14.0, show_default=True, help="Remove entries unused for this many days.")
+def cache_prune(days: float):
+    """Remove cached encodes not used for --days (they are rebuilt when needed)."""
+    from companion.media.pipeline import prune_cache
+
+    removed = prune_cache(_config().work_dir / "release", days)
+    click.echo(f"removed {removed} cached file(s)")
+
+
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_cmd(burst: bool):

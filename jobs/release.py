@@ -51,17 +51,21 @@ def release_track(job_id: str) -> dict:
             track = s.get(Track, job.track_id)
             source_key = job.params.get("source_key") or track.source_key
             tags = tags_for(svc, track)
-        svc.config.work_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f"release-{job_id[:8]}-", dir=svc.config.work_dir))
+        # The pipeline keeps untagged encodes under <work>/release/cache between jobs, so a change of
+        # tags re-tags without re-encoding; `scripthammer cache prune` trims it.
+        release_dir = svc.config.work_dir / "release"
+        release_dir.mkdir(parents=True, exist_ok=True)
+        fetched = Path(tempfile.mkdtemp(prefix=f"source-{job_id[:8]}-", dir=release_dir))
         try:
             src = svc.store.local_path(source_key)
             if src is None:
-                src = work / Path(source_key).name
+                src = fetched / Path(source_key).name
                 svc.store.download(source_key, src)
-            manifest = run_release(src, svc.store, work, tags, settings_from(svc.config),
-                                   progress=lambda pct, stage: set_progress(svc, job_id, pct, stage))
+            manifest = run_release(src, svc.store, release_dir, tags, settings_from(svc.config),
+                                   progress=lambda pct, stage: set_progress(svc, job_id, pct, stage),
+                                   filename=track.source_filename)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(fetched, ignore_errors=True)
         with svc.db.session() as s:
             track = s.get(Track, job.track_id)
             catalog.apply_manifest(s, track, manifest, manifest.get("manifest_key"))

@@ -150,6 +150,9 @@ class UploadAcceptedSchema(Schema):
     track = fields.Nested(TrackSchema)
 
 
+TAGGED_FIELDS = {"title", "artist", "album_id", "track_number", "year"}
+
+
 def _may_see_private() -> bool:
     return current_identity().has("band.read_private")
 
@@ -281,13 +284,24 @@ class TrackItem(MethodView):
     @blp.response(200, TrackSchema)
     def patch(self, body, track_id):
         """Change a track's fields (title, album, order, release state...). Needs catalog.write."""
-        require("catalog.write")
-        with services().db.session() as s:
+        ident = require("catalog.write")
+        svc = services()
+        with svc.db.session() as s:
             t = service.get_track(s, track_id)
             if body.get("album_id") is not None:
                 service.get_album(s, body["album_id"])
+            retag = any(k in TAGGED_FIELDS and getattr(t, k) != v for k, v in body.items())
             service.update_fields(t, body)
             s.flush()
+            if retag and t.source_key and t.status in ("ready", "failed"):
+                # The files' tags say the old title/album/number: release again (re-tags, no re-encode).
+                from companion.tasks.service import create_job, enqueue_job
+
+                job = create_job(s, kind="release", track_id=t.id, params={"source_key": t.source_key,
+                                                                          "reason": "tags changed"},
+                                 created_by=ident.member_id or ident.name)
+                enqueue_job(svc, job, "jobs.release.release_track")
+                t.status = "processing"
             return track_out(t)
 
 

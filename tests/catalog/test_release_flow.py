@@ -133,3 +133,24 @@ def test_renditions_decode_and_carry_tags(client, auth, run_jobs, recording, tmp
         assert tags is not None and tags.tags is not None, r["name"]
         text = repr(tags.tags)
         assert "Tagged Take" in text, r["name"]
+
+
+def test_renaming_a_track_retags_its_files_without_reencoding(client, auth, run_jobs, recording, tmp_path):
+    import mutagen
+
+    from companion.media.ffmpeg import RUNS
+
+    track, _ = release(client, auth, run_jobs, recording, title="Working Title")
+    r = client.patch(f"/api/tracks/{track['id']}", json={"title": "Final Title"}, headers=auth("ivory"))
+    assert r.status_code == 200 and r.get_json()["status"] == "processing"
+    before = RUNS.copy()
+    run_jobs()
+    assert (RUNS - before).get("ffmpeg", 0) == 0  # tags only: no encoder ran
+    renamed = client.get(f"/api/tracks/{track['id']}").get_json()
+    assert renamed["status"] == "ready" and renamed["title"] == "Final Title"
+    mp3 = next(r for r in renamed["renditions"] if r["name"] == "mp3-320")
+    f = tmp_path / "renamed.mp3"
+    f.write_bytes(client.get("/media/" + mp3["url"].split("/media/", 1)[1]).data)
+    assert str(mutagen.File(f)["TIT2"]) == "Final Title"
+    old = {r["name"]: r["sha256"] for r in track["renditions"]}
+    assert all(old[r["name"]] != r["sha256"] for r in renamed["renditions"] if r["kind"] == "download")
