@@ -1,0 +1,62 @@
+"""Instrument definition files: every shipped file is valid, the schema in docs matches, bad files are refused."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from companion.algorithms.instruments import (SCHEMA, InstrumentError, INSTRUMENTS_DIR, load_instruments,
+                                              parse_instrument)
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_every_member_has_an_instrument():
+    insts = load_instruments()
+    assert {i.member for i in insts.values()} == {"ivory", "crash", "chops", "reed", "brass", "verse", "form"}
+    engines = {i.engine for i in insts.values()}
+    assert engines == {"fluidsynth", "supercollider"}
+    assert insts["crash-drums"].channel == 9 and insts["crash-drums"].percussion
+    assert len({i.channel for i in insts.values()}) == len(insts)  # one MIDI channel per part
+
+
+def test_shipped_files_match_the_published_json_schema():
+    import tomllib
+    schema = json.loads((DOCS / "instrument-definition.schema.json").read_text())
+    assert schema == json.loads(json.dumps(SCHEMA))
+    for f in sorted(INSTRUMENTS_DIR.glob("*.toml")):
+        jsonschema.validate(tomllib.loads(f.read_text()), schema)
+
+
+BASE = (INSTRUMENTS_DIR / "reed-alto-sax.toml").read_text()
+
+
+@pytest.mark.parametrize("change, message", [
+    (("version = 1", "version = 2"), "version must be 1"),
+    (('low = "Db3"', 'low = "H3"'), "range.low"),
+    (('low = "Db3"', 'low = "C6"'), "range"),
+    (("polyphony = 1", "polyphony = -1"), "polyphony must be >= 0"),
+    (('synthdef = "sh_reed"', 'synthdef = "sh_nothing"'), "is not built in"),
+    (("program = 65", "program = 300"), "program must be <= 127"),
+    (("pan = -0.3", "pan = -3"), "mix.pan"),
+    (('engine = "fluidsynth"', 'engine = "csound"'), "engine must be one of"),
+    (('articulations = ["legato"', 'articulations = ["moonwalk"'), "articulations[0]"),
+    (("channel = 3", "channel = 9"), "percussion"),
+    (("[mix]", "surprise = 1\n[mix]"), "not a known field"),
+])
+def test_bad_files_are_refused_with_the_field_named(change, message):
+    text = BASE.replace(*change)
+    assert text != BASE
+    with pytest.raises(InstrumentError) as info:
+        parse_instrument(text, "reed.toml")
+    assert message in str(info.value) and "reed.toml" in str(info.value)
+
+
+def test_a_synthdef_defined_in_the_file():
+    inst = load_instruments()["ivory-synth"]
+    assert inst.sc_define["oscillator"] == "pulse" and inst.synthdef == "ivory_juno"
+    bad = (INSTRUMENTS_DIR / "ivory-synth.toml").read_text().replace('oscillator = "pulse"', 'oscillator = "laser"')
+    with pytest.raises(InstrumentError):
+        parse_instrument(bad)
