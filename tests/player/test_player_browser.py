@@ -139,7 +139,7 @@ def test_keyboard_space_arrows_and_m(page, live):
     assert page.evaluate("ScriptHammer.players[0].currentTime") > t + 4
     page.keyboard.press("m")
     assert page.evaluate("ScriptHammer.players[0].muted") is True
-    assert page.get_attribute(".shp-mute", "aria-label") == "Unmute"
+    page.wait_for_selector(".shp-mute[aria-label='Unmute'][aria-pressed='true']", timeout=3000)
     page.keyboard.press("M")
     assert page.evaluate("ScriptHammer.players[0].muted") is False
     v = page.evaluate("ScriptHammer.players[0].volume")

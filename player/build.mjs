@@ -1,0 +1,41 @@
+// Build the player bundle into dist/: player.js (+ player.css) for pages and the embed,
+// embed-api.js for pages that drive an embedded player through postMessage.
+// Also writes gzip copies (the companion serves them to browsers that accept gzip) and a manifest.
+import * as esbuild from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const watch = process.argv.includes('--watch');
+const outdir = 'dist';
+const options = {
+  entryPoints: { player: 'src/index.js', 'embed-api': 'src/embed-api.js' },
+  outdir,
+  bundle: true,
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari14'],
+  minify: !watch,
+  sourcemap: true,
+  legalComments: 'eof',
+  metafile: true,
+  logLevel: 'info',
+  define: { 'process.env.NODE_ENV': '"production"' },
+};
+
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const result = await esbuild.build(options);
+  const manifest = {};
+  for (const file of Object.keys(result.metafile.outputs)) {
+    if (file.endsWith('.map')) continue;
+    const data = readFileSync(file);
+    const name = file.slice(outdir.length + 1);
+    if (/\.(js|css)$/.test(name)) writeFileSync(`${file}.gz`, gzipSync(data, { level: 9 }));
+    manifest[name] = { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+  }
+  writeFileSync(`${outdir}/manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+}

@@ -1,0 +1,65 @@
+// Playback beacons: events are queued and sent in batches with navigator.sendBeacon (as a
+// text/plain JSON body, which needs no CORS preflight), on a timer, when the batch is full and
+// when the page is hidden or left.
+
+function newSession() {
+  const a = new Uint8Array(12);
+  (window.crypto || {}).getRandomValues ? crypto.getRandomValues(a) : a.forEach((_, i) => { a[i] = Math.random() * 256; });
+  return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export class Beacons {
+  constructor(url, { interval = 15000, maxBatch = 40, page = location.href, session } = {}) {
+    this.url = url;
+    this.maxBatch = maxBatch;
+    this.page = page;
+    this.session = session || newSession();
+    this.queue = [];
+    this.sent = 0;
+    this.batches = 0;
+    this._timer = url ? setInterval(() => this.flush(), interval) : 0;
+    this._onHide = () => { if (document.visibilityState === 'hidden') this.flush(); };
+    this._onPageHide = () => this.flush();
+    document.addEventListener('visibilitychange', this._onHide);
+    window.addEventListener('pagehide', this._onPageHide);
+  }
+
+  track(type, trackId, pos, data) {
+    if (!this.url || trackId === undefined || trackId === null) return;
+    const ev = { type, track: Number(trackId), t: Date.now() };
+    if (Number.isFinite(pos)) ev.pos = Math.round(pos * 100) / 100;
+    if (data && Object.keys(data).length) ev.data = data;
+    this.queue.push(ev);
+    if (this.queue.length >= this.maxBatch) this.flush();
+  }
+
+  /** Send what is queued. Returns true when a batch was handed to the browser. */
+  flush() {
+    if (!this.url || !this.queue.length) return false;
+    const events = this.queue.splice(0, this.maxBatch);
+    const body = JSON.stringify({ v: 1, session: this.session, page: String(this.page).slice(0, 2000), events });
+    let ok = false;
+    try {
+      if (navigator.sendBeacon) ok = navigator.sendBeacon(this.url, new Blob([body], { type: 'text/plain;charset=UTF-8' }));
+    } catch { ok = false; }
+    if (!ok) {
+      try {
+        fetch(this.url, { method: 'POST', body, keepalive: true, mode: 'cors', credentials: 'omit', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } }).catch(() => {});
+        ok = true;
+      } catch { ok = false; }
+    }
+    if (ok) {
+      this.sent += events.length;
+      this.batches += 1;
+    }
+    if (this.queue.length) return this.flush() || ok;
+    return ok;
+  }
+
+  destroy() {
+    this.flush();
+    clearInterval(this._timer);
+    document.removeEventListener('visibilitychange', this._onHide);
+    window.removeEventListener('pagehide', this._onPageHide);
+  }
+}

@@ -1,0 +1,56 @@
+// The bundle's entry: mount players, expose window.ScriptHammer, auto-mount
+// <div data-scripthammer-player data-config='{"track": 12}'> elements, and in an iframe answer the
+// parent page's postMessage commands.
+import './player.css';
+import { connect, serveBridge } from './bridge.js';
+import { Player } from './player.js';
+
+const players = [];
+
+/** Mount a player in ``el`` (an element or a selector). Returns the Player. */
+export function mount(el, options = {}) {
+  const container = typeof el === 'string' ? document.querySelector(el) : el;
+  if (!container) throw new Error(`no element ${el}`);
+  const player = new Player(container, options);
+  players.push(player);
+  container.scripthammerPlayer = player;
+  const inFrame = window.parent && window.parent !== window;
+  if (inFrame && options.bridge !== false && players.length === 1) serveBridge(player, { allowedOrigins: options.allowedOrigins || ['*'] });
+  return player;
+}
+
+function configOf(el) {
+  let cfg = {};
+  const ref = el.getAttribute('data-config-id');
+  const raw = ref ? (document.getElementById(ref) || {}).textContent : el.getAttribute('data-config');
+  if (raw) {
+    try { cfg = JSON.parse(raw); } catch (err) { console.error('[scripthammer-player] bad data-config:', err); }
+  }
+  for (const k of ['track', 'album', 'api']) {
+    const v = el.getAttribute(`data-${k}`);
+    if (v !== null && cfg[k] === undefined) cfg[k] = v;
+  }
+  return cfg;
+}
+
+export function autoMount(root = document) {
+  return [...root.querySelectorAll('[data-scripthammer-player]')]
+    .filter((el) => !el.scripthammerPlayer)
+    .map((el) => {
+      const cfg = configOf(el);
+      if (cfg.keyboard === 'document') cfg.keyboardTarget = document;
+      if (cfg.page === 'referrer') cfg.page = document.referrer || location.href;
+      return mount(el, cfg);
+    });
+}
+
+export { Player, connect, players };
+
+const api = { mount, autoMount, connect, Player, players, version: '0.1.0' };
+if (typeof window !== 'undefined') {
+  window.ScriptHammer = Object.assign(window.ScriptHammer || {}, api);
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => autoMount());
+  else autoMount();
+}
+
+export default api;

@@ -1,0 +1,470 @@
+// The player: builds its DOM in a container and wires stream, waveform, visualizer, playlist,
+// downloads, tip jar, beacons and keyboard together behind a small public API.
+import { Beacons } from './beacons.js';
+import { Emitter } from './emitter.js';
+import { renderDownloads } from './downloads.js';
+import { formatTime, h } from './format.js';
+import { ICONS } from './icons.js';
+import { Playlist, Positions, resumeAt } from './playlist.js';
+import { Stream } from './stream.js';
+import { renderTipJar, tipConfigured } from './tipjar.js';
+import { bindKeyboard } from './keyboard.js';
+import { AudioGraph, VIS_MODES, Visualizer } from './visualizer.js';
+import { Waveform } from './waveform.js';
+
+const PROGRESS_EVERY = 10; // seconds of listening between 'progress' beacons
+let uid = 0;
+
+function iconButton(cls, label, icon, onclick, extra = {}) {
+  return h('button', { type: 'button', class: `shp-btn ${cls}`, 'aria-label': label, title: label, html: icon, onclick, ...extra });
+}
+
+export class Player extends Emitter {
+  /**
+   * @param {HTMLElement} container
+   * @param {object} options  {track, album, tracks, index, api, beaconUrl, tip, unlock, visualizer, autoplay,
+   *                           continuous, keyboardTarget, hlsConfig}
+   */
+  constructor(container, options = {}) {
+    super();
+    this.container = container;
+    this.options = options;
+    this.api = (options.api || location.origin).replace(/\/$/, '');
+    this.id = `shp-${(uid += 1)}`;
+    this.track = null;
+    this.positions = new Positions(options.storage);
+    this.playlist = new Playlist([], { loop: !!options.loop });
+    this.audio = h('audio', { preload: 'auto', crossorigin: 'anonymous' });
+    this.audio.crossOrigin = 'anonymous';
+    this.stream = new Stream(this.audio, { hlsConfig: options.hlsConfig || {}, preferNative: !!options.preferNative });
+    this.graph = new AudioGraph(this.audio);
+    const beaconUrl = options.beaconUrl === false ? null : options.beaconUrl || `${this.api}/api/beacons`;
+    this.beacons = new Beacons(beaconUrl, { page: options.page || location.href });
+    this._played = 0;
+    this._lastTime = 0;
+    this._lastSaved = 0;
+    this._build();
+    this.visualizer = new Visualizer(this.el.viz, this.graph, { mode: options.visualizer });
+    this.el.vizSelect.value = this.visualizer.mode;
+    this._wire();
+    this.ready = this._init().catch((err) => this._fail(err));
+  }
+
+  // ---- public API ---------------------------------------------------------------------------------
+
+  get currentTime() { return this.audio.currentTime || 0; }
+
+  get duration() {
+    const d = this.audio.duration;
+    return Number.isFinite(d) && d > 0 ? d : (this.track && this.track.duration) || 0;
+  }
+
+  get paused() { return this.audio.paused; }
+
+  get volume() { return this.audio.volume; }
+
+  get muted() { return this.audio.muted; }
+
+  async play() {
+    this.graph.resume();
+    if (this.visualizer.mode !== 'off') this.visualizer.start();
+    try {
+      await this.audio.play();
+      return true;
+    } catch (err) {
+      if (err && err.name === 'AbortError') return false; // a new source replaced this one
+      this._status('Press play to start listening.');
+      return false;
+    }
+  }
+
+  pause() {
+    this.audio.pause();
+    return true;
+  }
+
+  toggle() {
+    return this.audio.paused ? this.play() : this.pause();
+  }
+
+  seek(seconds, source = 'api') {
+    const to = Math.max(0, Math.min(Number(seconds) || 0, this.duration || Number(seconds) || 0));
+    const from = this.currentTime;
+    this.audio.currentTime = to;
+    this.waveform.setTime(to);
+    this._lastTime = to;
+    if (this.track) this.beacons.track('seek', this.track.id, to, { from: Math.round(from * 100) / 100, to: Math.round(to * 100) / 100 });
+    this.emit('seeked', { from, to, source });
+    return to;
+  }
+
+  /** Load a track (catalog JSON or id). In album mode an id of the album's track selects it. */
+  async load(trackOrId, { autoplay = false } = {}) {
+    const i = typeof trackOrId === 'object' ? -1 : this.playlist.indexOf(trackOrId);
+    if (i >= 0) return this._select(i, { autoplay });
+    const track = typeof trackOrId === 'object' ? trackOrId : await this._fetchJson(`/api/tracks/${encodeURIComponent(trackOrId)}`);
+    this.playlist.set([track], 0);
+    this._renderList();
+    return this._select(0, { autoplay });
+  }
+
+  next() { return this._step(this.playlist.next()); }
+
+  previous() {
+    if (this.currentTime > 3) return this.seek(0, 'previous');
+    return this._step(this.playlist.previous());
+  }
+
+  setLevel(index) {
+    const ok = this.stream.setLevel(index);
+    this.el.quality.value = String(this.stream.autoLevel ? -1 : index);
+    return ok;
+  }
+
+  setVolume(v) {
+    this.audio.volume = Math.max(0, Math.min(1, Number(v)));
+    if (this.audio.volume > 0 && this.audio.muted) this.audio.muted = false;
+    return this.audio.volume;
+  }
+
+  setMuted(m) {
+    this.audio.muted = !!m;
+    return this.audio.muted;
+  }
+
+  setVisualizer(mode) {
+    const ok = this.visualizer.setMode(mode);
+    this.el.vizSelect.value = this.visualizer.mode;
+    if (ok && mode !== 'off' && !this.audio.paused) this.visualizer.start();
+    return ok;
+  }
+
+  /** How loud the output is right now (RMS seen by the AnalyserNode); creates the graph if needed. */
+  audioLevel() {
+    this.graph.ensure();
+    this.graph.resume();
+    return this.graph.level();
+  }
+
+  getState() {
+    return {
+      ready: !!this._ready,
+      track: this.track ? { id: this.track.id, title: this.track.title, artist: this.track.artist } : null,
+      index: this.playlist.index, tracks: this.playlist.tracks.map((t) => t.id),
+      currentTime: this.currentTime, duration: this.duration, paused: this.paused, ended: this.audio.ended,
+      volume: this.volume, muted: this.muted, mode: this.stream.mode,
+      levels: this.stream.levels.map((l) => ({ index: l.index, bitrate: l.bitrate })),
+      level: this.stream.hls ? this.stream.hls.currentLevel : this.stream.level,
+      autoLevel: this.stream.autoLevel, bitrate: this.stream.currentBitrate, visualizer: this.visualizer.mode,
+    };
+  }
+
+  destroy() {
+    this._savePosition();
+    this.beacons.destroy();
+    this.stream.destroy();
+    this.visualizer.stop();
+    this.waveform.destroy();
+    if (this._unbindKeys) this._unbindKeys();
+    this.root.remove();
+  }
+
+  // ---- building -----------------------------------------------------------------------------------
+
+  _build() {
+    const id = this.id;
+    const el = (this.el = {});
+    el.cover = h('div', { class: 'shp-cover', 'aria-hidden': 'true' });
+    el.play = iconButton('shp-play', 'Play', ICONS.play, () => this.toggle(), { 'aria-pressed': 'false' });
+    el.title = h('div', { class: 'shp-title', id: `${id}-title` }, '\u00a0');
+    el.artist = h('div', { class: 'shp-artist' }, '\u00a0');
+    el.badge = h('span', { class: 'shp-badge', hidden: true }, 'Preview');
+    el.time = h('div', { class: 'shp-time', 'aria-hidden': 'true' }, '0:00 / 0:00');
+    el.wave = h('div', { class: 'shp-wave' }, h('canvas', { 'aria-hidden': 'true' }));
+    el.prev = iconButton('shp-prev', 'Previous track', ICONS.prev, () => this.previous());
+    el.next = iconButton('shp-next', 'Next track', ICONS.next, () => this.next());
+    el.mute = iconButton('shp-mute', 'Mute', ICONS.volume, () => this.setMuted(!this.muted), { 'aria-pressed': 'false' });
+    el.quality = h('select', { class: 'shp-select shp-quality', 'aria-label': 'Streaming quality', disabled: true },
+      h('option', { value: '-1' }, 'Auto'));
+    el.vizSelect = h('select', { class: 'shp-select shp-vizmode', 'aria-label': 'Visualization' },
+      h('option', { value: 'spectrum' }, 'Spectrum'), h('option', { value: 'oscilloscope' }, 'Scope'),
+      h('option', { value: 'off' }, 'Vis off'));
+    el.dlPanel = h('div', { class: 'shp-panel shp-downloads', id: `${id}-downloads`, hidden: true });
+    el.tipPanel = h('div', { class: 'shp-panel shp-tipjar', id: `${id}-tip`, hidden: true });
+    el.dlButton = iconButton('shp-dl-toggle', 'Downloads', ICONS.download, () => this._togglePanel('dl'),
+      { 'aria-expanded': 'false', 'aria-controls': `${id}-downloads` });
+    el.tipButton = iconButton('shp-tip-toggle', 'Tip the band', ICONS.heart, () => this._togglePanel('tip'),
+      { 'aria-expanded': 'false', 'aria-controls': `${id}-tip`, hidden: !tipConfigured(this.options.tip) });
+    el.viz = h('canvas', { class: 'shp-viz', 'aria-hidden': 'true' });
+    el.list = h('ol', { class: 'shp-list', 'aria-label': 'Tracks', hidden: true });
+    el.status = h('div', { class: 'shp-status shp-sr', role: 'status', 'aria-live': 'polite' });
+    this.root = h('section', { class: 'shp', id, 'aria-labelledby': `${id}-title`, 'aria-roledescription': 'audio player', tabindex: '-1' },
+      h('div', { class: 'shp-main' },
+        el.cover,
+        h('div', { class: 'shp-body' },
+          h('div', { class: 'shp-head' }, el.play,
+            h('div', { class: 'shp-meta' }, el.title, h('div', { class: 'shp-sub' }, el.artist, el.badge)), el.time),
+          el.wave,
+          h('div', { class: 'shp-controls' }, el.prev, el.next, el.mute, el.quality, el.vizSelect,
+            h('span', { class: 'shp-spacer' }), el.dlButton, el.tipButton))),
+      el.viz, el.dlPanel, el.tipPanel, el.list, el.status, this.audio);
+    this.container.replaceChildren(this.root);
+    this.waveform = new Waveform(el.wave, { onSeek: (t, src) => this.seek(t, src), label: 'Seek' });
+  }
+
+  _wire() {
+    const a = this.audio;
+    a.addEventListener('play', () => {
+      this._setPlaying(true);
+      if (this.track) this.beacons.track('play', this.track.id, a.currentTime, { mode: this.stream.mode || undefined });
+      this.emit('play', { track: this.track && this.track.id, currentTime: a.currentTime });
+    });
+    a.addEventListener('pause', () => {
+      this._setPlaying(false);
+      this._savePosition();
+      if (!a.ended && this.track) this.beacons.track('pause', this.track.id, a.currentTime);
+      this.emit('pause', { track: this.track && this.track.id, currentTime: a.currentTime });
+    });
+    a.addEventListener('timeupdate', () => this._tick());
+    a.addEventListener('durationchange', () => { this.waveform.setDuration(this.duration); this._renderTime(); });
+    a.addEventListener('progress', () => this._tick(true));
+    a.addEventListener('ended', () => this._ended());
+    a.addEventListener('volumechange', () => {
+      this.el.mute.innerHTML = a.muted || a.volume === 0 ? ICONS.muted : ICONS.volume;
+      this.el.mute.setAttribute('aria-pressed', String(a.muted));
+      this.el.mute.setAttribute('aria-label', a.muted ? 'Unmute' : 'Mute');
+      this.emit('volumechange', { volume: a.volume, muted: a.muted });
+    });
+    a.addEventListener('waiting', () => this.root.classList.add('shp-loading'));
+    a.addEventListener('playing', () => this.root.classList.remove('shp-loading'));
+    this.stream.on('levels', ({ levels }) => this._renderLevels(levels));
+    this.stream.on('mode', ({ mode }) => {
+      this.root.dataset.mode = mode;
+      this.el.badge.hidden = mode !== 'preview';
+    });
+    this.stream.on('levelswitch', (d) => {
+      if (this.track) this.beacons.track('bitrate', this.track.id, a.currentTime, { level: d.level, bitrate: d.bitrate || 0, mode: 'hls.js' });
+      this.root.dataset.level = String(d.level);
+      this.emit('levelswitch', d);
+    });
+    this.stream.on('error', (d) => {
+      this._status(d.message);
+      this.emit('error', d);
+    });
+    this.el.quality.addEventListener('change', () => this.setLevel(Number(this.el.quality.value)));
+    this.el.vizSelect.addEventListener('change', () => this.setVisualizer(this.el.vizSelect.value));
+    this.playlist.on('select', ({ track }) => this._renderCurrent(track));
+    this._unbindKeys = bindKeyboard(this.options.keyboardTarget || this.root, this, { root: this.root });
+    window.addEventListener('pagehide', () => this._savePosition());
+  }
+
+  async _init() {
+    const o = this.options;
+    if (o.album) {
+      const album = typeof o.album === 'object' ? o.album : await this._fetchJson(`/api/albums/${encodeURIComponent(o.album)}`);
+      this.album = album;
+      this.playlist.set(album.tracks || [], 0);
+    } else if (o.tracks) {
+      this.playlist.set(o.tracks, 0);
+    } else if (o.track !== undefined && o.track !== null) {
+      const track = typeof o.track === 'object' ? o.track : await this._fetchJson(`/api/tracks/${encodeURIComponent(o.track)}`);
+      this.playlist.set([track], 0);
+    }
+    this._renderList();
+    let index = 0;
+    if (o.index !== undefined) index = Number(o.index) || 0;
+    else if (o.startTrack !== undefined && this.playlist.indexOf(o.startTrack) >= 0) index = this.playlist.indexOf(o.startTrack);
+    if (this.playlist.tracks.length) await this._select(index, { autoplay: !!o.autoplay, startAt: o.startAt });
+    this._ready = true;
+    this.emit('ready', this.getState());
+  }
+
+  async _fetchJson(path) {
+    const resp = await fetch(`${this.api}${path}`, { mode: 'cors', credentials: credentialsOf(this.options) });
+    if (!resp.ok) throw new Error(`The companion answered ${resp.status} for ${path}.`);
+    return resp.json();
+  }
+
+  _fail(err) {
+    this._status(String(err.message || err));
+    this.root.classList.add('shp-failed');
+    this.emit('error', { message: String(err.message || err), fatal: true });
+  }
+
+  // ---- track changes ------------------------------------------------------------------------------
+
+  async _select(index, { autoplay = false, startAt: requested } = {}) {
+    const wasPlaying = !this.audio.paused;
+    this._savePosition();
+    const track = this.playlist.go(index);
+    if (!track) return null;
+    this.track = track;
+    this._played = 0;
+    const startAt = requested > 0 ? Number(requested) : resumeAt(this.positions, track.id, track.duration);
+    this._lastTime = startAt;
+    this.waveform.setDuration(track.duration || 0);
+    this.waveform.setTime(startAt, 0);
+    this.stream.load(track, { startAt });
+    if (startAt && this.stream.mode !== 'hls.js') {
+      try { this.audio.currentTime = startAt; } catch { /* after metadata */ }
+    }
+    this.waveform.loadPeaks(track.peaks || []);
+    this._renderDownloadsFor(track);
+    this._renderTip(track);
+    this.emit('trackchange', { track: track.id, index, title: track.title, startAt });
+    if (autoplay || wasPlaying) await this.play();
+    return { id: track.id, index, startAt };
+  }
+
+  _step(track) {
+    if (!track) return null;
+    return this._select(this.playlist.index, { autoplay: !this.audio.paused });
+  }
+
+  _ended() {
+    const t = this.track;
+    if (t) {
+      this.positions.clear(t.id);
+      this.beacons.track('complete', t.id, this.duration, { duration: Math.round(this.duration * 100) / 100 });
+      this.beacons.flush();
+    }
+    this.emit('ended', { track: t && t.id });
+    if (this.options.continuous !== false && this.playlist.hasNext) {
+      this.playlist.next();
+      this._select(this.playlist.index, { autoplay: true });
+    } else this._setPlaying(false);
+  }
+
+  _tick(progressOnly = false) {
+    const a = this.audio;
+    let buffered = 0;
+    for (let i = 0; i < a.buffered.length; i += 1) {
+      if (a.buffered.start(i) <= a.currentTime + 0.5) buffered = Math.max(buffered, a.buffered.end(i));
+    }
+    this.waveform.setTime(a.currentTime, buffered);
+    if (progressOnly) return;
+    this._renderTime();
+    const delta = a.currentTime - this._lastTime;
+    this._lastTime = a.currentTime;
+    if (!a.paused && delta > 0 && delta < 1.5) {
+      this._played += delta;
+      if (this._played >= PROGRESS_EVERY && this.track) {
+        this.beacons.track('progress', this.track.id, a.currentTime, { played: Math.round(this._played * 100) / 100 });
+        this._played = 0;
+      }
+    }
+    if (Math.abs(a.currentTime - this._lastSaved) >= 2) this._savePosition();
+    this.emit('timeupdate', { currentTime: a.currentTime, duration: this.duration });
+  }
+
+  _savePosition() {
+    if (!this.track || this.audio.ended) return;
+    const t = this.audio.currentTime || 0;
+    this._lastSaved = t;
+    if (t > 0) this.positions.set(this.track.id, t);
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------------
+
+  _setPlaying(playing) {
+    const b = this.el.play;
+    b.innerHTML = playing ? ICONS.pause : ICONS.play;
+    b.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    b.title = playing ? 'Pause' : 'Play';
+    b.setAttribute('aria-pressed', String(playing));
+    this.root.classList.toggle('shp-playing', playing);
+    if (playing && this.visualizer.mode !== 'off') this.visualizer.start();
+    if (!playing) this.visualizer.stop();
+  }
+
+  _renderCurrent(track) {
+    const el = this.el;
+    el.title.textContent = track.title || 'Untitled';
+    el.artist.textContent = [track.artist, track.album_title].filter(Boolean).join(' · ') || '\u00a0';
+    el.cover.replaceChildren();
+    const cover = track.cover_url || (this.album && this.album.cover_url);
+    if (cover) el.cover.append(h('img', { src: cover, alt: '', width: 96, height: 96, decoding: 'async' }));
+    el.play.setAttribute('aria-label', this.audio.paused ? `Play ${track.title}` : 'Pause');
+    el.prev.disabled = !this.playlist.hasPrevious;
+    el.next.disabled = !this.playlist.hasNext;
+    for (const li of el.list.children) {
+      const current = li.dataset.track === String(track.id);
+      const btn = li.querySelector('button');
+      if (current) btn.setAttribute('aria-current', 'true');
+      else btn.removeAttribute('aria-current');
+    }
+    this._renderTime();
+    this._status(`${track.title} loaded.`);
+  }
+
+  _renderTime() {
+    this.el.time.textContent = `${formatTime(this.currentTime)} / ${formatTime(this.duration)}`;
+  }
+
+  _renderList() {
+    const tracks = this.playlist.tracks;
+    const list = this.el.list;
+    list.replaceChildren(...tracks.map((t, i) => h('li', { 'data-track': t.id },
+      h('button', { type: 'button', class: 'shp-item', onclick: () => this._select(i, { autoplay: true }) },
+        h('span', { class: 'shp-item-n' }, String(t.track_number || i + 1)),
+        h('span', { class: 'shp-item-title' }, t.title),
+        h('span', { class: 'shp-item-time' }, formatTime(t.duration || 0))))));
+    list.hidden = tracks.length < 2;
+    this.root.classList.toggle('shp-album', tracks.length > 1);
+  }
+
+  _renderLevels(levels) {
+    const q = this.el.quality;
+    q.replaceChildren(h('option', { value: '-1' }, 'Auto'),
+      ...levels.map((l) => h('option', { value: String(l.index) }, `${Math.round((l.bitrate || 0) / 1000)} kbps`)));
+    q.disabled = levels.length < 2;
+    q.value = '-1';
+  }
+
+  _renderDownloadsFor(track) {
+    const items = renderDownloads(this.el.dlPanel, track, {
+      unlock: this.options.unlock || {},
+      onDownload: (it) => {
+        this.beacons.track('download', track.id, this.currentTime, { format: it.name });
+        this.beacons.flush();
+        this.emit('download', { track: track.id, format: it.name, url: it.url });
+      },
+    });
+    this.el.dlButton.hidden = false;
+    this.el.dlButton.dataset.count = String(items.length);
+  }
+
+  _renderTip(track) {
+    renderTipJar(this.el.tipPanel, this.options.tip, {
+      trackId: track.id,
+      onTip: ({ amount, currency }) => {
+        this.beacons.track('tip_click', track.id, this.currentTime, { amount, currency });
+        this.beacons.flush();
+        this.emit('tip', { track: track.id, amount, currency });
+      },
+    });
+  }
+
+  _togglePanel(which) {
+    const panels = { dl: [this.el.dlPanel, this.el.dlButton], tip: [this.el.tipPanel, this.el.tipButton] };
+    for (const [key, [panel, button]] of Object.entries(panels)) {
+      const open = key === which ? panel.hidden : false;
+      panel.hidden = !open;
+      button.setAttribute('aria-expanded', String(open));
+      if (open) {
+        const first = panel.querySelector('a, button, input');
+        if (first) first.focus({ preventScroll: true });
+      }
+    }
+  }
+
+  _status(text) {
+    this.el.status.textContent = text;
+  }
+}
+
+function credentialsOf(options) {
+  return options.credentials || 'omit';
+}
+
+export { VIS_MODES };

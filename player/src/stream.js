@@ -1,0 +1,171 @@
+// Streaming: the track's HLS ladder through hls.js (MSE), native HLS where the browser has it,
+// and progressive MP3 (Range requests, done by the browser) as the fallback.
+import Hls from 'hls.js/dist/hls.light.mjs';
+import { Emitter } from './emitter.js';
+
+const HLS_MIME = 'application/vnd.apple.mpegurl';
+
+/** The rendition to stream progressively: a listenable MP3 (smallest good one first), else the preview. */
+export function pickProgressive(track) {
+  const rs = (track.renditions || []).filter((r) => r.url);
+  const mp3 = rs.filter((r) => r.codec === 'mp3' || r.format === 'mp3' || r.extension === 'mp3');
+  const order = ['mp3-v0', 'mp3-320'];
+  mp3.sort((a, b) => (order.indexOf(a.name) + 10) % 10 - (order.indexOf(b.name) + 10) % 10);
+  const full = mp3.find((r) => r.kind !== 'preview');
+  if (full) return { url: full.url, bitrate: full.bitrate || null, mode: 'progressive', name: full.name };
+  if (track.preview_url) return { url: track.preview_url, bitrate: null, mode: 'preview', name: 'preview' };
+  const any = rs.find((r) => r.kind === 'preview');
+  return any ? { url: any.url, bitrate: any.bitrate || null, mode: 'preview', name: any.name } : null;
+}
+
+export function hlsEngineAvailable() {
+  return Hls.isSupported();
+}
+
+/**
+ * Plays one track at a time on an <audio> element.
+ * Events: 'mode' {mode}, 'levels' {levels}, 'levelswitch' {level, bitrate, auto}, 'error' {message, fatal}.
+ */
+export class Stream extends Emitter {
+  constructor(audio, { preferNative = false, hlsConfig = {} } = {}) {
+    super();
+    this.audio = audio;
+    this.preferNative = preferNative;
+    this.hlsConfig = hlsConfig;
+    this.hls = null;
+    this.mode = null;
+    this.levels = [];
+    this.level = -1;
+    this.autoLevel = true;
+    this.track = null;
+    this._recovered = 0;
+  }
+
+  /** Start loading ``track`` (catalog JSON) from ``startAt`` seconds. Returns the mode used. */
+  load(track, { startAt = 0 } = {}) {
+    this.destroyEngine();
+    this.track = track;
+    this._recovered = 0;
+    const audio = this.audio;
+    const nativeHls = !!(track.hls_url && audio.canPlayType(HLS_MIME));
+    if (track.hls_url && Hls.isSupported() && !(this.preferNative && nativeHls)) {
+      this._loadHlsJs(track, startAt);
+    } else if (nativeHls) {
+      this._setMode('native-hls');
+      this.levels = [];
+      this._progressive(track.hls_url, startAt);
+    } else {
+      this._loadProgressive(track, startAt);
+    }
+    return this.mode;
+  }
+
+  _setMode(mode) {
+    this.mode = mode;
+    this.emit('mode', { mode });
+  }
+
+  _progressive(url, startAt) {
+    const audio = this.audio;
+    audio.src = url;
+    if (startAt > 0) {
+      const seekOnce = () => {
+        audio.removeEventListener('loadedmetadata', seekOnce);
+        try { audio.currentTime = startAt; } catch { /* not seekable yet */ }
+      };
+      audio.addEventListener('loadedmetadata', seekOnce);
+    }
+    audio.load();
+  }
+
+  _loadProgressive(track, startAt) {
+    const pick = pickProgressive(track);
+    if (!pick) {
+      this.mode = null;
+      this.emit('error', { message: 'This track has nothing to stream yet.', fatal: true, code: 'no_stream' });
+      return;
+    }
+    this._setMode(pick.mode);
+    this.levels = [{ index: 0, bitrate: pick.bitrate, name: pick.name }];
+    this.level = 0;
+    this._progressive(pick.url, startAt);
+  }
+
+  _loadHlsJs(track, startAt) {
+    const hls = new Hls({
+      startPosition: startAt > 0 ? startAt : -1,
+      maxBufferLength: 30,
+      backBufferLength: 30,
+      startFragPrefetch: true,
+      testBandwidth: false,
+      capLevelToPlayerSize: false,
+      ...this.hlsConfig,
+    });
+    this.hls = hls;
+    this._setMode('hls.js');
+    hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
+      this.levels = data.levels.map((l, index) => ({ index, bitrate: l.bitrate, name: l.name || `${Math.round(l.bitrate / 1000)} kbps` }));
+      this.emit('levels', { levels: this.levels });
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
+      this.level = data.level;
+      const l = hls.levels[data.level];
+      this.emit('levelswitch', { level: data.level, bitrate: l ? l.bitrate : null, auto: hls.autoLevelEnabled });
+    });
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.MEDIA_ERROR && this._recovered < 2) {
+        this._recovered += 1;
+        hls.recoverMediaError();
+        return;
+      }
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && this._recovered < 1) {
+        this._recovered += 1;
+        hls.startLoad();
+        return;
+      }
+      // Give up on adaptive streaming for this track: progressive MP3 instead.
+      const at = this.audio.currentTime || startAt;
+      this.emit('error', { message: `Adaptive stream failed (${data.details}); playing the MP3 instead.`, fatal: false });
+      this.destroyEngine();
+      this._loadProgressive(track, at);
+    });
+    hls.attachMedia(this.audio);
+    hls.loadSource(track.hls_url);
+  }
+
+  /** Choose a level: an index into ``levels``, or -1 for automatic. Returns false when not possible. */
+  setLevel(index) {
+    if (!this.hls) return false;
+    index = Number(index);
+    if (!Number.isInteger(index) || index < -1 || index >= this.hls.levels.length) return false;
+    this.autoLevel = index === -1;
+    // currentLevel switches now (flushing the buffer ahead); -1 gives control back to the ABR.
+    this.hls.currentLevel = index;
+    return true;
+  }
+
+  get currentBitrate() {
+    if (this.hls) {
+      const l = this.hls.levels[this.hls.currentLevel];
+      return l ? l.bitrate : null;
+    }
+    return this.levels[0] ? this.levels[0].bitrate : null;
+  }
+
+  destroyEngine() {
+    if (this.hls) {
+      this.hls.destroy();
+      this.hls = null;
+    }
+    this.levels = [];
+    this.level = -1;
+    this.autoLevel = true;
+  }
+
+  destroy() {
+    this.destroyEngine();
+    this.audio.removeAttribute('src');
+    this.audio.load();
+  }
+}
