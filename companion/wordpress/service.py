@@ -1,0 +1,226 @@
+"""Publishing tracks and albums to WordPress: create or update the post keyed by the companion id,
+cover art to the media library, meta and status; unpublishing returns the post to draft.
+
+Every function is idempotent: publishing twice updates the same post and reuses the same cover.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from companion.catalog import service as catalog
+from companion.catalog.models import Album, Track
+from companion.db import utcnow
+from companion.errors import InvalidInput
+from companion.tasks.models import Job
+from companion.tasks.service import create_job, enqueue_job
+from companion.wordpress.client import WordPressClient
+from companion.wordpress.models import KINDS, Publication
+
+META = "scripthammer_"
+ACTIONS = ("publish", "unpublish")
+
+
+def media_url(config, key: str | None) -> str:
+    """The public URL of a stored object (jobs have no request to take the host from)."""
+    return f"{config.public_url.rstrip('/')}/media/{key}" if key else ""
+
+
+def get_publication(session: Session, kind: str, item_id: int, *, create: bool = False) -> Publication | None:
+    pub = session.scalars(sa.select(Publication).where(Publication.kind == kind,
+                                                       Publication.item_id == item_id)).first()
+    if pub is None and create:
+        pub = Publication(kind=kind, item_id=item_id, state="queued", action="publish", attempts=0)
+        session.add(pub)
+        session.flush()
+    return pub
+
+
+def publication_out(pub: Publication | None, kind: str, item_id: int) -> dict:
+    if pub is None:
+        return {"kind": kind, "item_id": item_id, "state": "never", "wp_post_id": None, "wp_status": None,
+                "wp_link": None, "action": None, "error": None, "attempts": 0, "job_id": None,
+                "published_at": None, "updated_at": None}
+    return {"kind": pub.kind, "item_id": pub.item_id, "state": pub.state, "wp_post_id": pub.wp_post_id,
+            "wp_status": pub.wp_status, "wp_link": pub.wp_link, "action": pub.action,
+            "error": {"code": pub.error_code, "message": pub.error_message} if pub.error_code else None,
+            "attempts": pub.attempts, "job_id": pub.job_id, "published_at": pub.published_at,
+            "updated_at": pub.updated_at}
+
+
+def _load(session: Session, kind: str, item_id: int):
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}", code="bad_kind")
+    return catalog.get_track(session, item_id) if kind == "track" else catalog.get_album(session, item_id)
+
+
+def request_publication(svc, kind: str, item_id: int, action: str, *, created_by: str | None = None) -> tuple[str, dict]:
+    """Queue a publish or unpublish job; the publication row shows 'queued' at once."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}", code="bad_action")
+    with svc.db.session() as s:
+        _load(s, kind, item_id)  # 404 before anything is queued
+        pub = get_publication(s, kind, item_id, create=True)
+        job = create_job(s, kind="publish", track_id=item_id if kind == "track" else None,
+                         params={"kind": kind, "item_id": item_id, "action": action}, created_by=created_by)
+        pub.state, pub.action, pub.job_id = "queued", action, job.id
+        pub.error_code = pub.error_message = None
+        s.flush()
+        enqueue_job(svc, job, "jobs.publish.publish_item")
+        return job.id, publication_out(pub, kind, item_id)
+
+
+def _renditions(config, track: Track) -> list[dict]:
+    premium = track.release_state == "premium"
+    out = []
+    for r in track.renditions:
+        if r.kind == "master":
+            continue
+        out.append({"name": r.name, "kind": r.kind, "format": r.format, "codec": r.codec, "mime": r.mime,
+                    "bitrate": r.bitrate, "size": int(r.size), "duration": r.duration,
+                    "url": None if (premium and r.kind != "preview") else media_url(config, r.key)})
+    return out
+
+
+def _peaks_url(config, track: Track) -> str:
+    peaks = sorted(track.peaks or [], key=lambda p: -int(p.get("samples_per_pixel", 0)))
+    return media_url(config, peaks[0]["key"]) if peaks else ""
+
+
+def track_fields(config, track: Track, album_post_id: int | None) -> dict:
+    """The REST fields of a track's post (title, content, order and the plugin's registered meta)."""
+    hls = "" if track.release_state == "premium" or not track.hls_key else media_url(config, track.hls_key)
+    return {
+        "title": track.title, "content": track.description or "", "menu_order": track.track_number or 0,
+        "meta": {
+            f"{META}companion_id": track.id, f"{META}duration": float(track.duration or 0),
+            f"{META}renditions": _renditions(config, track), f"{META}hls_url": hls,
+            f"{META}peaks_url": _peaks_url(config, track), f"{META}release_state": track.release_state,
+            f"{META}loudness_lufs": float(track.loudness_lufs or 0), f"{META}status": track.status,
+            f"{META}album": int(album_post_id or 0), f"{META}track_number": int(track.track_number or 0),
+        },
+    }
+
+
+def album_fields(config, album: Album) -> dict:
+    return {"title": album.title, "content": album.description or "",
+            "meta": {f"{META}companion_id": album.id, f"{META}release_state": album.release_state,
+                     f"{META}duration": float(sum((t.duration or 0) for t in album.tracks))}}
+
+
+def _cover(svc, item) -> tuple[bytes, str, str]:
+    """Cover bytes, MIME type and file name: the item's own, its album's, or a generated one."""
+    from companion.demo import demo_cover_png
+
+    key = item.cover_key or (item.album.cover_key if isinstance(item, Track) and item.album else None)
+    data = svc.store.get_bytes(key) if key else demo_cover_png(item.title)
+    mime = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
+    return data, mime, f"{item.slug}-cover.{'jpg' if mime == 'image/jpeg' else 'png'}"
+
+
+def _ensure_cover(svc, client: WordPressClient, kind: str, item_id: int, item) -> int:
+    data, mime, name = _cover(svc, item)
+    sha = hashlib.sha256(data).hexdigest()
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        known_id = pub.cover_media_id if pub.cover_sha256 == sha else None
+    if known_id and client.media_exists(known_id):
+        return known_id
+    media = client.upload_media(name, mime, data)
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        pub.cover_media_id, pub.cover_sha256 = media["id"], sha
+    return media["id"]
+
+
+def _existing_post(svc, client: WordPressClient, kind: str, item_id: int) -> int | None:
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        known = pub.wp_post_id
+    if known and client.get_post(kind, known) is not None:
+        return known
+    found = client.find_post(kind, item_id)
+    return int(found["id"]) if found else None
+
+
+def _started(svc, kind: str, item_id: int, action: str) -> None:
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        pub.state, pub.action = "publishing", action
+        pub.attempts = (pub.attempts or 0) + 1
+        pub.error_code = pub.error_message = None
+
+
+def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = None,
+            progress: Callable[[int, str], None] | None = None) -> dict:
+    """Create or update the item's post, with cover and meta, published. Returns the publication."""
+    progress = progress or (lambda pct, stage: None)
+    client = client or WordPressClient.from_config(svc.config)
+    _started(svc, kind, item_id, "publish")
+    with svc.db.session() as s:
+        item = _load(s, kind, item_id)
+        if kind == "track":
+            album_pub = get_publication(s, "album", item.album_id) if item.album_id else None
+            fields = track_fields(svc.config, item, album_pub.wp_post_id if album_pub else None)
+        else:
+            fields = album_fields(svc.config, item)
+        progress(10, "cover")
+        cover_id = _ensure_cover(svc, client, kind, item_id, item)
+    fields["featured_media"] = cover_id
+    fields["status"] = "publish"
+    progress(50, "post")
+    post_id = _existing_post(svc, client, kind, item_id)
+    post = client.save_post(kind, post_id, fields)
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        pub.wp_post_id, pub.wp_status, pub.wp_link = int(post["id"]), post.get("status"), post.get("link")
+        pub.state, pub.published_at = "published", utcnow()
+        pub.error_code = pub.error_message = None
+        return publication_out(pub, kind, item_id) | {"created": post_id is None}
+
+
+def unpublish(svc, kind: str, item_id: int, *, client: WordPressClient | None = None) -> dict:
+    """Return the item's post to draft (nothing to do when it was never published)."""
+    client = client or WordPressClient.from_config(svc.config)
+    _started(svc, kind, item_id, "unpublish")
+    with svc.db.session() as s:
+        _load(s, kind, item_id)
+    post_id = _existing_post(svc, client, kind, item_id)
+    post = client.save_post(kind, post_id, {"status": "draft"}) if post_id else None
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        if post is not None:
+            pub.wp_post_id, pub.wp_status, pub.wp_link = int(post["id"]), post.get("status"), post.get("link")
+        pub.state = "draft"
+        return publication_out(pub, kind, item_id)
+
+
+def record_failure(svc, kind: str, item_id: int, exc: Exception, *, final: bool) -> None:
+    """A failed attempt, with its reason, on the publication (retrying, or failed on the last try)."""
+    code = getattr(exc, "code", "failed")
+    message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    with svc.db.session() as s:
+        pub = get_publication(s, kind, item_id, create=True)
+        pub.state = "failed" if final else "retrying"
+        pub.error_code, pub.error_message = code[:60], message[:2000]
+
+
+def on_job_failure(session: Session, job: Job, code: str, message: str) -> None:
+    """jobs.base.running's hook: the job gave up; the publication says so, with the reason."""
+    params = job.params or {}
+    if "kind" not in params:
+        return
+    pub = get_publication(session, params["kind"], int(params["item_id"]), create=True)
+    pub.state = "failed"
+    if not pub.error_code or code not in ("failed", "transient_error"):
+        pub.error_code, pub.error_message = code[:60], (message or "")[:2000]
+
+
+def publication(svc, kind: str, item_id: int) -> dict:
+    with svc.db.session() as s:
+        _load(s, kind, item_id)
+        return publication_out(get_publication(s, kind, item_id), kind, item_id)
+
