@@ -232,6 +232,13 @@ def register_wordpress_blueprint(app) -> None:
 
     api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
     api.register_blueprint(blp)
+    # The player's embed pages (another package): wire them too if create_app does not yet.
+    import importlib.util
+
+    if "embed" not in app.blueprints and importlib.util.find_spec("companion.embed.api") is not None:
+        from companion.embed.api import blp as embed_blp
+
+        api.register_blueprint(embed_blp)
 
 
 @pytest.fixture(scope="session")

@@ -360,9 +360,11 @@ final class RestApi {
 					$peak = max( $peak, abs( (float) $data[ 2 * $channels * $j + $c ] ) );
 				}
 			}
-			$out[] = round( min( 1.0, $peak / $full ), 3 );
+			$out[] = $peak / $full;
 		}
-		return $out;
+		// Scale to the loudest point, so that quiet recordings still draw a readable shape.
+		$top = max( $out );
+		return array_map( static fn( $p ) => round( $top > 0 ? $p / $top : 0.0, 3 ), $out );
 	}
 
 	/**
