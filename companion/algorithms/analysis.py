@@ -19,7 +19,7 @@ def notes(comp: Composition, part: str, measures=None):
 def traits(comp: Composition, part: str, measures=None) -> dict[str, float]:
     """density (notes per beat over the measures considered), syncopation (share of onsets off
     the beat), mean_interval (semitones between successive onsets' top notes), register (mean
-    MIDI pitch), velocity (mean), polyphony (notes per onset), off_grid (share of onsets off the
+    MIDI pitch), leaps (share of intervals of a fourth or more), velocity (mean), polyphony (notes per onset), off_grid (share of onsets off the
     sixteenth grid: humanised timing), rest_ratio (share of measures with no notes)."""
     grid = comp.grid()
     ms = list(measures) if measures is not None else list(range(1, comp.measures + 1))
@@ -38,6 +38,7 @@ def traits(comp: Composition, part: str, measures=None) -> dict[str, float]:
         "density": len(evs) / float(beats),
         "syncopation": sum(1 for (_, o) in onsets if o.denominator != 1) / len(onsets),
         "mean_interval": mean(intervals) if intervals else 0.0,
+        "leaps": sum(1 for i in intervals if i >= 5) / len(intervals) if intervals else 0.0,
         "register": mean(e.midi for _, e in evs),
         "velocity": mean(e.vel for _, e in evs),
         "velocity_spread": pstdev([e.vel for _, e in evs]),
@@ -48,17 +49,21 @@ def traits(comp: Composition, part: str, measures=None) -> dict[str, float]:
     }
 
 
-def motif_recurrence(comp: Composition, part: str, n: int = 3) -> float:
-    """Share of interval n-grams (successive melodic intervals) that occur more than once."""
-    tops = []
-    for m in range(1, comp.measures + 1):
+def motif_recurrence(comp: Composition, part: str, n: int = 3, measures=None) -> float:
+    """Share of rhythm-and-contour n-grams (time to the next onset, direction of the next
+    interval) that occur more than once: motif statements, sequences and displacements keep
+    them; free improvisation rarely repeats them."""
+    grid = comp.grid()
+    ms = list(measures) if measures is not None else range(1, comp.measures + 1)
+    seq = []
+    for m in ms:
         by: dict = {}
         for e in comp.events(part, m):
             if e.kind == "note":
                 by.setdefault(e.onset, []).append(e.midi)
-        tops += [max(by[o]) for o in sorted(by)]
-    ivs = [b - a for a, b in zip(tops, tops[1:])]
-    grams = [tuple(ivs[i:i + n]) for i in range(len(ivs) - n + 1)]
+        seq += [(grid[m - 1][0] + o, max(by[o])) for o in sorted(by)]
+    feats = [(b[0] - a[0], (b[1] > a[1]) - (b[1] < a[1])) for a, b in zip(seq, seq[1:])]
+    grams = [tuple(feats[i:i + n]) for i in range(len(feats) - n + 1)]
     if not grams:
         return 0.0
     counts: dict = {}

@@ -24,7 +24,7 @@ def test_crash_is_the_busiest_most_syncopated_and_humanised(comp):
     drums = traits(comp, "drums")
     others = {p.id: traits(comp, p.id) for p in comp.parts if p.id not in ("drums", "form")}
     assert all(drums["density"] > t["density"] for t in others.values())
-    assert drums["syncopation"] > traits(comp, "keys")["syncopation"]
+    assert drums["syncopation"] > 0.6 and drums["syncopation"] > traits(comp, "bass")["syncopation"]
     assert drums["off_grid"] > 0.2  # humanised timing: onsets nudged off the sixteenth grid
     assert drums["velocity_spread"] > 12
 
@@ -51,8 +51,9 @@ def test_chops_voices_thick_chords_smoothly(comp):
 
 
 def test_ivory_develops_a_motif(comp):
-    assert motif_recurrence(comp, "keys") >= 0.3
-    assert motif_recurrence(comp, "keys") > motif_recurrence(comp, "trumpet")
+    keys = motif_recurrence(comp, "keys")
+    assert keys >= 0.4
+    assert keys > motif_recurrence(comp, "sax", measures=solo_measures(comp, "reed"))
 
 
 def test_reed_lyrical_and_sparse_brass_loud_and_showy(comp):

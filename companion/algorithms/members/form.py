@@ -30,15 +30,13 @@ def layout(measures: int, seed: int, params: Params) -> list[Section]:
     if rng.random() < 0.5:
         kinds_cycle[1], kinds_cycle[2] = kinds_cycle[2], kinds_cycle[1]
     sections = [Section("intro", "intro", 1, edge, 0.3)]
-    m, i, counts = 1 + edge, 0, {}
+    m, counts = 1 + edge, {}
     blocks = max(1, body // block)
     for b in range(blocks):
         length = block if b < blocks - 1 else body - block * (blocks - 1)
-        kind = "head" if b == blocks - 1 and blocks > 1 else ("head" if b == 0 else kinds_cycle[i % len(kinds_cycle)])
-        if b > 0:
-            i += 1
+        kind = "head" if b == 0 or (b == blocks - 1 and blocks > 1) else kinds_cycle[1 + (b - 1) % 7]
         counts[kind] = counts.get(kind, 0) + 1
-        energy = ENERGY[kind] + rng.uniform(-0.05, 0.05) + (0.25 if b == blocks - 1 and blocks > 1 else 0)
+        energy = ENERGY[kind] + rng.uniform(-0.05, 0.05) + (0.3 if b == blocks - 1 and blocks > 1 else 0)
         sections.append(Section(f"{kind}{counts[kind]}", kind, m, length, round(min(0.95, energy), 2)))
         m += length
     sections.append(Section("outro", "outro", m, measures - m + 1, 0.35))

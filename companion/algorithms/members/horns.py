@@ -143,24 +143,28 @@ class Brass(Algorithm):
                     cur, t = top, F(3)
                     continue
                 figure = rng.choice(("run8", "run16", "trip", "leap", "leap"))
+                target = hi - 2 if rising else (lo + hi) // 2
+                up = 1 if cur < target else -1
                 if figure == "run16" and t + 1 <= length:
-                    for j in range(4):
-                        cur = scale_step(chord.scale_pcs, cur, 1 if rising else rng.choice((-1, 1)), lo, hi)
+                    for j in range(4):  # an arpeggiated run in thirds towards the target
+                        cur = scale_step(chord.scale_pcs, cur, 2 * up, lo, hi)
                         evs.append(note(t + F(j, 4), cur, F(1, 4), 104 + rng.randint(0, 14), flats))
                     t += 1
                 elif figure == "trip" and t + 1 <= length:
-                    for j in range(3):
-                        cur = scale_step(chord.scale_pcs, cur, rng.choice((2, -1, 2)), lo, hi)
+                    for j, st in enumerate((2 * up, -up, 3 * up)):
+                        cur = scale_step(chord.scale_pcs, cur, st, lo, hi)
                         evs.append(note(t + F(j, 3), cur, F(1, 3), 106 + rng.randint(0, 12), flats))
                     t += 1
                 elif figure == "leap":
-                    jump = rng.choice((7, 8, 9, 12, -7, -9)) if rising else rng.choice((-7, 5, -12, 9))
+                    jump = rng.choice((7, 8, 9, 12)) * (up if rng.random() < 0.7 else -up)
+                    if not lo <= cur + jump <= hi:
+                        jump = -jump
                     cur = nearest_in(chord.pcs, max(lo, min(hi, cur + jump)), lo, hi)
                     evs.append(note(t, cur, F(1, 2), 118 + rng.randint(0, 9), flats))
                     t += F(1, 2)
                 else:
                     for j in range(2):
-                        cur = scale_step(chord.scale_pcs, cur, rng.choice((1, 2, -1)), lo, hi)
+                        cur = scale_step(chord.scale_pcs, cur, rng.choice((2, 3)) * up, lo, hi)
                         evs.append(note(t + F(j, 2), cur, F(1, 2), 102 + rng.randint(0, 12), flats))
                     t += 1
             out.measures[m] = clip(evs, length)

@@ -1,0 +1,259 @@
+"""Rendering a composition version: a stem per part (each with its instrument's engine), the
+mixdown, and the render cache in the object store.
+
+The cache key is the sha256 of (the version's canonical files, every instrument definition,
+both engines' versions, the render settings, :data:`RENDER_VERSION`); the manifest is stored
+last under ``renders/<key>/render.json``, so a repeat with unchanged input finds it, checks
+its objects exist and returns without starting a process.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from ..algorithms.instruments import Instrument, by_part, instruments_digest, load_instruments
+from ..compositions.model import Composition
+from ..storage.base import ObjectStore, content_key, sha256_file
+from . import audio as A
+from .engines import Engine, EngineError, engine as make_engine
+from .mix import BusSettings, StemMix, mixdown
+from .timeline import TempoMap, cc_points
+
+RENDER_VERSION = "1.0"
+ENGINE_CHOICES = ("auto", "fluidsynth", "supercollider")
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderSettings:
+    """How to render.
+
+    Attributes:
+        engine: ``auto`` (each instrument's own engine), or one engine for every part.
+        engines: per-part overrides, e.g. ``{"keys": "supercollider"}``.
+        loudness_target_lufs: integrated loudness of the mixdown.
+        limiter_ceiling_db: sample-peak ceiling of the limiter.
+        reverb_seconds / reverb_predelay_ms: the reverb bus (default: Form's console file).
+        tail_seconds: silence after the last measure (reverb and release tails).
+        upto_measure: render only measures 1..n (the quick preview).
+        stems: store the stems too (they are always rendered).
+    """
+
+    engine: str = "auto"
+    engines: tuple[tuple[str, str], ...] = ()
+    loudness_target_lufs: float | None = None
+    limiter_ceiling_db: float | None = None
+    reverb_seconds: float | None = None
+    reverb_predelay_ms: float | None = None
+    tail_seconds: float = 2.0
+    upto_measure: int | None = None
+    stems: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "RenderSettings":
+        d = dict(d or {})
+        engines = d.pop("engines", None) or {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown render settings: {', '.join(sorted(unknown))}")
+        s = cls(engines=tuple(sorted(engines.items())), **d)
+        for e in [s.engine] + [v for _, v in s.engines]:
+            if e not in ENGINE_CHOICES:
+                raise ValueError(f"engine must be one of {', '.join(ENGINE_CHOICES)}, not {e!r}")
+        return s
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["engines"] = dict(self.engines)
+        return d
+
+    def engine_for(self, inst: Instrument) -> str:
+        own = dict(self.engines).get(inst.part)
+        if own and own != "auto":
+            return own
+        return inst.engine if self.engine == "auto" else self.engine
+
+    def bus(self, instruments: dict[str, Instrument]) -> BusSettings:
+        console = next((i.bus for i in instruments.values() if i.bus), {})
+        pick = lambda mine, key, default: mine if mine is not None else console.get(key, default)
+        return BusSettings(reverb_seconds=pick(self.reverb_seconds, "reverb_seconds", 2.2),
+                           reverb_predelay_ms=pick(self.reverb_predelay_ms, "reverb_predelay_ms", 20.0),
+                           limiter_ceiling_db=pick(self.limiter_ceiling_db, "limiter_ceiling_db", -1.0),
+                           loudness_target_lufs=pick(self.loudness_target_lufs, "loudness_target_lufs", -14.0))
+
+
+def files_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(files):
+        h.update(k.encode() + b"\0" + hashlib.sha256(files[k]).digest())
+    return h.hexdigest()
+
+
+def engine_versions() -> dict[str, str]:
+    from .vocoder import espeak_version
+    out = {}
+    for name in ("fluidsynth", "supercollider"):
+        try:
+            out[name] = make_engine(name).version()
+        except (EngineError, OSError) as exc:
+            out[name] = f"unavailable: {exc}"
+    out["espeak-ng"] = espeak_version()
+    return out
+
+
+def render_key(files: dict[str, bytes], instruments: dict[str, Instrument], versions: dict[str, str],
+               settings: RenderSettings) -> str:
+    data = {"composition": files_digest(files), "instruments": instruments_digest(instruments),
+            "engines": versions, "settings": settings.to_dict(), "render_version": RENDER_VERSION}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def manifest_key(key: str) -> str:
+    return content_key("renders", key, "render.json")
+
+
+def parts_to_render(comp: Composition, instruments: dict[str, Instrument], upto: int | None = None) -> list[str]:
+    parts = by_part(instruments)
+    out = []
+    for p in comp.parts:
+        if p.id not in parts or parts[p.id].polyphony == 0:
+            continue
+        if any(e.kind == "note" and (upto is None or m <= upto) for m, e in comp.all_events(p.id)):
+            out.append(p.id)
+    return out
+
+
+ProgressFn = Callable[[int, str], None]
+
+
+def render_composition(comp: Composition, work: Path, settings: RenderSettings | None = None,
+                       instruments: dict[str, Instrument] | None = None, workers: int = 2,
+                       progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Render every part with notes to ``work/stems/<part>.wav`` and mix to ``work/mixdown.wav``.
+
+    Returns {duration, stems: [{part, engine, path, ...}], mixdown: path, mix: {...}, timings}.
+    """
+    settings = settings or RenderSettings()
+    instruments = instruments or load_instruments()
+    report = progress or (lambda pct, stage: None)
+    parts_by = by_part(instruments)
+    tm = TempoMap(comp)
+    upto = min(settings.upto_measure or comp.measures, comp.measures)
+    duration = tm.end(upto) + settings.tail_seconds
+    parts = parts_to_render(comp, instruments, settings.upto_measure)
+    (work / "stems").mkdir(parents=True, exist_ok=True)
+    engines: dict[str, Engine] = {}
+    t0 = time.perf_counter()
+
+    def one(part: str) -> dict:
+        inst = parts_by[part]
+        name = settings.engine_for(inst)
+        eng = engines.setdefault(name, make_engine(name))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{part}-", dir=work))
+        try:
+            out = eng.render_part(comp, part, inst, work / "stems" / f"{part}.wav", scratch, duration,
+                                  settings.upto_measure)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return {"part": part, "engine": name, "instrument": inst.id, "path": str(out)}
+
+    report(5, "stems")
+    # the slowest engine first (SuperCollider's vocoder, then big FluidSynth parts)
+    order = sorted(parts, key=lambda p: (parts_by[p].synthdef != "sh_vocoder", p))
+    stems: list[dict] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, res in enumerate(pool.map(one, order)):
+            stems.append(res)
+            report(5 + int(70 * (i + 1) / max(1, len(order))), f"stem {res['part']}")
+    t_stems = time.perf_counter() - t0
+    report(80, "mixdown")
+    mixes = []
+    for st in stems:
+        inst = parts_by[st["part"]]
+        _, audio = A.read_wav(st["path"])
+        ch = comp.part(st["part"]).channel
+        mixes.append(StemMix(st["part"], A.stereo(audio), inst.gain_db, inst.pan, inst.reverb_send,
+                             volume=cc_points(comp, ch, 7, tm), expression=cc_points(comp, ch, 11, tm),
+                             pan_points=cc_points(comp, ch, 10, tm), send_points=cc_points(comp, ch, 91, tm)))
+    mixed, info = mixdown(mixes, settings.bus(instruments))
+    mix_path = A.write_wav(work / "mixdown.wav", mixed, A.SR, bits=24)
+    report(95, "mixed")
+    stems.sort(key=lambda s: s["part"])
+    return {"duration": round(duration, 3), "stems": stems, "mixdown": str(mix_path), "mix": info,
+            "timings": {"stems_s": round(t_stems, 3), "total_s": round(time.perf_counter() - t0, 3)},
+            "measures": upto}
+
+
+def load_cached(store: ObjectStore, key: str) -> dict | None:
+    mk = manifest_key(key)
+    if not store.exists(mk):
+        return None
+    try:
+        manifest = json.loads(store.get_bytes(mk))
+    except (KeyError, ValueError):
+        return None
+    keys = [manifest["mixdown"]["key"]] + [s["key"] for s in manifest.get("stems", []) if s.get("key")]
+    if not all(store.exists(k) for k in keys):
+        return None
+    return manifest
+
+
+def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, settings: RenderSettings | None = None,
+                   instruments: dict[str, Instrument] | None = None, source: dict | None = None, workers: int = 2,
+                   progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Render a composition version (its canonical files) through the cache into the object store.
+
+    Returns the render manifest (``cached: True`` when nothing had to be done)."""
+    settings = settings or RenderSettings()
+    instruments = instruments or load_instruments()
+    versions = engine_versions()
+    key = render_key(files, instruments, versions, settings)
+    cached = load_cached(store, key)
+    if cached is not None:
+        return {**cached, "cached": True}
+    comp = Composition.from_files(files)
+    comp.parse_all()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="render-", dir=work_dir))
+    stored: list[str] = []
+    try:
+        res = render_composition(comp, work, settings, instruments, workers, progress)
+        mix_sha = sha256_file(res["mixdown"])
+        mix_key = content_key("renders", mix_sha, "mixdown.wav")
+        store.put_file(mix_key, res["mixdown"], "audio/wav")
+        stored.append(mix_key)
+        stems = []
+        for st in res["stems"]:
+            sha = sha256_file(st["path"])
+            entry = {k: v for k, v in st.items() if k != "path"}
+            entry["sha256"] = sha
+            if settings.stems:
+                k = content_key("stems", sha, f"{st['part']}.wav")
+                store.put_file(k, st["path"], "audio/wav")
+                stored.append(k)
+                entry["key"] = k
+            stems.append(entry)
+        manifest = {"key": key, "render_version": RENDER_VERSION, "engines": versions, "settings": settings.to_dict(),
+                    "composition_digest": files_digest(files), "instruments_digest": instruments_digest(instruments),
+                    "source": source or {}, "duration": res["duration"], "measures": res["measures"],
+                    "mixdown": {"key": mix_key, "sha256": mix_sha, "size": Path(res["mixdown"]).stat().st_size,
+                                **res["mix"]},
+                    "stems": stems, "timings": res["timings"]}
+        store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2, sort_keys=True).encode(), "application/json")
+        return {**manifest, "cached": False}
+    except BaseException:
+        for k in stored:  # leave nothing half-made behind
+            try:
+                store.delete(k)
+            except Exception:
+                pass
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
