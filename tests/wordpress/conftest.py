@@ -109,7 +109,9 @@ echo "\\n<<<SH-JSON>>>" . wp_json_encode( $sh_result );
             script.unlink(missing_ok=True)
         out = proc.stdout
         if proc.returncode != 0 or "<<<SH-JSON>>>" not in out:
-            raise PHPError(f"php failed ({proc.returncode}):\nSTDOUT:\n{out[-3000:]}\nSTDERR:\n{proc.stderr[-3000:]}")
+            fatal = [line for line in self.debug_log().splitlines() if "PHP Fatal" in line][-3:]
+            raise PHPError(f"php failed ({proc.returncode}):\nFATAL:\n" + "\n".join(fatal) +
+                           f"\nSTDOUT:\n{out[-1500:]}\nSTDERR:\n{proc.stderr[-3000:]}")
         return json.loads(out.split("<<<SH-JSON>>>", 1)[1])
 
     def activate(self, *plugin_files: str) -> None:

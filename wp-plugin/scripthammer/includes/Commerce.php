@@ -71,27 +71,46 @@ final class Commerce {
 	}
 
 	/**
-	 * On woocommerce_init (and admin_init): create the products when due or missing.
+	 * What the fan subscription product is here: a real subscription, or a fixed-term membership.
+	 */
+	public static function subscription_kind(): string {
+		return self::subscriptions_active() ? 'subscription' : 'membership';
+	}
+
+	/**
+	 * On init, after WooCommerce's taxonomies (priority 20, so after woocommerce_init): create the
+	 * products when activation said they are due. The product type is a term of a taxonomy that
+	 * WooCommerce registers on init, so creating them on woocommerce_init itself would lose it.
+	 */
+	public static function create_products_when_due(): void {
+		if ( self::woocommerce_active() && get_option( self::DUE_OPTION ) ) {
+			self::ensure_products();
+		}
+	}
+
+	/**
+	 * On admin_init: create the products when due or missing.
 	 */
 	public static function maybe_create_products(): void {
 		if ( ! self::woocommerce_active() ) {
 			return;
 		}
-		if ( ! get_option( self::DUE_OPTION ) && self::product_ok( self::TIP_OPTION ) && self::product_ok( self::SUBSCRIPTION_OPTION ) ) {
+		if ( ! get_option( self::DUE_OPTION ) && self::product_ok( self::TIP_OPTION, 'tip' ) && self::product_ok( self::SUBSCRIPTION_OPTION, self::subscription_kind() ) ) {
 			return;
 		}
 		self::ensure_products();
 	}
 
 	/**
-	 * Is the product an option names still there?
+	 * Is the product an option names still there, and of this kind?
 	 *
 	 * @param string $option The option holding its id.
+	 * @param string $kind   tip, subscription or membership.
 	 */
-	private static function product_ok( string $option ): bool {
+	private static function product_ok( string $option, string $kind ): bool {
 		$id     = (int) get_option( $option, 0 );
 		$status = $id > 0 ? get_post_status( $id ) : false;
-		return $status && 'trash' !== $status;
+		return $status && 'trash' !== $status && get_post_meta( $id, self::PRODUCT_META, true ) === $kind;
 	}
 
 	/**
@@ -108,26 +127,36 @@ final class Commerce {
 		}
 		$ids = array(
 			'tip'          => self::ensure_product( 'tip', self::TIP_OPTION ),
-			'subscription' => self::ensure_product( 'subscription', self::SUBSCRIPTION_OPTION ),
+			'subscription' => self::ensure_product( self::subscription_kind(), self::SUBSCRIPTION_OPTION ),
 		);
-		delete_option( self::DUE_OPTION );
+		update_option( self::DUE_OPTION, 0, true );
 		return $ids;
 	}
 
 	/**
-	 * One product: the stored id, else one marked with our meta, else a new one.
+	 * One product: the stored id, else one marked with our meta, else a new one. A product of the
+	 * other kind (a membership once WooCommerce Subscriptions arrives) is taken off sale.
 	 *
-	 * @param string $kind   tip or subscription.
+	 * @param string $kind   tip, subscription or membership.
 	 * @param string $option The option that keeps its id.
 	 */
 	private static function ensure_product( string $kind, string $option ): int {
-		if ( self::product_ok( $option ) ) {
+		if ( self::product_ok( $option, $kind ) ) {
 			return (int) get_option( $option );
+		}
+		$previous = (int) get_option( $option, 0 );
+		if ( $previous > 0 && 'publish' === get_post_status( $previous ) ) {
+			wp_update_post(
+				array(
+					'ID'          => $previous,
+					'post_status' => 'draft',
+				)
+			);
 		}
 		$found = get_posts(
 			array(
 				'post_type'      => 'product',
-				'post_status'    => array( 'publish', 'private', 'draft' ),
+				'post_status'    => array( 'publish', 'private' ),
 				'posts_per_page' => 1,
 				'fields'         => 'ids',
 				'orderby'        => 'ID',
@@ -136,7 +165,7 @@ final class Commerce {
 				'meta_value'     => $kind, // phpcs:ignore WordPress.DB.SlowDBQuery
 			)
 		);
-		$id = $found ? (int) $found[0] : ( 'tip' === $kind ? self::create_tip_product() : self::create_subscription_product() );
+		$id = $found ? (int) $found[0] : ( 'tip' === $kind ? self::create_tip_product() : self::create_subscription_product( $kind ) );
 		if ( $id > 0 ) {
 			update_option( $option, $id, false );
 		}
@@ -162,10 +191,12 @@ final class Commerce {
 
 	/**
 	 * The fan subscription: monthly with WooCommerce Subscriptions, otherwise a membership of N days.
+	 *
+	 * @param string $kind subscription or membership.
 	 */
-	private static function create_subscription_product(): int {
+	private static function create_subscription_product( string $kind ): int {
 		$price = (string) Settings::get( 'subscription_price' );
-		if ( self::subscriptions_active() ) {
+		if ( 'subscription' === $kind ) {
 			$product = new \WC_Product_Subscription();
 			$product->set_name( __( 'ScriptHammer fan subscription', 'scripthammer' ) );
 			$product->update_meta_data( '_subscription_price', $price );
@@ -184,8 +215,16 @@ final class Commerce {
 		$product->set_status( 'publish' );
 		$product->set_virtual( true );
 		$product->set_regular_price( $price );
-		$product->update_meta_data( self::PRODUCT_META, 'subscription' );
-		return (int) $product->save();
+		$product->update_meta_data( self::PRODUCT_META, $kind );
+		$id = (int) $product->save();
+		if ( $id > 0 && 'subscription' === $kind ) {
+			// The product type lives in a term; make sure it is set even when the term is new here.
+			wp_set_object_terms( $id, 'subscription', 'product_type' );
+			if ( function_exists( 'wc_delete_product_transients' ) ) {
+				wc_delete_product_transients( $id );
+			}
+		}
+		return $id;
 	}
 
 	/**
@@ -237,18 +276,25 @@ final class Commerce {
 	}
 
 	/**
-	 * Filter woocommerce_add_cart_item_data: remember the fan's amount on the cart item.
+	 * Filter woocommerce_add_cart_item_data: remember the fan's amount on the cart item. This runs
+	 * inside WC_Cart::add_to_cart for every way into the cart (form, AJAX, REST, code), so a tip
+	 * without a valid amount is refused here too: WooCommerce turns the exception into a notice
+	 * and adds nothing.
 	 *
 	 * @param array<string,mixed> $data       Cart item data.
 	 * @param int                 $product_id Product.
 	 * @return array<string,mixed>
+	 * @throws \Exception When the tip amount is missing or outside the band's limits.
 	 */
 	public static function add_cart_item_data( $data, $product_id ) {
 		if ( self::is_tip( (int) $product_id ) ) {
 			$amount = self::requested_amount();
-			if ( null !== $amount ) {
-				$data[ self::CART_KEY ] = $amount;
+			if ( null === $amount ) {
+				[ $min, $max ] = self::tip_limits();
+				/* translators: 1: minimum, 2: maximum */
+				throw new \Exception( esc_html( sprintf( __( 'Choose a tip between %1$s and %2$s.', 'scripthammer' ), number_format_i18n( $min, 2 ), number_format_i18n( $max, 2 ) ) ) );
 			}
+			$data[ self::CART_KEY ] = $amount;
 		}
 		return $data;
 	}
@@ -306,7 +352,7 @@ final class Commerce {
 		}
 		foreach ( $order->get_items() as $item ) {
 			$product_id = (int) $item->get_product_id();
-			if ( 'subscription' !== get_post_meta( $product_id, self::PRODUCT_META, true ) ) {
+			if ( 'membership' !== get_post_meta( $product_id, self::PRODUCT_META, true ) ) {
 				continue;
 			}
 			$days    = max( 1, (int) get_post_meta( $product_id, '_scripthammer_membership_days', true ) );

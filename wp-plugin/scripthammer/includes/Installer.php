@@ -22,7 +22,7 @@ final class Installer {
 		NonceStore::install();
 		Roles::install();
 		add_option( Settings::OPTION, Settings::defaults(), '', false );
-		update_option( Commerce::DUE_OPTION, 1, false );
+		update_option( Commerce::DUE_OPTION, 1, true );
 		( new PostTypes() )->register();
 		flush_rewrite_rules();
 	}

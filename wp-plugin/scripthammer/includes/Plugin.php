@@ -71,7 +71,7 @@ final class Plugin {
 		add_action( 'admin_init', array( BuddyPress::class, 'admin_init' ) );
 
 		// WooCommerce.
-		add_action( 'woocommerce_init', array( Commerce::class, 'maybe_create_products' ), 20 );
+		add_action( 'init', array( Commerce::class, 'create_products_when_due' ), 20 );
 		add_action( 'admin_init', array( Commerce::class, 'maybe_create_products' ) );
 		add_filter( 'woocommerce_add_to_cart_validation', array( Commerce::class, 'validate_add_to_cart' ), 10, 2 );
 		add_filter( 'woocommerce_add_cart_item_data', array( Commerce::class, 'add_cart_item_data' ), 10, 2 );
