@@ -6,8 +6,10 @@ into WordPress embeds the player.
 """
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
+import posixpath
 import re
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -98,13 +100,13 @@ def _player_options(extra: dict) -> dict:
 
 
 def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, reserve: int,
-          preload_url: str | None, fallback_url: str) -> Response:
+          preload_urls: list[str], fallback_url: str) -> Response:
     base = _base()
     html = render_template(
         "scripthammer_embed/player.html", title=title, canonical_url=canonical,
         oembed_url=f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"}),
         cover_url=cover_url, script_url=f"{base}/player/player.js", css_url=f"{base}/player/player.css",
-        preload_url=preload_url, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
+        preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; "
@@ -114,6 +116,58 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
     oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
     resp.headers["Link"] = f'<{oembed}>; rel="alternate"; type="application/json+oembed"'
     return resp
+
+
+#: The rung the player starts on: the highest whose average bit rate is at most this (ABR takes over after).
+START_BITRATE = 140_000
+
+
+@functools.lru_cache(maxsize=256)
+def _hls_start(hls_key: str) -> tuple[int, str, str] | None:
+    """(level index, variant playlist key, first segment key) of the rung the player starts on.
+
+    Keys are content-addressed, so the answer for one key never changes (hence the cache).
+    """
+    from companion.media.hls import parse_master_playlist
+
+    store = services().store
+    try:
+        variants = parse_master_playlist(store.get_bytes(hls_key).decode())
+    except (KeyError, OSError, UnicodeDecodeError):
+        return None
+    if not variants:
+        return None
+
+    def rate(v):
+        a = v["attributes"]
+        return int(a.get("AVERAGE-BANDWIDTH") or a.get("BANDWIDTH") or 0)
+
+    order = sorted(range(len(variants)), key=lambda i: rate(variants[i]))
+    chosen = order[0]
+    for i in order:
+        if rate(variants[i]) <= START_BITRATE:
+            chosen = i
+    level = order.index(chosen)  # hls.js orders levels by bit rate
+    variant_key = posixpath.normpath(posixpath.join(posixpath.dirname(hls_key), variants[chosen]["uri"]))
+    try:
+        text = store.get_bytes(variant_key).decode()
+    except (KeyError, OSError, UnicodeDecodeError):
+        return level, variant_key, ""
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    seg_key = posixpath.normpath(posixpath.join(posixpath.dirname(variant_key), first)) if first else ""
+    return level, variant_key, seg_key
+
+
+def _start_hints(hls_key: str | None, opts: dict) -> list[str]:
+    """URLs to preload so the first fragment is on its way while the bundle loads; sets opts['startLevel']."""
+    if not hls_key:
+        return []
+    hint = _hls_start(hls_key)
+    if hint is None:
+        return []
+    level, variant_key, seg_key = hint
+    opts["startLevel"] = level
+    return [f"{_base()}/media/{k}" for k in (hls_key, variant_key, seg_key) if k]
 
 
 def _fallback(track: dict) -> str:
@@ -127,14 +181,16 @@ def _fallback(track: dict) -> str:
 def embed_track(track_id: int):
     """A page with the player for one track, for iframes (and oEmbed)."""
     with services().db.session() as s:
-        track = track_out(catalog.get_track(s, track_id, private=_private()))
+        row = catalog.get_track(s, track_id, private=_private())
+        track, hls_key = track_out(row), row.hls_key
     base = _base()
     opts = _player_options({"track": track})
+    preload = _start_hints(hls_key if track.get("hls_url") else None, opts)
     start = request.args.get("t", type=float)
     if start:
         opts["startAt"] = start
     return _page(f"{track['title']} by {track['artist']}", f"{base}/embed/track/{track_id}", opts,
-                 cover_url=track.get("cover_url"), reserve=TRACK_HEIGHT, preload_url=track.get("hls_url"),
+                 cover_url=track.get("cover_url"), reserve=TRACK_HEIGHT, preload_urls=preload,
                  fallback_url=_fallback(track))
 
 
@@ -146,15 +202,17 @@ def embed_album(album_id: int):
         a = catalog.get_album(s, album_id, private=private)
         tracks = [t for t in a.tracks if private or t.release_state in catalog.PUBLIC_STATES]
         album = album_out(a, tracks)
+        first_key = tracks[0].hls_key if tracks and album["tracks"][0].get("hls_url") else None
     base = _base()
     opts = _player_options({"album": album})
+    preload = [] if request.args.get("track") else _start_hints(first_key, opts)
     start_track = request.args.get("track", type=int)
     if start_track:
         opts["startTrack"] = start_track
     first = album["tracks"][0] if album["tracks"] else {}
     return _page(f"{album['title']} by {album['artist']}", f"{base}/embed/album/{album_id}", opts,
                  cover_url=album.get("cover_url"), reserve=album_height(len(album["tracks"])),
-                 preload_url=first.get("hls_url"), fallback_url=_fallback(first) if first else "")
+                 preload_urls=preload, fallback_url=_fallback(first) if first else "")
 
 
 def album_height(n_tracks: int) -> int:

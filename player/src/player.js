@@ -36,7 +36,9 @@ export class Player extends Emitter {
     this.playlist = new Playlist([], { loop: !!options.loop });
     this.audio = h('audio', { preload: 'auto', crossorigin: 'anonymous' });
     this.audio.crossOrigin = 'anonymous';
-    this.stream = new Stream(this.audio, { hlsConfig: options.hlsConfig || {}, preferNative: !!options.preferNative });
+    this.stream = new Stream(this.audio, {
+      hlsConfig: options.hlsConfig || {}, preferNative: !!options.preferNative, startLevel: options.startLevel,
+    });
     this.graph = new AudioGraph(this.audio);
     const beaconUrl = options.beaconUrl === false ? null : options.beaconUrl || `${this.api}/api/beacons`;
     this.beacons = new Beacons(beaconUrl, { page: options.page || location.href });
@@ -308,12 +310,28 @@ export class Player extends Emitter {
     if (startAt && this.stream.mode !== 'hls.js') {
       try { this.audio.currentTime = startAt; } catch { /* after metadata */ }
     }
-    this.waveform.loadPeaks(track.peaks || []);
+    // With autoplay the peaks wait until the audio plays (or 1 s): the first fragment comes first.
+    const peaks = () => { if (this.track === track) this.waveform.loadPeaks(track.peaks || []); };
+    if (autoplay || wasPlaying) this._afterStart(peaks);
+    else peaks();
     this._renderDownloadsFor(track);
     this._renderTip(track);
     this.emit('trackchange', { track: track.id, index, title: track.title, startAt });
     if (autoplay || wasPlaying) await this.play();
     return { id: track.id, index, startAt };
+  }
+
+  _afterStart(fn, timeout = 1000) {
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      this.audio.removeEventListener('playing', run);
+      clearTimeout(timer);
+      fn();
+    };
+    const timer = setTimeout(run, timeout);
+    this.audio.addEventListener('playing', run);
   }
 
   _step(track) {

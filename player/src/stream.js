@@ -27,11 +27,12 @@ export function hlsEngineAvailable() {
  * Events: 'mode' {mode}, 'levels' {levels}, 'levelswitch' {level, bitrate, auto}, 'error' {message, fatal}.
  */
 export class Stream extends Emitter {
-  constructor(audio, { preferNative = false, hlsConfig = {} } = {}) {
+  constructor(audio, { preferNative = false, hlsConfig = {}, startLevel } = {}) {
     super();
     this.audio = audio;
     this.preferNative = preferNative;
     this.hlsConfig = hlsConfig;
+    this.startLevel = Number.isInteger(startLevel) ? startLevel : -1;
     this.hls = null;
     this.mode = null;
     this.levels = [];
@@ -44,6 +45,7 @@ export class Stream extends Emitter {
   /** Start loading ``track`` (catalog JSON) from ``startAt`` seconds. Returns the mode used. */
   load(track, { startAt = 0 } = {}) {
     this.destroyEngine();
+    if (this.track) this.startLevel = -1; // only the first track was preloaded
     this.track = track;
     this._recovered = 0;
     const audio = this.audio;
@@ -97,6 +99,8 @@ export class Stream extends Emitter {
       maxBufferLength: 30,
       backBufferLength: 30,
       startFragPrefetch: true,
+      // The embed page preloads this rung's playlist and first segment; later tracks start by estimate.
+      startLevel: this.startLevel,
       testBandwidth: false,
       capLevelToPlayerSize: false,
       ...this.hlsConfig,

@@ -1,0 +1,279 @@
+"""Bench: the embedded player against a bare <audio> element on the MP3, in headless Chromium.
+
+    .venv/bin/python bench/player.py              # the 190 s demo song when bench/out has it, else 60 s of tones
+    .venv/bin/python bench/player.py --runs 7 --wav some.wav
+
+A companion (SQLite, a private redis-server, local object store) releases the song through the
+real pipeline, then serves it on a free localhost port. One Chromium (Debian's, via Playwright)
+loads, alternately and each time in a fresh browser context (cold cache):
+
+  * bare:   a page holding only <audio src="<the MP3 the player would fall back on>" autoplay>
+  * player: /embed/track/<id>?autoplay=1 (the player bundle, hls.js, the HLS ladder, peaks)
+
+and measures, from navigation start, the time until the first audio frame is played (the first
+moment an <audio> element's currentTime is above 0, polled every 2 ms, with the 'playing' event
+time beside it), and the bytes fetched before that moment (Chrome DevTools Protocol network
+events: bytes on the wire, headers excluded). Medians over the runs.
+
+Progress goes to stderr; the last line of stdout is one JSON object: {"ratio": player/bare time to
+first audio, "player_ms", "bare_ms", "player_bytes", "bare_bytes", ...}. Goal: ratio <= 1.2.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]
+
+PROBE = """(() => {
+  window.__bench = {firstAudio: null, playing: null};
+  document.addEventListener('playing', () => { if (window.__bench.playing === null) window.__bench.playing = performance.now(); }, true);
+  const poll = setInterval(() => {
+    for (const a of document.querySelectorAll('audio')) {
+      if (a.currentTime > 0 && !a.paused) { window.__bench.firstAudio = performance.now(); clearInterval(poll); return; }
+    }
+  }, 2);
+})();"""
+
+
+def say(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing on port {port}")
+
+
+def make_wav(path: Path, seconds: float) -> Path:
+    graph = (f"sine=f=220:d={seconds}[a];sine=f=330:d={seconds}[b];anoisesrc=d={seconds}:a=0.02[n];"
+             "[a][b][n]amix=inputs=3,volume=-14dB,apulsator=hz=1.5,aformat=channel_layouts=stereo[out]")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-filter_complex", graph, "-map", "[out]",
+                    "-c:a", "pcm_s16le", "-ar", "44100", str(path)], check=True)
+    return path
+
+
+def release(tmp: Path, redis_url: str, wav: Path):
+    """A companion app with the song released; (app, track JSON)."""
+    from rq import SimpleWorker
+
+    from companion import create_app
+    from companion.band.service import seed_members
+    from companion.band.tokens import create_token
+    from companion.config import Config
+    from companion.db import upgrade
+    from jobs import context
+
+    config = Config(var_dir=tmp / "var", database_url=f"sqlite:///{tmp / 'bench.db'}", redis_url=redis_url,
+                    queue_name="bench-player", job_retries=0)
+    upgrade(config.database_url)
+    context.configure(config)
+    svc = context.services()
+    with svc.db.session() as s:
+        seed_members(s, svc.band)
+        member = next(iter(svc.band.members))
+        _, token = create_token(s, role="member", member_id=member, label="bench")
+    app = create_app(config)
+    _register_ours(app)
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    t = client.post("/api/tracks", json={"title": "Bench Song", "release_state": "public"}, headers=h).get_json()
+    with open(wav, "rb") as fh:
+        r = client.post(f"/api/tracks/{t['id']}/upload", data={"file": (fh, wav.name)}, headers=h,
+                        content_type="multipart/form-data")
+    assert r.status_code == 202, r.get_json()
+    t0 = time.perf_counter()
+    SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=False)
+    say(f"released in {time.perf_counter() - t0:.1f} s")
+    track = client.get(f"/api/tracks/{t['id']}").get_json()
+    assert track["status"] == "ready", track
+    return app, track
+
+
+def _register_ours(app) -> None:
+    from companion.analytics.api import blp as analytics_blp
+    from companion.embed.api import blp as embed_blp
+
+    api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    for blp in (embed_blp, analytics_blp):
+        if blp.name not in app.blueprints:
+            api.register_blueprint(blp)
+
+
+def _quiet_werkzeug() -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def serve(app, bare_html: str):
+    """Serve the companion, plus /bench/bare (the bare page) from the same origin and server."""
+    from werkzeug.serving import make_server
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") == "/bench/bare":
+            body = bare_html.encode()
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body))),
+                                      ("Cache-Control", "no-store")])
+            return [body]
+        return app(environ, start_response)
+
+    _quiet_werkzeug()
+    port = free_port()
+    server = make_server("127.0.0.1", port, wsgi, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def measure(browser, url: str) -> dict:
+    ctx = browser.new_context(viewport={"width": 1024, "height": 700})
+    page = ctx.new_page()
+    page.add_init_script(PROBE)
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    chunks: list[tuple[float, str, int]] = []  # (monotonic s, request id, bytes)
+    finished: dict[str, tuple[float, int]] = {}
+    urls: dict[str, str] = {}
+    nav: dict[str, float] = {}
+
+    def will_send(e):
+        urls[e["requestId"]] = e["request"]["url"]
+        if e.get("type") == "Document" and "t" not in nav:
+            nav["t"] = e["timestamp"]
+
+    cdp.on("Network.requestWillBeSent", will_send)
+    cdp.on("Network.dataReceived", lambda e: chunks.append((e["timestamp"], e["requestId"], e.get("encodedDataLength", 0))))
+    cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], (e["timestamp"], e["encodedDataLength"])))
+    page.goto(url, wait_until="commit")
+    page.wait_for_function("() => window.__bench && window.__bench.firstAudio !== null", timeout=30000, polling=20)
+    res = page.evaluate("() => ({...window.__bench, nav: performance.getEntriesByType('navigation')[0].startTime})")
+    page.wait_for_timeout(200)  # let the CDP events for bytes already received arrive
+    first = nav["t"] + res["firstAudio"] / 1000.0
+    # Bytes on the wire before the first audio frame. Chromium reports most body bytes in
+    # loadingFinished (encodedDataLength, headers included); for requests still open at that moment
+    # the dataReceived chunks are summed.
+    total = 0
+    per_url: dict[str, int] = {}
+    for rid, (ts, n) in finished.items():
+        if ts <= first:
+            total += n
+            per_url[urls.get(rid, rid)] = n
+    for ts, rid, n in chunks:
+        if ts <= first and not (rid in finished and finished[rid][0] <= first):
+            total += n
+            per_url[urls.get(rid, rid)] = per_url.get(urls.get(rid, rid), 0) + n
+    if os.environ.get("BENCH_TRACE"):
+        for e in page.evaluate("() => performance.getEntriesByType('resource').map(r => [r.name.split('/').pop().slice(0, 40), Math.round(r.startTime), Math.round(r.responseEnd)])"):
+            say("   ", e)
+        say("    script-run/first-audio", res)
+        say("    marks", page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, Math.round(m.startTime)])"))
+    state = page.evaluate("() => window.ScriptHammer && ScriptHammer.players[0] ? ScriptHammer.players[0].getState() : null")
+    ctx.close()
+    return {"first_audio_ms": res["firstAudio"], "playing_ms": res["playing"], "bytes": total, "requests": len(per_url),
+            "mode": state and state["mode"], "level": state and state["level"]}
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "chromium": chromium,
+            "date": dt.date.today().isoformat()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="measurements of each page (alternating); medians reported")
+    ap.add_argument("--wav", type=Path, help="the song to release (default: bench/out/demo-190s.wav or 60 s of tones)")
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-player-"))
+    redis_port = free_port()
+    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
+                              "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
+    try:
+        wait_port(redis_port)
+        subprocess.run(["npm", "run", "build", "--silent"], cwd=ROOT / "player", check=True, capture_output=True)
+        wav = args.wav or (ROOT / "bench" / "out" / "demo-190s.wav")
+        if not wav.is_file():
+            wav = make_wav(tmp / "tones.wav", 60)
+        say(f"releasing {wav.name}")
+        app, track = release(tmp, f"redis://127.0.0.1:{redis_port}/0", wav)
+        mp3 = next(r for r in track["renditions"] if r["name"] == "mp3-v0")
+        mp3_path = urlsplit(mp3["url"]).path  # same origin as the player's page
+        bare_html = (f'<!doctype html><html><head><meta charset="utf-8"><title>bare</title></head>'
+                     f'<body><audio src="{mp3_path}" autoplay controls></audio></body></html>')
+        server, base = serve(app, bare_html)
+        urls = {"bare": f"{base}/bench/bare", "player": f"{base}/embed/track/{track['id']}?autoplay=1&vis=" + os.environ.get("BENCH_VIS", "spectrum")}
+        results: dict[str, list[dict]] = {"bare": [], "player": []}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for name in ("bare", "player"):  # warm-up (server, OS caches), not counted
+                measure(browser, urls[name])
+            for i in range(args.runs):
+                for name in (("bare", "player") if i % 2 == 0 else ("player", "bare")):
+                    r = measure(browser, urls[name])
+                    results[name].append(r)
+                    say(f"run {i + 1} {name:6s}: first audio {r['first_audio_ms']:7.1f} ms, "
+                        f"playing {r['playing_ms'] or 0:7.1f} ms, {r['bytes'] / 1024:8.1f} KiB, {r['requests']} requests"
+                        + (f", {r['mode']} level {r['level']}" if r["mode"] else ""))
+            browser.close()
+        server.shutdown()
+        med = {n: {k: statistics.median(x[k] for x in rs) for k in ("first_audio_ms", "bytes")} for n, rs in results.items()}
+        out = {"ratio": round(med["player"]["first_audio_ms"] / med["bare"]["first_audio_ms"], 3),
+               "player_ms": round(med["player"]["first_audio_ms"], 1), "bare_ms": round(med["bare"]["first_audio_ms"], 1),
+               "player_bytes": int(med["player"]["bytes"]), "bare_bytes": int(med["bare"]["bytes"]),
+               "bytes_ratio": round(med["player"]["bytes"] / max(1, med["bare"]["bytes"]), 3),
+               "player_playing_ms": round(statistics.median(x["playing_ms"] for x in results["player"]), 1),
+               "bare_playing_ms": round(statistics.median(x["playing_ms"] for x in results["bare"]), 1),
+               "player_mode": results["player"][0]["mode"], "runs": args.runs, "song_s": round(track["duration"], 1),
+               "bare_mp3": mp3["name"], "bundle_gzip_bytes": (ROOT / "player" / "dist" / "player.js.gz").stat().st_size,
+               **machine()}
+        print(json.dumps(out))
+    finally:
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
