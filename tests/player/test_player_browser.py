@@ -299,3 +299,31 @@ def test_screenshots_at_desktop_and_320px_no_overflow_no_layout_shift(browser, l
         assert len(set(png[::97])) > 20
     finally:
         ctx.close()
+
+
+def test_the_embed_page_preloads_the_start_rung(live):
+    t = live.tracks[0]
+    with urllib.request.urlopen(f"{live.url}/embed/track/{t['id']}") as resp:
+        page_html = resp.read().decode()
+    preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="fetch"', page_html)
+    assert len(preloads) == 3 and preloads[0] == t["hls_url"].replace("http://localhost", live.url)
+    assert preloads[1].endswith(".m3u8") and preloads[2].endswith((".ts", ".m4s", ".mp4"))
+    cfg = json.loads(re.search(r'id="scripthammer-config">(.*?)</script>', page_html, re.S).group(1))
+    assert cfg["startLevel"] == 1  # the 96 kbps rung of 48/96/192
+
+
+def test_reduced_motion_starts_with_the_visualizer_off(browser, live):
+    ctx = browser.new_context(reduced_motion="reduce")
+    page = ctx.new_page()
+    try:
+        page.goto(f"{live.url}/embed/track/{live.tracks[1]['id']}")
+        page.wait_for_function("() => window.ScriptHammer && ScriptHammer.players[0] && ScriptHammer.players[0].track")
+        assert page.evaluate("ScriptHammer.players[0].getState().visualizer") == "off"
+        assert page.locator(".shp-viz").is_hidden()
+        page.click(".shp-play")
+        page.wait_for_function("() => ScriptHammer.players[0].currentTime > 0.3")
+        assert page.evaluate("ScriptHammer.players[0].visualizer.frames") == 0
+        page.select_option(".shp-vizmode", "oscilloscope")  # the listener may still switch it on
+        page.wait_for_function("() => ScriptHammer.players[0].visualizer.frames > 3")
+    finally:
+        ctx.close()
