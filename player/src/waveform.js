@@ -31,6 +31,10 @@ export function barsFrom(json, bars) {
     }
     out[b] = Math.min(1, peak / full);
   }
+  // Normalised like other players' waveforms: the loudest bar fills the height, quiet masters stay readable.
+  let max = 0;
+  for (let b = 0; b < bars; b += 1) max = Math.max(max, out[b]);
+  if (max > 0) for (let b = 0; b < bars; b += 1) out[b] /= max;
   return out;
 }
 
