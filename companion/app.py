@@ -67,17 +67,17 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def _register_blueprints(api: Api) -> None:
+    from companion.analytics.api import blp as analytics_blp
     from companion.band.api import blp as band_blp
     from companion.catalog.api import blp as catalog_blp
+    from companion.compositions.api import blp as compositions_blp
+    from companion.embed.api import blp as embed_blp
     from companion.health.api import blp as health_blp
+    from companion.render.api import blp as render_blp
     from companion.storage.api import blp as media_blp
     from companion.tasks.api import blp as jobs_blp
+    from companion.wordpress.api import blp as wordpress_blp
 
-    for blp in (band_blp, catalog_blp, jobs_blp, health_blp, media_blp):
+    for blp in (band_blp, catalog_blp, jobs_blp, health_blp, media_blp, compositions_blp, render_blp,
+                wordpress_blp, embed_blp, analytics_blp):
         api.register_blueprint(blp)
-    import importlib.util
-
-    if importlib.util.find_spec("companion.compositions.api") is not None:
-        from companion.compositions.api import blp as compositions_blp
-
-        api.register_blueprint(compositions_blp)

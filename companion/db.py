@@ -98,3 +98,5 @@ def import_models() -> None:
     from companion.band import models as _band  # noqa: F401
     from companion.catalog import models as _catalog  # noqa: F401
     from companion.tasks import models as _tasks  # noqa: F401
+    from companion.analytics import models as _analytics  # noqa: F401
+    from companion.wordpress import models as _wordpress  # noqa: F401
