@@ -46,6 +46,12 @@ class Config:
     wp_app_password: str = ""
     band_file: str = ""  # default: the band file shipped in companion/band/band.toml
     compositions_dir: str = ""  # default: var_dir/compositions (one git repository per composition)
+    # The player's tip jar and unlock links (the WordPress site's WooCommerce tip product).
+    tip_url: str = ""
+    tip_product_id: str = ""
+    tip_currency: str = "USD"
+    tip_presets: str = "3,5,10"
+    unlock_url: str = ""
     max_upload_mb: int = 1024
     loudness_target_lufs: float = -14.0
     true_peak_ceiling_db: float = -1.0
