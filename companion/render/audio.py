@@ -56,14 +56,19 @@ def read_wav(path: str | Path) -> tuple[int, np.ndarray]:
 
 def write_wav(path: str | Path, x: np.ndarray, sr: int = SR, bits: int = 24) -> Path:
     """Write float audio (frames, channels) as PCM WAV (16 or 24 bit), clipping at full scale."""
-    x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
+    x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
     frames, ch = x.shape
+    # scale, round half away from zero by adding +-0.5 before truncation, clip at full scale
+    full = 32767.0 if bits == 16 else 8388607.0
+    y = x * np.float32(full)
+    y += np.copysign(np.float32(0.5), y)
+    np.clip(y, -full, full, out=y)
     if bits == 16:
-        raw = np.round(x * 32767).astype("<i2").tobytes()
+        raw = y.astype("<i2").tobytes()
     else:
-        i = np.round(x * 8388607).astype("<i4").reshape(-1)
+        i = y.astype("<i4").reshape(-1)
         raw = i.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
     block = ch * bits // 8
     header = b"RIFF" + struct.pack("<I", 36 + len(raw)) + b"WAVE" + b"fmt " + struct.pack(
@@ -169,9 +174,13 @@ def limit(x: np.ndarray, ceiling_db: float = -1.0, sr: int = SR, lookahead: floa
     blk = max(16, int(lookahead * sr))
     frames = len(x)
     nb = (frames + blk - 1) // blk
-    peak = np.zeros(nb * blk)
-    peak[:frames] = np.max(np.abs(x), axis=1)
-    bpeak = peak.reshape(nb, blk).max(axis=1)
+    full_blocks = frames // blk
+    bpeak = np.zeros(nb)
+    if full_blocks:
+        head = x[: full_blocks * blk].reshape(full_blocks, blk * x.shape[1])
+        bpeak[:full_blocks] = np.maximum(head.max(axis=1), -head.min(axis=1))
+    if frames > full_blocks * blk:
+        bpeak[-1] = np.abs(x[full_blocks * blk:]).max()
     need = np.minimum(1.0, ceiling / np.maximum(bpeak, 1e-12))
     # each block also honours its neighbours (look-ahead on both sides of the interpolation)
     g = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
@@ -180,7 +189,9 @@ def limit(x: np.ndarray, ceiling_db: float = -1.0, sr: int = SR, lookahead: floa
     idx = np.arange(nb) * step
     g = np.minimum(g, np.minimum.accumulate(g - idx) + idx)
     centres = (np.arange(nb) + 0.5) * blk
-    gain = np.interp(np.arange(frames), centres, g)
+    if g.min() >= 1.0:
+        return x, 0.0
+    gain = np.interp(np.arange(frames, dtype=np.float32), centres, g).astype(np.float32)
     y = x * gain[:, None]
     over = np.abs(y) > ceiling
     if over.any():  # interpolation corner cases: hard-clip the last fraction of a dB

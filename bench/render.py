@@ -1,0 +1,157 @@
+"""Rendering bench: the companion's renderer against the bare tools, and the quick preview.
+
+A generated 4-part piece (keys, guitar, bass, drums) of 3 minutes or more is rendered
+1. with FluidSynth through the companion (a stem per part, then the mixdown: gain, pan, reverb
+   bus, limiter, loudness normalisation) and bare: ``fluidsynth -ni -F`` on the exported MIDI;
+2. with SuperCollider through the companion (same) and bare: ``supriya.render`` of one score
+   holding the same synths;
+3. the quick preview of a changed piece: one note changed, then the time from the request to
+   the first HLS segment in the object store.
+Each figure is the best of ``--rounds`` runs (alternating ours and bare). The last stdout line is
+one JSON object: fluidsynth_overhead, supercollider_overhead (ours / bare - 1), first_segment_s
+and the figures.
+
+    .venv/bin/python bench/render.py [--measures 80] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from companion.algorithms.base import Params  # noqa: E402
+from companion.algorithms.generate import compose  # noqa: E402
+from companion.algorithms.instruments import by_part, load_instruments  # noqa: E402
+from companion.compositions.midi import write_midi  # noqa: E402
+from companion.compositions.model import Composition  # noqa: E402
+from companion.config import Config  # noqa: E402
+from companion.render.engines import DEFAULT_SOUNDFONT, SuperColliderEngine  # noqa: E402
+from companion.render.preview import quick_preview  # noqa: E402
+from companion.render.service import RenderSettings, render_composition  # noqa: E402
+from companion.render.timeline import TempoMap, part_notes  # noqa: E402
+from companion.storage import open_store  # noqa: E402
+
+PARTS = ("keys", "guitar", "bass", "drums")
+
+
+def four_part_piece(measures: int, seed: int) -> Composition:
+    full = compose(None, seed, Params(tempo=104), measures=measures, members=["chops", "crash", "ivory", "form"])
+    comp = Composition(title="Bench piece", measures=full.measures, global_events=list(full.global_events))
+    comp.parts = [p for p in full.parts if p.id in PARTS]
+    for p in comp.parts:
+        for m in range(1, full.measures + 1):
+            comp.set_events(p.id, m, full.events(p.id, m))
+    return comp
+
+
+def bare_fluidsynth(comp: Composition, work: Path) -> float:
+    midi = work / "bare.mid"
+    midi.write_bytes(write_midi(comp))
+    t = time.perf_counter()
+    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(work / "bare-fs.wav"), "-r", "44100", DEFAULT_SOUNDFONT,
+                    str(midi)], check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def bare_supercollider(comp: Composition, work: Path) -> float:
+    """The same synths in one score, rendered by supriya (score building counted, as ours does)."""
+    import supriya
+    from companion.render.synthdefs import midi_to_hz, synthdef_for
+
+    t = time.perf_counter()
+    insts = by_part(load_instruments())
+    tm = TempoMap(comp)
+    duration = tm.end(comp.measures) + 2.0
+    score = supriya.Score(output_bus_channel_count=2)
+    defs = {p: synthdef_for(insts[p]) for p in PARTS}
+    with score.at(0):
+        score.add_synthdefs(*defs.values())
+    for p in PARTS:
+        for i, n in enumerate(part_notes(comp, p, tm)):
+            with score.at(n.start):
+                score.add_synth(defs[p], frequency=float(n.midi) if insts[p].percussion else midi_to_hz(n.midi),
+                                amplitude=0.6 * (n.velocity / 127) ** 1.6, sustain=n.duration, seed=float(i))
+    supriya.render(score, output_file_path=str(work / "bare-sc.wav"), header_format="WAV", duration=duration,
+                   render_directory_path=str(work))
+    return time.perf_counter() - t
+
+
+def ours(comp: Composition, work: Path, engine: str, workers: int) -> tuple[float, dict]:
+    out = work / f"ours-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    t = time.perf_counter()
+    res = render_composition(comp, out, RenderSettings(engine=engine), workers=workers)
+    return time.perf_counter() - t, res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--measures", type=int, default=80)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-render-"))
+    try:
+        comp = four_part_piece(args.measures, args.seed)
+        seconds = TempoMap(comp).end(comp.measures)
+        notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
+        fig: dict = {"fs_ours": [], "fs_bare": [], "sc_ours": [], "sc_bare": []}
+        info = {}
+        for _ in range(args.rounds):
+            t, res = ours(comp, work, "fluidsynth", args.workers)
+            fig["fs_ours"].append(t)
+            info["fs"] = res
+            fig["fs_bare"].append(bare_fluidsynth(comp, work))
+            t, res = ours(comp, work, "supercollider", args.workers)
+            fig["sc_ours"].append(t)
+            info["sc"] = res
+            fig["sc_bare"].append(bare_supercollider(comp, work))
+        best = {k: min(v) for k, v in fig.items()}
+        # the quick preview of a changed piece: render and segment the opening, first segment first
+        store = open_store(Config(var_dir=work / "var"))
+        files = comp.to_files()
+        quick_preview(store, files, work / "var" / "work", seconds=8)  # warm: the unchanged piece
+        changed = Composition.from_files(files)
+        evs = changed.events("keys", 5) or changed.events("bass", 5)
+        pid = "keys" if changed.events("keys", 5) else "bass"
+        changed.set_events(pid, 5, [dataclasses.replace(evs[0], vel=max(1, evs[0].vel - 9))] + evs[1:])
+        t = time.perf_counter()
+        prev = quick_preview(store, changed.to_files(), work / "var" / "work", seconds=8)
+        first = prev["first_segment_s"]
+        result = {
+            "fluidsynth_overhead": round(best["fs_ours"] / best["fs_bare"] - 1, 3),
+            "supercollider_overhead": round(best["sc_ours"] / best["sc_bare"] - 1, 3),
+            "first_segment_s": round(first, 3),
+            "fluidsynth_ours_s": round(best["fs_ours"], 3), "fluidsynth_bare_s": round(best["fs_bare"], 3),
+            "supercollider_ours_s": round(best["sc_ours"], 3), "supercollider_bare_s": round(best["sc_bare"], 3),
+            "fs_stems_s": info["fs"]["timings"]["stems_s"], "sc_stems_s": info["sc"]["timings"]["stems_s"],
+            "preview_total_s": round(time.perf_counter() - t, 3), "preview_measures": prev["measures"],
+            "piece_s": round(seconds, 1), "parts": len(PARTS), "notes": notes, "measures": comp.measures,
+            "loudness_lufs": info["fs"]["mix"]["loudness_lufs"], "rounds": args.rounds, "workers": args.workers,
+            "nproc": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+            "engines": {"fluidsynth": subprocess.run(["fluidsynth", "--version"], capture_output=True,
+                                                     text=True).stdout.split("\n")[0],
+                        "supercollider": SuperColliderEngine().version()},
+        }
+        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes")
+        for k, v in fig.items():
+            print(f"{k:8s} " + " ".join(f"{x:.3f}" for x in v))
+        print(json.dumps(result))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
