@@ -123,8 +123,8 @@ START_BITRATE = 140_000
 
 
 @functools.lru_cache(maxsize=256)
-def _hls_start(hls_key: str) -> tuple[int, str, str] | None:
-    """(level index, variant playlist key, first segment key) of the rung the player starts on.
+def _hls_start(hls_key: str) -> tuple[int, str, str, str] | None:
+    """(level index, variant playlist key, init segment key or "", first segment key) of the start rung.
 
     Keys are content-addressed, so the answer for one key never changes (hence the cache).
     """
@@ -152,10 +152,19 @@ def _hls_start(hls_key: str) -> tuple[int, str, str] | None:
     try:
         text = store.get_bytes(variant_key).decode()
     except (KeyError, OSError, UnicodeDecodeError):
-        return level, variant_key, ""
+        return level, variant_key, "", ""
+
+    def key_of(uri: str) -> str:
+        return posixpath.normpath(posixpath.join(posixpath.dirname(variant_key), uri)) if uri else ""
+
+    init = ""
+    for ln in text.splitlines():
+        if ln.startswith("#EXT-X-MAP:"):
+            m = re.search(r'URI="([^"]+)"', ln)
+            init = m.group(1) if m else ""
+            break
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
-    seg_key = posixpath.normpath(posixpath.join(posixpath.dirname(variant_key), first)) if first else ""
-    return level, variant_key, seg_key
+    return level, variant_key, key_of(init), key_of(first)
 
 
 def _start_hints(hls_key: str | None, opts: dict) -> list[str]:
@@ -165,9 +174,9 @@ def _start_hints(hls_key: str | None, opts: dict) -> list[str]:
     hint = _hls_start(hls_key)
     if hint is None:
         return []
-    level, variant_key, seg_key = hint
+    level, variant_key, init_key, seg_key = hint
     opts["startLevel"] = level
-    return [f"{_base()}/media/{k}" for k in (hls_key, variant_key, seg_key) if k]
+    return [f"{_base()}/media/{k}" for k in (hls_key, variant_key, init_key, seg_key) if k]
 
 
 def _fallback(track: dict) -> str:

@@ -58,7 +58,8 @@ from companion.storage.base import ObjectStore, content_key, sha256_file
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "1.0"
+#: 1.1: HLS segments are fMP4 (init.mp4 + .m4s, #EXT-X-MAP) instead of MPEG-TS.
+PIPELINE_VERSION = "1.1"
 
 ProgressFn = Callable[[int, str], None]
 
@@ -434,8 +435,8 @@ def _ladder_from_store(r: Release, ladder: str) -> dict[str, Any] | None:
     keys = [info["master_key"], *(v["playlist_key"] for v in info["variants"])]
     if not all(r.store.exists(k) for k in keys):
         return None
-    ts = [k for k in r.store.list(info["prefix"]) if k.endswith(".ts")]
-    if len(ts) < sum(v["segments"] for v in info["variants"]):
+    segs = [k for k in r.store.list(info["prefix"]) if k.endswith(hlsmod.SEGMENT_SUFFIX)]
+    if len(segs) < sum(v["segments"] for v in info["variants"]):
         return None
     return info
 
@@ -476,15 +477,18 @@ def stage_hls(r: Release) -> None:
             text = hlsmod.master_playlist(variants)
             (hls_dir / "master.m3u8").write_text(text)
             entry = {"prefix": prefix, "master_key": content_key("hls", ladder, "master.m3u8"),
-                     "segment_seconds": s.segment_seconds, "gain_db": r.stream_gain,
+                     "segment_seconds": s.segment_seconds, "segment_type": "fmp4", "gain_db": r.stream_gain,
                      "target_lufs": s.target_lufs, "variants": []}
             files = [(entry["master_key"], hls_dir / "master.m3u8", "application/vnd.apple.mpegurl")]
             for v in variants:
                 d = v.to_dict()
                 d["playlist_key"] = content_key("hls", ladder, v.playlist.name)
                 entry["variants"].append(d)
-                files.append((d["playlist_key"], v.playlist, "application/vnd.apple.mpegurl"))
-                files += [(content_key("hls", ladder, seg.name), seg, "video/mp2t") for seg in v.segments]
+                files.append((d["playlist_key"], v.playlist, hlsmod.MIME_TYPES[".m3u8"]))
+                if v.init is not None:
+                    d["init_key"] = content_key("hls", ladder, v.init.name)
+                    files.append((d["init_key"], v.init, hlsmod.MIME_TYPES[".mp4"]))
+                files += [(content_key("hls", ladder, seg.name), seg, hlsmod.MIME_TYPES[seg.suffix]) for seg in v.segments]
             # Segments and variant playlists first, the master playlist and the ladder's
             # description last: a stored ladder.json means the whole ladder is there.
             for key, path, mime in files[1:] + files[:1]:
@@ -615,7 +619,8 @@ def stage_manifest(r: Release) -> dict[str, Any]:
         "target_lufs": r.settings.target_lufs,
         "renditions": rows,
         "hls": {"master_key": r.hls["master_key"], "prefix": r.hls["prefix"],
-                "segment_seconds": r.hls["segment_seconds"], "gain_db": r.hls["gain_db"],
+                "segment_seconds": r.hls["segment_seconds"], "segment_type": r.hls.get("segment_type", "mpegts"),
+                "gain_db": r.hls["gain_db"],
                 "variants": r.hls["variants"]},
         "peaks": r.peaks,
     }
@@ -638,10 +643,11 @@ def load_cached(store: ObjectStore, cache_key: str) -> dict[str, Any] | None:
     keys |= {p["key"] for p in manifest.get("peaks", [])}
     hls = manifest.get("hls") or {}
     keys |= {hls.get("master_key")} | {v.get("playlist_key") for v in hls.get("variants", [])}
+    keys |= {v["init_key"] for v in hls.get("variants", []) if v.get("init_key")}
     if None in keys or not all(store.exists(k) for k in keys):
         return None
-    want_ts = sum(v.get("segments", 0) for v in hls.get("variants", []))
-    if want_ts and sum(1 for k in store.list(hls["prefix"]) if k.endswith(".ts")) < want_ts:
+    want_segs = sum(v.get("segments", 0) for v in hls.get("variants", []))
+    if want_segs and sum(1 for k in store.list(hls["prefix"]) if k.endswith(hlsmod.SEGMENT_SUFFIX)) < want_segs:
         return None
     manifest["cached"] = True
     return manifest

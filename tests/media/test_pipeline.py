@@ -11,7 +11,7 @@ import pytest
 
 from companion.errors import Unprocessable
 from companion.media.ffmpeg import RUNS, MediaToolError
-from companion.media.hls import parse_master_playlist, parse_media_playlist
+from companion.media.hls import parse_init_uri, parse_master_playlist, parse_media_playlist
 from companion.media.loudness import measure
 from companion.media.pipeline import PipelineSettings, run_release
 from companion.media.renditions import DOWNLOADS, RenditionSpec
@@ -122,10 +122,11 @@ def test_hls_master_playlist_declares_variants(release):
         assert "/" not in v["uri"]  # relative, same folder
         assert int(v["attributes"]["BANDWIDTH"]) == row["bandwidth"]
     assert [r["bitrate"] for r in hls["variants"]] == [48_000, 96_000, 192_000]
-    assert hls["segment_seconds"] == 4
+    assert hls["segment_seconds"] == 4 and hls["segment_type"] == "fmp4"
+    assert text.startswith("#EXTM3U\n#EXT-X-VERSION:7\n")  # EXT-X-MAP in the media playlists
 
 
-def test_hls_variants_are_vod_with_relative_segments_that_decode(release):
+def test_hls_variants_are_vod_fmp4_with_relative_segments_that_decode(release, tmp_path):
     hls = release.manifest["hls"]
     folder = local(release, hls["master_key"]).parent
     for row in hls["variants"]:
@@ -135,13 +136,20 @@ def test_hls_variants_are_vod_with_relative_segments_that_decode(release):
         uris, durations = parse_media_playlist(playlist)
         assert len(uris) == row["segments"] and 3 <= len(uris) <= 4
         assert sum(durations) == pytest.approx(SOURCE_SECONDS, abs=0.1)
-        assert all("/" not in u and (folder / u).is_file() for u in uris)
+        assert all("/" not in u and u.endswith(".m4s") and (folder / u).is_file() for u in uris)
         assert max(durations) <= 4.5
+        # fMP4: one init segment (#EXT-X-MAP, relative, stored) that the media segments need.
+        init = parse_init_uri(playlist)
+        assert init and "/" not in init and init.endswith(".mp4") and (folder / init).is_file()
+        assert row["init_key"].endswith("/" + init) and release.store.exists(row["init_key"])
         out = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(playlist), "-f", "null", "-"],
                              capture_output=True)
         assert out.returncode == 0, out.stderr
-        s = ffprobe_stream(folder / uris[0])
+        first = tmp_path / f"{row['bitrate']}-first.mp4"
+        first.write_bytes((folder / init).read_bytes() + (folder / uris[0]).read_bytes())
+        s = ffprobe_stream(first)
         assert s["codec_name"] == "aac"
+        assert float(s.get("duration") or durations[0]) == pytest.approx(durations[0], abs=0.1)
 
 
 def test_ladder_is_normalised_and_downloads_keep_the_source_level(release):

@@ -306,8 +306,9 @@ def test_the_embed_page_preloads_the_start_rung(live):
     with urllib.request.urlopen(f"{live.url}/embed/track/{t['id']}") as resp:
         page_html = resp.read().decode()
     preloads = re.findall(r'<link rel="preload" href="([^"]+)" as="fetch"', page_html)
-    assert len(preloads) == 3 and preloads[0] == t["hls_url"].replace("http://localhost", live.url)
-    assert preloads[1].endswith(".m3u8") and preloads[2].endswith((".ts", ".m4s", ".mp4"))
+    assert len(preloads) == 4 and preloads[0] == t["hls_url"].replace("http://localhost", live.url)
+    # The start rung's playlist, its fMP4 init segment (#EXT-X-MAP) and first media segment.
+    assert preloads[1].endswith(".m3u8") and preloads[2].endswith("_init.mp4") and preloads[3].endswith(".m4s")
     cfg = json.loads(re.search(r'id="scripthammer-config">(.*?)</script>', page_html, re.S).group(1))
     assert cfg["startLevel"] == 1  # the 96 kbps rung of 48/96/192
 
