@@ -113,6 +113,48 @@ def _seed_demo(svc, seconds: int, inline: bool) -> int:
     return track_id
 
 
+GENERATED_ID = "orbit-of-the-blue-dot"
+
+
+def _seed_generated(svc, measures: int, seed: int = 1) -> int | None:
+    """A new piece written by the whole band (each member commits their part), rendered with each
+    instrument's engine (FluidSynth and SuperCollider), released with an SHF download. Idempotent:
+    does nothing once the piece's track exists."""
+    from companion.algorithms.cli import _queue_render
+    from companion.algorithms.generate import generate
+    from companion.catalog.models import Track
+    from companion.compositions.rights import member_actor
+    from companion.compositions.store import Store
+
+    with svc.db.session() as s:
+        existing = s.scalars(sa.select(Track).where(Track.title == "Orbit of the Blue Dot")).first()
+        if existing is not None:
+            return existing.id
+    store = Store(svc.config.compositions_dir)
+    leader = svc.band.leader
+    if store.exists(GENERATED_ID):
+        return None  # generated before; its render is queued or has failed (see `scripthammer jobs`)
+    click.echo("the band is writing a new piece: Form, Ivory, Chops, Crash, Reed, Brass, Verse...")
+    res = generate(store, svc.band, member_actor(svc.band, leader), comp_id=GENERATED_ID,
+                   title="Orbit of the Blue Dot", seed=seed, measures=measures, visibility="public")
+    click.echo(f"  {len(res['commits'])} commits on branch {res['branch']}; rendering and releasing")
+    queued = _queue_render(svc, res["composition"], res["head"], {}, True, "Orbit of the Blue Dot", False,
+                           leader, inline=False)
+    _follow(svc, queued["job"])
+    from companion.tasks.models import Job
+
+    with svc.db.session() as s:
+        result = dict(s.get(Job, queued["job"]).result or {})
+    track_id = result.get("track_id")
+    if track_id:
+        with svc.db.session() as s:  # the demo site shows it to everyone
+            track = s.get(Track, track_id)
+            track.release_state, track.year = "public", dt.date.today().year
+    if result.get("release_job"):
+        _follow(svc, result["release_job"])
+    return track_id
+
+
 def _sha256(path: Path) -> str:
     from companion.storage.base import sha256_file
 
@@ -301,8 +343,11 @@ def serve_cmd(workers: int):
 @main.command("up")
 @click.option("--demo/--no-demo", default=True, help="Seed and release the demo track.")
 @click.option("--demo-seconds", default=45, show_default=True)
+@click.option("--generate/--no-generate", "gen", default=True,
+              help="Have the band write, render and release a new piece (with its SHF).")
+@click.option("--measures", default=16, show_default=True, help="Length of the generated piece.")
 @click.option("--workers", default=1, show_default=True, help="RQ worker processes.")
-def up_cmd(demo: bool, demo_seconds: int, workers: int):
+def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int):
     """The main job: Redis, RQ workers and the API, with the band and a demo track seeded."""
     cfg = _config()
     procs: list[subprocess.Popen] = []
@@ -342,6 +387,8 @@ def up_cmd(demo: bool, demo_seconds: int, workers: int):
                 ready = s.get(Track, track_id).status == "ready"
             if job is not None and not ready:
                 _follow(svc, job.id)
+        if gen:
+            _seed_generated(svc, measures)
         base = f"http://{cfg.host}:{cfg.port}"
         click.echo("\nScriptHammer companion is up:")
         click.echo(f"  API docs      {base}/api/docs")
@@ -358,9 +405,13 @@ def up_cmd(demo: bool, demo_seconds: int, workers: int):
         stop()
 
 
+from companion.algorithms.cli import generate_cmd as _generate  # noqa: E402
+from companion.algorithms.cli import render_cmd as _render  # noqa: E402
 from companion.compositions.cli import compositions as _compositions  # noqa: E402
+from companion.shf.cli import shf as _shf  # noqa: E402
 
-main.add_command(_compositions)
+for _cmd in (_compositions, _generate, _render, _shf):
+    main.add_command(_cmd)
 
 if __name__ == "__main__":
     main()

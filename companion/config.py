@@ -52,6 +52,10 @@ class Config:
     tip_currency: str = "USD"
     tip_presets: str = "3,5,10"
     unlock_url: str = ""
+    # SHF: the band's Ed25519 signing key (PEM) and a folder of trusted public keys.
+    # Default: var/keys/band-ed25519.pem (made on first use, mode 0600) and var/keys/trusted/.
+    shf_signing_key: str = ""
+    shf_trusted_keys_dir: str = ""
     max_upload_mb: int = 1024
     loudness_target_lufs: float = -14.0
     true_peak_ceiling_db: float = -1.0

@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # --- system packages -------------------------------------------------------------
 PACKAGES=(
   python3 python3-venv python3-dev python3-pip build-essential git ca-certificates curl
-  ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng
+  ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng supercollider-server util-linux
   redis-server postgresql mariadb-server
   nodejs npm chromium fonts-dejavu-core
 )

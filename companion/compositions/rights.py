@@ -55,10 +55,10 @@ def _scope(ident, name: str) -> list | None:
 
 
 def may_read(ident, comp_id: str, meta: dict) -> bool:
-    if _anonymous(ident) or _expired(ident):
-        return False  # listeners sign in (a listener token) even for public compositions
     if meta.get("visibility") == "public":
-        return True
+        return not _expired(ident)  # fans follow public pieces' history, signed in or not
+    if _anonymous(ident) or _expired(ident):
+        return False
     if ident.has("band.read_private"):
         return True
     if ident.kind == "guest":
