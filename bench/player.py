@@ -159,6 +159,10 @@ def measure(browser, url: str) -> dict:
     ctx = browser.new_context(viewport={"width": 1024, "height": 700})
     page = ctx.new_page()
     page.add_init_script(PROBE)
+    console: list[str] = []
+    if os.environ.get("BENCH_TRACE"):
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
@@ -198,10 +202,15 @@ def measure(browser, url: str) -> dict:
             say("   ", e)
         say("    script-run/first-audio", res)
         say("    marks", page.evaluate("() => performance.getEntriesByType('mark').map(m => [m.name, Math.round(m.startTime)])"))
+        page.wait_for_timeout(1500)
+        say("    after 1.5 s", page.evaluate("() => { const a = document.querySelector('audio'); return a && "
+                                             "{t: a.currentTime, paused: a.paused, buffered: a.buffered.length ? a.buffered.end(0) : 0}; }"))
+        for line in console:
+            say("    console", line)
     state = page.evaluate("() => window.ScriptHammer && ScriptHammer.players[0] ? ScriptHammer.players[0].getState() : null")
     ctx.close()
     return {"first_audio_ms": res["firstAudio"], "playing_ms": res["playing"], "bytes": total, "requests": len(per_url),
-            "mode": state and state["mode"], "level": state and state["level"]}
+            "mode": state and state["mode"], "level": state and state["level"], "fast_start": bool(state and state.get("fastStart"))}
 
 
 def machine() -> dict:
@@ -255,7 +264,8 @@ def main() -> None:
                     results[name].append(r)
                     say(f"run {i + 1} {name:6s}: first audio {r['first_audio_ms']:7.1f} ms, "
                         f"playing {r['playing_ms'] or 0:7.1f} ms, {r['bytes'] / 1024:8.1f} KiB, {r['requests']} requests"
-                        + (f", {r['mode']} level {r['level']}" if r["mode"] else ""))
+                        + (f", {r['mode']} level {r['level']}" if r["mode"] else "")
+                        + (", fast start" if r["fast_start"] else ""))
             browser.close()
         server.shutdown()
         med = {n: {k: statistics.median(x[k] for x in rs) for k in ("first_audio_ms", "bytes")} for n, rs in results.items()}

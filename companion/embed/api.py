@@ -105,7 +105,8 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
     html = render_template(
         "scripthammer_embed/player.html", title=title, canonical_url=canonical,
         oembed_url=f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"}),
-        cover_url=cover_url, script_url=f"{base}/player/player.js", css_url=f"{base}/player/player.css",
+        cover_url=cover_url, script_url=f"{base}/player/player.js", boot_url=f"{base}/player/boot.js",
+        css_url=f"{base}/player/player.css",
         preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
@@ -123,8 +124,9 @@ START_BITRATE = 140_000
 
 
 @functools.lru_cache(maxsize=256)
-def _hls_start(hls_key: str) -> tuple[int, str, str, str] | None:
-    """(level index, variant playlist key, init segment key or "", first segment key) of the start rung.
+def _hls_start(hls_key: str) -> tuple[int, str, str, str, float, str] | None:
+    """(level index, variant playlist key, init segment key or "", first segment key, duration, codecs)
+    of the rung the player starts on (duration: the sum of the variant's EXTINF, 0 when unknown).
 
     Keys are content-addressed, so the answer for one key never changes (hence the cache).
     """
@@ -148,35 +150,48 @@ def _hls_start(hls_key: str) -> tuple[int, str, str, str] | None:
         if rate(variants[i]) <= START_BITRATE:
             chosen = i
     level = order.index(chosen)  # hls.js orders levels by bit rate
+    codecs = variants[chosen]["attributes"].get("CODECS") or "mp4a.40.2"
     variant_key = posixpath.normpath(posixpath.join(posixpath.dirname(hls_key), variants[chosen]["uri"]))
     try:
         text = store.get_bytes(variant_key).decode()
     except (KeyError, OSError, UnicodeDecodeError):
-        return level, variant_key, "", ""
+        return level, variant_key, "", "", 0.0, codecs
 
     def key_of(uri: str) -> str:
         return posixpath.normpath(posixpath.join(posixpath.dirname(variant_key), uri)) if uri else ""
 
-    init = ""
+    init, duration = "", 0.0
     for ln in text.splitlines():
-        if ln.startswith("#EXT-X-MAP:"):
+        if ln.startswith("#EXT-X-MAP:") and not init:
             m = re.search(r'URI="([^"]+)"', ln)
             init = m.group(1) if m else ""
-            break
+        elif ln.startswith("#EXTINF:"):
+            try:
+                duration += float(ln[8:].split(",")[0])
+            except ValueError:
+                pass
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
-    return level, variant_key, key_of(init), key_of(first)
+    return level, variant_key, key_of(init), key_of(first), round(duration, 3), codecs
 
 
-def _start_hints(hls_key: str | None, opts: dict) -> list[str]:
-    """URLs to preload so the first fragment is on its way while the bundle loads; sets opts['startLevel']."""
+def _start_hints(hls_key: str | None, opts: dict, track_id: int | None = None) -> list[str]:
+    """URLs to preload so the first fragment is on its way while the bundle loads.
+
+    Sets opts['startLevel'] and, for an fMP4 ladder, opts['fastStart']: what boot.js needs to play
+    the start rung's init and first segment through MSE before the bundle is running.
+    """
     if not hls_key:
         return []
     hint = _hls_start(hls_key)
     if hint is None:
         return []
-    level, variant_key, init_key, seg_key = hint
+    level, variant_key, init_key, seg_key, duration, codecs = hint
     opts["startLevel"] = level
-    return [f"{_base()}/media/{k}" for k in (hls_key, variant_key, init_key, seg_key) if k]
+    urls = [f"{_base()}/media/{k}" for k in (hls_key, variant_key, init_key, seg_key) if k]
+    if init_key and seg_key and track_id is not None:
+        opts["fastStart"] = {"track": track_id, "level": level, "init": urls[2], "segment": urls[3],
+                             "codecs": codecs, "duration": duration}
+    return urls
 
 
 def _fallback(track: dict) -> str:
@@ -194,7 +209,7 @@ def embed_track(track_id: int):
         track, hls_key = track_out(row), row.hls_key
     base = _base()
     opts = _player_options({"track": track})
-    preload = _start_hints(hls_key if track.get("hls_url") else None, opts)
+    preload = _start_hints(hls_key if track.get("hls_url") else None, opts, track["id"])
     start = request.args.get("t", type=float)
     if start:
         opts["startAt"] = start
@@ -214,7 +229,8 @@ def embed_album(album_id: int):
         first_key = tracks[0].hls_key if tracks and album["tracks"][0].get("hls_url") else None
     base = _base()
     opts = _player_options({"album": album})
-    preload = [] if request.args.get("track") else _start_hints(first_key, opts)
+    first_id = album["tracks"][0]["id"] if album["tracks"] else None
+    preload = [] if request.args.get("track") else _start_hints(first_key, opts, first_id)
     start_track = request.args.get("track", type=int)
     if start_track:
         opts["startTrack"] = start_track

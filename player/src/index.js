@@ -1,10 +1,12 @@
 // The bundle's entry: mount players, expose window.ScriptHammer, auto-mount
 // <div data-scripthammer-player data-config='{"track": 12}'> elements, and in an iframe answer the
 // parent page's postMessage commands.
+import { mark } from './marks.js';
 import './player.css';
 import { connect, serveBridge } from './bridge.js';
 import { Player } from './player.js';
 
+mark('bundle');
 const players = [];
 
 /** Mount a player in ``el`` (an element or a selector). Returns the Player. */

@@ -2,6 +2,7 @@
 // downloads, tip jar, beacons and keyboard together behind a small public API.
 import { Beacons } from './beacons.js';
 import { Emitter } from './emitter.js';
+import { mark } from './marks.js';
 import { renderDownloads } from './downloads.js';
 import { formatTime, h } from './format.js';
 import { ICONS } from './icons.js';
@@ -27,6 +28,7 @@ export class Player extends Emitter {
    */
   constructor(container, options = {}) {
     super();
+    mark('mount');
     this.container = container;
     this.options = options;
     this.api = (options.api || location.origin).replace(/\/$/, '');
@@ -34,12 +36,15 @@ export class Player extends Emitter {
     this.track = null;
     this.positions = new Positions(options.storage);
     this.playlist = new Playlist([], { loop: !!options.loop });
-    this.audio = h('audio', { preload: 'auto', crossorigin: 'anonymous' });
+    // The embed page's fast start (boot.js) may already be playing the first segment on its own element.
+    const boot = takeBoot(options);
+    this.audio = boot ? boot.audio : h('audio', { preload: 'auto', crossorigin: 'anonymous' });
     this.audio.crossOrigin = 'anonymous';
     this.stream = new Stream(this.audio, {
       hlsConfig: options.hlsConfig || {}, preferNative: !!options.preferNative, startLevel: options.startLevel,
     });
     this.graph = new AudioGraph(this.audio);
+    this._prestarted = this._prestart(boot && boot.state === 'ready' ? boot : null);
     const beaconUrl = options.beaconUrl === false ? null : options.beaconUrl || `${this.api}/api/beacons`;
     this.beacons = new Beacons(beaconUrl, { page: options.page || location.href });
     this._played = 0;
@@ -68,6 +73,7 @@ export class Player extends Emitter {
   get muted() { return this.audio.muted; }
 
   async play() {
+    mark('play');
     this.graph.resume();
     if (this.visualizer.mode !== 'off') this.visualizer.start();
     try {
@@ -156,8 +162,9 @@ export class Player extends Emitter {
       currentTime: this.currentTime, duration: this.duration, paused: this.paused, ended: this.audio.ended,
       volume: this.volume, muted: this.muted, mode: this.stream.mode,
       levels: this.stream.levels.map((l) => ({ index: l.index, bitrate: l.bitrate })),
-      level: this.stream.hls ? this.stream.hls.currentLevel : this.stream.level,
+      level: this.stream.currentLevel,
       autoLevel: this.stream.autoLevel, bitrate: this.stream.currentBitrate, visualizer: this.visualizer.mode,
+      fastStart: !!this.stream.fastStart,
     };
   }
 
@@ -216,11 +223,12 @@ export class Player extends Emitter {
 
   _wire() {
     const a = this.audio;
-    a.addEventListener('play', () => {
+    this._onPlay = () => {
       this._setPlaying(true);
       if (this.track) this.beacons.track('play', this.track.id, a.currentTime, { mode: this.stream.mode || undefined });
       this.emit('play', { track: this.track && this.track.id, currentTime: a.currentTime });
-    });
+    };
+    a.addEventListener('play', this._onPlay);
     a.addEventListener('pause', () => {
       this._setPlaying(false);
       this._savePosition();
@@ -240,10 +248,12 @@ export class Player extends Emitter {
     a.addEventListener('waiting', () => this.root.classList.add('shp-loading'));
     a.addEventListener('playing', () => this.root.classList.remove('shp-loading'));
     this.stream.on('levels', ({ levels }) => this._renderLevels(levels));
-    this.stream.on('mode', ({ mode }) => {
+    const showMode = (mode) => {
       this.root.dataset.mode = mode;
       this.el.badge.hidden = mode !== 'preview';
-    });
+    };
+    this.stream.on('mode', ({ mode }) => showMode(mode));
+    if (this.stream.mode) showMode(this.stream.mode); // set by the fast start, before the DOM was built
     this.stream.on('levelswitch', (d) => {
       if (this.track) this.beacons.track('bitrate', this.track.id, a.currentTime, { level: d.level, bitrate: d.bitrate || 0, mode: 'hls.js' });
       this.root.dataset.level = String(d.level);
@@ -258,6 +268,29 @@ export class Player extends Emitter {
     this.playlist.on('select', ({ track }) => this._renderCurrent(track));
     this._unbindKeys = bindKeyboard(this.options.keyboardTarget || this.root, this, { root: this.root });
     window.addEventListener('pagehide', () => this._savePosition());
+  }
+
+  /**
+   * The fast start: when the first track is inline (embed pages), start streaming it (and playing
+   * it, with autoplay) before the player's DOM is built; ``_select`` then adopts this stream.
+   */
+  _prestart(boot) {
+    const o = this.options;
+    let tracks = null;
+    if (o.album && typeof o.album === 'object') tracks = o.album.tracks || [];
+    else if (o.tracks) tracks = o.tracks;
+    else if (o.track && typeof o.track === 'object') tracks = [o.track];
+    if (!tracks || !tracks.length) return null;
+    let index = 0;
+    if (o.index !== undefined) index = Number(o.index) || 0;
+    else if (o.startTrack !== undefined) index = Math.max(0, tracks.findIndex((t) => String(t.id) === String(o.startTrack)));
+    const track = tracks[Math.min(Math.max(0, index), tracks.length - 1)];
+    if (!track || !track.hls_url) return null;
+    const startAt = o.startAt > 0 ? Number(o.startAt) : resumeAt(this.positions, track.id, track.duration);
+    const adopt = boot && String(boot.track) === String(track.id) && !startAt ? boot : null;
+    this.stream.load(track, { startAt, boot: adopt });
+    if (o.autoplay && this.audio.paused) this.audio.play().catch(() => {}); // play() below reports a refusal
+    return { track, startAt, booted: !!adopt };
   }
 
   async _init() {
@@ -306,7 +339,12 @@ export class Player extends Emitter {
     this._lastTime = startAt;
     this.waveform.setDuration(track.duration || 0);
     this.waveform.setTime(startAt, 0);
-    this.stream.load(track, { startAt });
+    const pre = this._prestarted;
+    this._prestarted = null;
+    const adopted = pre && pre.track === track && pre.startAt === startAt;
+    if (!adopted) this.stream.load(track, { startAt });
+    // Already playing (the fast start): what the 'play' event would have done before we listened.
+    if (adopted && pre.booted && !this.audio.paused) this._onPlay();
     if (startAt && this.stream.mode !== 'hls.js') {
       try { this.audio.currentTime = startAt; } catch { /* after metadata */ }
     }
@@ -322,6 +360,10 @@ export class Player extends Emitter {
   }
 
   _afterStart(fn, timeout = 1000) {
+    if (!this.audio.paused && this.audio.readyState >= 3) {
+      fn();
+      return;
+    }
     let done = false;
     const run = () => {
       if (done) return;
@@ -479,6 +521,13 @@ export class Player extends Emitter {
   _status(text) {
     this.el.status.textContent = text;
   }
+}
+
+/** The fast start's element and buffer when it started this page's first track (at most once). */
+function takeBoot(options) {
+  const boot = typeof window !== 'undefined' && window.ScriptHammerBoot;
+  if (!boot || options.boot === false || typeof boot.take !== 'function') return null;
+  return boot.take();
 }
 
 function credentialsOf(options) {

@@ -2,6 +2,7 @@
 // and progressive MP3 (Range requests, done by the browser) as the fallback.
 import Hls from 'hls.js/dist/hls.light.mjs';
 import { Emitter } from './emitter.js';
+import { mark } from './marks.js';
 
 const HLS_MIME = 'application/vnd.apple.mpegurl';
 
@@ -43,7 +44,7 @@ export class Stream extends Emitter {
   }
 
   /** Start loading ``track`` (catalog JSON) from ``startAt`` seconds. Returns the mode used. */
-  load(track, { startAt = 0 } = {}) {
+  load(track, { startAt = 0, boot = null } = {}) {
     this.destroyEngine();
     if (this.track) this.startLevel = -1; // only the first track was preloaded
     this.track = track;
@@ -51,7 +52,7 @@ export class Stream extends Emitter {
     const audio = this.audio;
     const nativeHls = !!(track.hls_url && audio.canPlayType(HLS_MIME));
     if (track.hls_url && Hls.isSupported() && !(this.preferNative && nativeHls)) {
-      this._loadHlsJs(track, startAt);
+      this._loadHlsJs(track, startAt, boot);
     } else if (nativeHls) {
       this._setMode('native-hls');
       this.levels = [];
@@ -93,7 +94,10 @@ export class Stream extends Emitter {
     this._progressive(pick.url, startAt);
   }
 
-  _loadHlsJs(track, startAt) {
+  _loadHlsJs(track, startAt, boot = null) {
+    if (boot) this.startLevel = boot.level; // the rung the fast start buffered
+    const sb = boot && boot.sourceBuffer;
+    const bootEnd = sb && sb.buffered.length ? sb.buffered.end(sb.buffered.length - 1) : 0;
     const hls = new Hls({
       startPosition: startAt > 0 ? startAt : -1,
       maxBufferLength: 30,
@@ -104,9 +108,18 @@ export class Stream extends Emitter {
       testBandwidth: false,
       capLevelToPlayerSize: false,
       ...this.hlsConfig,
+      // After a fast start: load from the end of its buffer, once the levels are known (below).
+      ...(boot ? { autoStartLoad: false, startFragPrefetch: false } : {}),
     });
     this.hls = hls;
     this._setMode('hls.js');
+    if (boot) {
+      // Go on where the fast start's buffer ends, without seeking the playing element: restart
+      // loading there once the start level's playlist is in (its first load would begin at 0).
+      hls.once(Hls.Events.MANIFEST_PARSED, () => hls.startLoad(-1));
+      // (A little past the buffer's end, which can fall a hair short of the playlist's segment boundary.)
+      hls.once(Hls.Events.LEVEL_LOADED, () => hls.startLoad(Math.max(bootEnd + 0.1, this.audio.currentTime), true));
+    }
     hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => {
       this.levels = data.levels.map((l, index) => ({ index, bitrate: l.bitrate, name: l.name || `${Math.round(l.bitrate / 1000)} kbps` }));
       this.emit('levels', { levels: this.levels });
@@ -134,7 +147,22 @@ export class Stream extends Emitter {
       this.destroyEngine();
       this._loadProgressive(track, at);
     });
-    hls.attachMedia(this.audio);
+    for (const ev of ['MEDIA_ATTACHED', 'MANIFEST_PARSED', 'LEVEL_LOADED', 'FRAG_LOADED', 'BUFFER_CODECS', 'FRAG_BUFFERED']) {
+      hls.once(Hls.Events[ev], () => mark(ev.toLowerCase()));
+    }
+    mark('hls');
+    this.fastStart = !!boot;
+    this._bootLevel = boot ? boot.level : -1;
+    this._bootEnd = bootEnd;
+    if (boot) {
+      // Take over the fast start's MediaSource and SourceBuffer (init + first segment appended,
+      // maybe playing): hls.js goes on from the end of that buffer.
+      hls.attachMedia({
+        media: this.audio,
+        mediaSource: boot.mediaSource,
+        tracks: { audio: { id: 'main', container: 'audio/mp4', codec: boot.codecs, levelCodec: boot.codecs, buffer: boot.sourceBuffer, listeners: [] } },
+      });
+    } else hls.attachMedia(this.audio);
     hls.loadSource(track.hls_url);
   }
 
@@ -149,9 +177,17 @@ export class Stream extends Emitter {
     return true;
   }
 
+  /** The level being heard (hls.js knows it from the fragments it loaded; the fast start's before those). */
+  get currentLevel() {
+    if (!this.hls) return this.level;
+    const l = this.hls.currentLevel;
+    if (l === -1 && this.fastStart && this.audio.currentTime < this._bootEnd + 0.5) return this._bootLevel;
+    return l;
+  }
+
   get currentBitrate() {
     if (this.hls) {
-      const l = this.hls.levels[this.hls.currentLevel];
+      const l = this.hls.levels[this.currentLevel];
       return l ? l.bitrate : null;
     }
     return this.levels[0] ? this.levels[0].bitrate : null;
@@ -165,6 +201,7 @@ export class Stream extends Emitter {
     this.levels = [];
     this.level = -1;
     this.autoLevel = true;
+    this.fastStart = false;
   }
 
   destroy() {

@@ -34,7 +34,9 @@ def test_track_page_has_the_player_inline_track_and_oembed_discovery(client, cat
     link = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', html)
     assert link and "/oembed?url=http%3A%2F%2Fmusic.example%2Fembed%2Ftrack%2F" in link.group(1)
     assert 'rel="alternate"; type="application/json+oembed"' in r.headers["Link"]
-    assert 'src="http://music.example/player/player.js"' in html
+    # boot.js (the fast start) loads the bundle; the page preloads the bundle meanwhile.
+    assert 'src="http://music.example/player/boot.js" data-main="http://music.example/player/player.js"' in html
+    assert '<link rel="preload" href="http://music.example/player/player.js" as="script">' in html
     cfg = config_of(html)
     assert cfg["track"]["id"] == catalog["Headlights"] and cfg["track"]["title"] == "Headlights"
     assert cfg["beaconUrl"] == "http://music.example/api/beacons" and cfg["keyboard"] == "document"

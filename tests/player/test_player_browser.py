@@ -328,3 +328,37 @@ def test_reduced_motion_starts_with_the_visualizer_off(browser, live):
         page.wait_for_function("() => ScriptHammer.players[0].visualizer.frames > 3")
     finally:
         ctx.close()
+
+
+def test_autoplay_fast_start_hands_its_buffer_to_hls_js(page, live):
+    """boot.js plays the preloaded init + first segment through MSE before the bundle runs; the player
+    adopts that element and buffer, and hls.js goes on from the end of it with adaptive bit rate."""
+    t = live.tracks[0]
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{live.url}/embed/track/{t['id']}?autoplay=1&vis=off")
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players.length && ScriptHammer.players[0].getState().ready")
+    st = page.evaluate("ScriptHammer.players[0].getState()")
+    assert st["fastStart"] is True and st["mode"] == "hls.js" and not st["paused"]
+    assert st["level"] == 1 and len(st["levels"]) >= 3  # the start rung, then whatever the ABR picks
+    assert page.evaluate("document.querySelectorAll('audio').length") == 1  # one element, the player's
+    assert page.get_attribute(".shp-play", "aria-label") == "Pause"
+    # Playback runs across the end of the fast start's segment into fragments hls.js appended.
+    wait_for(page, "() => ScriptHammer.players[0].currentTime > 4.6", timeout=20000)
+    assert page.evaluate("""() => { const a = ScriptHammer.players[0].audio;
+        return a.buffered.length === 1 && a.buffered.end(0) > 8; }""")
+    first = [u for u in requests if u.endswith("_00000.m4s")]
+    assert len(first) == 1, first  # the fast start's segment is not fetched (or appended) again
+    # Level switching still works on the adopted buffer.
+    page.evaluate("ScriptHammer.players[0].setLevel(0)")
+    wait_for(page, "() => ScriptHammer.players[0].getState().level === 0", timeout=15000)
+    assert page.errors == []
+
+
+def test_no_fast_start_when_starting_elsewhere(page, live):
+    t = live.tracks[0]
+    page.goto(f"{live.url}/embed/track/{t['id']}?autoplay=1&vis=off&t=6")
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players.length && ScriptHammer.players[0].currentTime > 6.2")
+    st = page.evaluate("ScriptHammer.players[0].getState()")
+    assert st["fastStart"] is False and st["mode"] == "hls.js" and not st["paused"]
+    assert page.errors == []
