@@ -1,6 +1,7 @@
 """The release job: an uploaded recording -> masters, downloads, HLS ladder, preview, peaks, tags."""
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,6 +14,8 @@ from companion.tasks.models import Job
 from companion.tasks.service import set_progress
 from jobs.base import running
 from jobs.context import services
+
+log = logging.getLogger("scripthammer.jobs.release")
 
 
 def settings_from(config) -> PipelineSettings:
@@ -74,4 +77,28 @@ def release_track(job_id: str) -> dict:
                       "hls_variants": len((manifest.get("hls") or {}).get("variants", [])),
                       "loudness": manifest.get("loudness")}
             job.result = result
+    _sync_wordpress(svc, job.track_id)
     return result
+
+
+def _sync_wordpress(svc, track_id: int | None) -> None:
+    """A track already published on WordPress gets its new renditions there (best effort: the
+    release itself has succeeded; a failed sync is logged and the next publish repairs it)."""
+    if not track_id or not svc.config.wp_url or not svc.config.wp_shared_secret:
+        return
+    import sqlalchemy as sa
+
+    from companion.wordpress.models import Publication
+
+    with svc.db.session() as s:
+        published = s.scalars(sa.select(Publication.id).where(
+            Publication.kind == "track", Publication.item_id == track_id,
+            Publication.wp_post_id.is_not(None))).first()
+    if published is None:
+        return
+    try:
+        from companion.wordpress.callbacks import sync_track
+
+        sync_track(svc, track_id)
+    except Exception:  # noqa: BLE001 - logged; the release stands
+        log.warning("could not sync track %s to WordPress", track_id, exc_info=True)

@@ -26,6 +26,7 @@ PACKAGES=(
   ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng supercollider-server util-linux
   redis-server postgresql mariadb-server
   nodejs npm chromium fonts-dejavu-core
+  php-cli php-mysql php-xml php-curl php-mbstring php-gd php-zip wordpress wordpress-theme-twentytwentyone phpunit
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
