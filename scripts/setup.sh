@@ -25,9 +25,12 @@ PACKAGES=(
   python3 python3-venv python3-dev python3-pip build-essential git ca-certificates curl
   ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng supercollider-server util-linux
   redis-server postgresql mariadb-server
-  nodejs npm chromium fonts-dejavu-core
+  chromium fonts-dejavu-core
   php-cli php-mysql php-xml php-curl php-mbstring php-gd php-zip wordpress wordpress-theme-twentytwentyone phpunit
 )
+# Node.js and npm: Debian's packages, unless a Node.js with npm is already there (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
