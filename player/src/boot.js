@@ -75,6 +75,7 @@
   });
   ms.addEventListener('sourceopen', () => {
     mark('open');
+    place();
     let sb;
     try {
       sb = ms.addSourceBuffer(mime);
@@ -87,13 +88,26 @@
       mark('buffered');
       // Start where the audio is (priming can leave the first frame a little after 0).
       if (sb.buffered.length && sb.buffered.start(0) > audio.currentTime) audio.currentTime = sb.buffered.start(0);
-      audio.play().catch(() => { /* autoplay refused: the player shows its play button */ }).finally(loadMain);
+      audio.play().then(whenHeard, loadMain); // refused (no autoplay): the player shows its play button
     }).catch(fail);
   }, { once: true });
   audio.src = URL.createObjectURL(ms);
-  // In the player's box (hidden: no controls) until the player builds itself around it.
-  (document.querySelector('[data-scripthammer-player]') || document.body).appendChild(audio);
-  audio.addEventListener('playing', loadMain, { once: true });
+  // In the player's box (hidden: no controls) until the player builds itself around it; the page may
+  // still be parsing (this runs in its head).
+  const place = () => {
+    if (!audio.isConnected) (document.querySelector('[data-scripthammer-player]') || document.body || document.documentElement).appendChild(audio);
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', place, { once: true });
+  else place();
+  // The bundle's evaluation and the player's DOM are long tasks: they wait until the audio clock
+  // runs (currentTime > 0), so the start of the sound does not queue behind them.
+  const whenHeard = () => {
+    const t0 = performance.now();
+    const check = () => {
+      if (audio.currentTime > 0 || audio.paused || performance.now() - t0 > 400) { mark('heard'); loadMain(); } else setTimeout(check, 4);
+    };
+    check();
+  };
   setTimeout(loadMain, 1500); // whatever happens, the player comes
   // Not window.ScriptHammer: pages test for that to know the player bundle is running.
   window.ScriptHammerBoot = boot;

@@ -1,7 +1,9 @@
 """Embed pages, oEmbed and the player bundle, through the Flask test client (no browser)."""
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import re
 
@@ -34,9 +36,16 @@ def test_track_page_has_the_player_inline_track_and_oembed_discovery(client, cat
     link = re.search(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)"', html)
     assert link and "/oembed?url=http%3A%2F%2Fmusic.example%2Fembed%2Ftrack%2F" in link.group(1)
     assert 'rel="alternate"; type="application/json+oembed"' in r.headers["Link"]
-    # boot.js (the fast start) loads the bundle; the page preloads the bundle meanwhile.
-    assert 'src="http://music.example/player/boot.js" data-main="http://music.example/player/player.js"' in html
+    # boot.js (the fast start; inline when built, allowed by its hash) loads the bundle, which the page preloads.
+    assert 'data-main="http://music.example/player/player.js" data-config="scripthammer-config"' in html
     assert '<link rel="preload" href="http://music.example/player/player.js" as="script">' in html
+    boot = re.search(r'<script data-main="[^"]+" data-config="scripthammer-config">(.*?)</script>', html, re.S)
+    if boot:
+        digest = base64.b64encode(hashlib.sha256(boot.group(1).encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in r.headers["Content-Security-Policy"]
+        assert "ScriptHammerBoot" in boot.group(1)
+    else:
+        assert 'src="http://music.example/player/boot.js"' in html
     cfg = config_of(html)
     assert cfg["track"]["id"] == catalog["Headlights"] and cfg["track"]["title"] == "Headlights"
     assert cfg["beaconUrl"] == "http://music.example/api/beacons" and cfg["keyboard"] == "document"

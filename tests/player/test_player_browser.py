@@ -362,3 +362,25 @@ def test_no_fast_start_when_starting_elsewhere(page, live):
     st = page.evaluate("ScriptHammer.players[0].getState()")
     assert st["fastStart"] is False and st["mode"] == "hls.js" and not st["paused"]
     assert page.errors == []
+
+
+def test_a_failed_fast_start_falls_back_to_the_usual_start(page, live):
+    """When the fast start cannot fetch its segment, the bundle still comes and hls.js starts as usual."""
+    aborted: list[str] = []
+
+    def first_segment(route):
+        if not aborted:
+            aborted.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/*_00000.m4s", first_segment)
+    page.goto(f"{live.url}/embed/album/{live.album['id']}?autoplay=1&vis=off")
+    wait_for(page, "() => window.ScriptHammer && ScriptHammer.players.length && ScriptHammer.players[0].currentTime > 0.5")
+    st = page.evaluate("ScriptHammer.players[0].getState()")
+    assert aborted and st["fastStart"] is False and st["mode"] == "hls.js" and not st["paused"]
+    assert st["track"]["id"] == live.album["tracks"][0]["id"]
+    assert page.evaluate("window.ScriptHammerBoot.state") == "failed"
+    assert page.evaluate("document.querySelectorAll('audio').length") == 1
+    assert page.errors == []
