@@ -6,7 +6,9 @@ same stems always give the same mixdown, bit for bit.
 """
 from __future__ import annotations
 
+import functools
 import math
+import os
 import struct
 from pathlib import Path
 
@@ -54,30 +56,78 @@ def read_wav(path: str | Path) -> tuple[int, np.ndarray]:
     return sr, x[: frames * ch].reshape(frames, ch)
 
 
+def pcm_bytes(x: np.ndarray, bits: int = 24) -> bytes:
+    """Float audio (frames, channels) as little-endian PCM bytes (16 or 24 bit): scaled, rounded half
+    away from zero, clipped at full scale. Elementwise, so chunks convert exactly like the whole."""
+    full = 32767.0 if bits == 16 else 8388607.0
+    y = np.asarray(x, dtype=np.float32) * np.float32(full)
+    y += np.copysign(np.float32(0.5), y)
+    np.clip(y, -full, full, out=y)
+    if bits == 16:
+        return y.astype("<i2").tobytes()
+    i = y.astype("<i4").reshape(-1)
+    return i.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+def wav_header(frames: int, ch: int, sr: int, bits: int) -> bytes:
+    block = ch * bits // 8
+    size = frames * block
+    return b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE" + b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, ch, sr, sr * block, block, bits) + b"data" + struct.pack("<I", size)
+
+
 def write_wav(path: str | Path, x: np.ndarray, sr: int = SR, bits: int = 24) -> Path:
     """Write float audio (frames, channels) as PCM WAV (16 or 24 bit), clipping at full scale."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
     frames, ch = x.shape
-    # scale, round half away from zero by adding +-0.5 before truncation, clip at full scale
-    full = 32767.0 if bits == 16 else 8388607.0
-    y = x * np.float32(full)
-    y += np.copysign(np.float32(0.5), y)
-    np.clip(y, -full, full, out=y)
-    if bits == 16:
-        raw = y.astype("<i2").tobytes()
-    else:
-        i = y.astype("<i4").reshape(-1)
-        raw = i.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
-    block = ch * bits // 8
-    header = b"RIFF" + struct.pack("<I", 36 + len(raw)) + b"WAVE" + b"fmt " + struct.pack(
-        "<IHHIIHH", 16, 1, ch, sr, sr * block, block, bits) + b"data" + struct.pack("<I", len(raw))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(header + raw)
-    tmp.replace(path)
-    return path
+    with WavWriter(path, frames, ch, sr, bits) as w:
+        w.write(0, x)
+    return Path(path)
+
+
+class WavWriter:
+    """A PCM WAV of known length written in pieces, in any order (``write(start_frame, chunk)`` is a
+    positioned write, so threads may write different parts at once); renamed into place on close."""
+
+    def __init__(self, path: str | Path, frames: int, ch: int = 2, sr: int = SR, bits: int = 24):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".part")
+        self.frames, self.ch, self.bits = frames, ch, bits
+        self.block = ch * bits // 8
+        header = wav_header(frames, ch, sr, bits)
+        self.offset = len(header)
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(self.fd, header)
+        os.ftruncate(self.fd, self.offset + frames * self.block)
+
+    def write(self, start: int, x: np.ndarray) -> None:
+        x = x[: max(0, self.frames - start)]
+        if len(x):
+            os.pwrite(self.fd, pcm_bytes(x, self.bits), self.offset + start * self.block)
+
+    def close(self) -> Path:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            self.tmp.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def stereo(x: np.ndarray) -> np.ndarray:
@@ -126,6 +176,12 @@ def envelope(points: list[tuple[float, float]], frames: int, sr: int = SR, ramp:
 
 
 def impulse_response(seconds: float, predelay_ms: float, sr: int = SR, seed: int = 1971) -> np.ndarray:
+    """A copy of :func:`_impulse_response` (computed once per setting)."""
+    return _impulse_response(float(seconds), float(predelay_ms), sr, seed).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _impulse_response(seconds: float, predelay_ms: float, sr: int = SR, seed: int = 1971) -> np.ndarray:
     """A stereo reverb impulse response: decorrelated noise under an exponential decay (RT60 =
     ``seconds``), darker as it decays, after ``predelay_ms``. Fixed seed: always the same IR."""
     rng = np.random.default_rng(seed)
@@ -166,12 +222,16 @@ def convolve(x: np.ndarray, ir: np.ndarray, block: int = 1 << 15) -> np.ndarray:
     return out[:n]
 
 
-def limit(x: np.ndarray, ceiling_db: float = -1.0, sr: int = SR, lookahead: float = 0.005,
-          release: float = 0.08) -> tuple[np.ndarray, float]:
-    """A look-ahead peak limiter: no sample exceeds the ceiling; gain recovers over ``release``.
-    Returns (limited audio, most gain reduction in dB)."""
-    ceiling = undb(ceiling_db)
-    blk = max(16, int(lookahead * sr))
+LIMITER_LOOKAHEAD = 0.005
+LIMITER_RELEASE = 0.08
+
+
+def limiter_block(sr: int = SR, lookahead: float = LIMITER_LOOKAHEAD) -> int:
+    return max(16, int(lookahead * sr))
+
+
+def block_peaks(x: np.ndarray, blk: int) -> np.ndarray:
+    """The peak |sample| of each ``blk``-frame block of ``x`` (the last block may be short)."""
     frames = len(x)
     nb = (frames + blk - 1) // blk
     full_blocks = frames // blk
@@ -181,20 +241,39 @@ def limit(x: np.ndarray, ceiling_db: float = -1.0, sr: int = SR, lookahead: floa
         bpeak[:full_blocks] = np.maximum(head.max(axis=1), -head.min(axis=1))
     if frames > full_blocks * blk:
         bpeak[-1] = np.abs(x[full_blocks * blk:]).max()
+    return bpeak
+
+
+def limiter_gains(bpeak: np.ndarray, ceiling: float, blk: int, sr: int = SR,
+                  release: float = LIMITER_RELEASE) -> np.ndarray:
+    """Per-block gains of the look-ahead limiter from the block peaks: each block honours its own and its
+    neighbours' need (look-ahead on both sides of the interpolation); gain falls at once and recovers by
+    at most ``blk / (release * sr)`` per block."""
     need = np.minimum(1.0, ceiling / np.maximum(bpeak, 1e-12))
-    # each block also honours its neighbours (look-ahead on both sides of the interpolation)
     g = np.minimum(need, np.minimum(np.r_[need[1:], 1.0], np.r_[1.0, need[:-1]]))
     step = blk / (release * sr)
-    # release: fall at once, rise by at most `step` per block: g'[i] = min_j<=i (g[j] + (i-j) step)
-    idx = np.arange(nb) * step
-    g = np.minimum(g, np.minimum.accumulate(g - idx) + idx)
-    centres = (np.arange(nb) + 0.5) * blk
+    # release: g'[i] = min_j<=i (g[j] + (i-j) step), vectorised with a running minimum
+    idx = np.arange(len(g)) * step
+    return np.minimum(g, np.minimum.accumulate(g - idx) + idx)
+
+
+def gain_curve(g: np.ndarray, blk: int, start: int, stop: int) -> np.ndarray:
+    """The per-frame gain for frames ``start:stop`` interpolated between block centres."""
+    centres = (np.arange(len(g)) + 0.5) * blk
+    return np.interp(np.arange(start, stop, dtype=np.float64), centres, g).astype(np.float32)
+
+
+def limit(x: np.ndarray, ceiling_db: float = -1.0, sr: int = SR, lookahead: float = LIMITER_LOOKAHEAD,
+          release: float = LIMITER_RELEASE) -> tuple[np.ndarray, float]:
+    """A look-ahead peak limiter: no sample exceeds the ceiling; gain recovers over ``release``.
+    Returns (limited audio, most gain reduction in dB)."""
+    ceiling = undb(ceiling_db)
+    blk = limiter_block(sr, lookahead)
+    g = limiter_gains(block_peaks(x, blk), ceiling, blk, sr, release)
     if g.min() >= 1.0:
         return x, 0.0
-    gain = np.interp(np.arange(frames, dtype=np.float32), centres, g).astype(np.float32)
-    y = x * gain[:, None]
-    over = np.abs(y) > ceiling
-    if over.any():  # interpolation corner cases: hard-clip the last fraction of a dB
+    y = x * gain_curve(g, blk, 0, len(x))[:, None]
+    if (np.abs(y) > ceiling).any():  # interpolation corner cases: hard-clip the last fraction of a dB
         y = np.clip(y, -ceiling, ceiling)
     return y, db(float(g.min()))
 
@@ -221,22 +300,34 @@ def _k_weighting(freqs: np.ndarray, sr: int) -> np.ndarray:
     return np.abs(shelf * hp) ** 2
 
 
-def loudness(x: np.ndarray, sr: int = SR) -> float:
-    """Integrated loudness (LUFS) with the BS.1770 gates (-70 LUFS absolute, -10 LU relative).
+@functools.lru_cache(maxsize=4)
+def _k_weights(sr: int) -> np.ndarray:
+    return _k_weighting(np.fft.rfftfreq(sr // 10, 1 / sr), sr)
 
-    K-weighting is applied in the frequency domain per 100 ms sub-block (Parseval), the 400 ms
-    gating blocks overlap by 75% as the standard asks."""
+
+def k_energies(x: np.ndarray, sr: int = SR) -> np.ndarray:
+    """The mean-square K-weighted energy (summed over the first two channels) of each complete 100 ms
+    sub-block of ``x``: K-weighting in the frequency domain per sub-block (Parseval). Chunks that start on
+    a sub-block boundary give exactly the energies of the whole."""
     sub = sr // 10
     n = len(x) // sub
-    if n < 4:
-        return float("-inf")
-    w = _k_weighting(np.fft.rfftfreq(sub, 1 / sr), sr)
     energy = np.zeros(n)
+    if n == 0:
+        return energy
+    w = _k_weights(sr)
     for c in range(min(2, x.shape[1])):
         X = np.fft.rfft(x[: n * sub, c].reshape(n, sub), axis=1)
         p = np.abs(X) ** 2 * w[None, :]
         p[:, 1:-1] *= 2
         energy += p.sum(axis=1) / (sub * sub)
+    return energy
+
+
+def gated_loudness(energy: np.ndarray) -> float:
+    """Integrated loudness from 100 ms sub-block energies: 400 ms blocks overlapping by 75 %, the
+    -70 LUFS absolute and -10 LU relative gates."""
+    if len(energy) < 4:
+        return float("-inf")
     blocks = np.convolve(energy, np.ones(4) / 4, mode="valid")
     lk = -0.691 + 10 * np.log10(np.maximum(blocks, 1e-20))
     gated = blocks[lk > -70]
@@ -245,3 +336,11 @@ def loudness(x: np.ndarray, sr: int = SR) -> float:
     rel = -0.691 + 10 * math.log10(gated.mean()) - 10
     gated = blocks[(lk > -70) & (lk > rel)]
     return -0.691 + 10 * math.log10(gated.mean())
+
+
+def loudness(x: np.ndarray, sr: int = SR) -> float:
+    """Integrated loudness (LUFS) with the BS.1770 gates (-70 LUFS absolute, -10 LU relative).
+
+    K-weighting is applied in the frequency domain per 100 ms sub-block (Parseval), the 400 ms
+    gating blocks overlap by 75% as the standard asks."""
+    return gated_loudness(k_energies(x, sr))

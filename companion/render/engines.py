@@ -1,5 +1,17 @@
 """The two rendering engines, one base: FluidSynth (General MIDI SoundFont) and SuperCollider
-non-realtime (scsynth through supriya). Each renders one part to a stereo stem WAV.
+non-realtime (scsynth through supriya).
+
+Each engine renders all the parts it plays in ONE pass and streams them, part by part, into
+:class:`StemBuffers` while it runs, so the mixdown can work on the finished seconds at once:
+
+* FluidSynth runs in-process (libfluidsynth through ctypes, the same library the CLI uses; the
+  GIL is released while it synthesises): one synth, one MIDI player for every FluidSynth part,
+  each part's MIDI channel on its own audio group, so ``fluid_synth_process`` hands back a
+  stereo pair per part. When the library cannot be loaded, the ``fluidsynth`` CLI renders each
+  part on its own (the slow path).
+* SuperCollider renders one non-realtime score holding every part, each part's synths writing
+  to their own output bus pair (the SynthDefs' ``out`` control); scsynth writes one raw
+  multichannel float file, read while it grows.
 
 Both are deterministic for the same input (no random seeds from the clock: SuperCollider
 noise is seeded per note with ``RandSeed``), which is what SHF regeneration relies on.
@@ -8,11 +20,18 @@ from __future__ import annotations
 
 import abc
 import copy
+import ctypes
+import ctypes.util
+import dataclasses
 import functools
+import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,58 +48,185 @@ class EngineError(RuntimeError):
     """A missing tool or a failed render (the message says which and why)."""
 
 
+# the render path is part of what an engine version means (SHF regeneration compares versions to
+# decide between bit-identical and within-tolerance): bump when the engines' output changes
+RENDER_PATH = "stream 2"
+
+
+class StemBuffers:
+    """Float32 stereo stems of ``frames`` frames, filled by engine threads while a consumer reads the
+    frames every part has finished (:meth:`wait`)."""
+
+    def __init__(self, parts: list[str], frames: int):
+        self.frames = frames
+        self.data = {p: np.zeros((frames, 2), dtype=np.float32) for p in parts}
+        self.ready = {p: 0 for p in parts}
+        self.cond = threading.Condition()
+        self.error: BaseException | None = None
+
+    def put(self, part: str, start: int, x: np.ndarray) -> None:
+        k = min(len(x), self.frames - start)
+        if k > 0:
+            self.data[part][start:start + k] = x[:k]
+
+    def advance(self, parts, upto: int) -> None:
+        with self.cond:
+            for p in parts:
+                self.ready[p] = max(self.ready[p], min(upto, self.frames))
+            self.cond.notify_all()
+
+    def fail(self, exc: BaseException) -> None:
+        with self.cond:
+            self.error = exc
+            self.cond.notify_all()
+
+    def available(self) -> int:
+        return min(self.ready.values(), default=self.frames)
+
+    def wait(self, have: int, timeout: float = 1200) -> int:
+        """Block until every part has more than ``have`` frames; returns how many they all have."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if self.error is not None:
+                    raise self.error
+                n = self.available()
+                if n > have or n >= self.frames:
+                    return n
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise EngineError("the engines stopped delivering audio")
+                self.cond.wait(min(left, 1.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class PartJob:
+    part: str
+    instrument: object
+
+
 class Engine(abc.ABC):
     name = "abstract"
+    stem_bits = 24
 
     @abc.abstractmethod
     def version(self) -> str:
         """The engine's version string (part of the render cache key)."""
 
     @abc.abstractmethod
+    def render_parts(self, comp: Composition, jobs: list[PartJob], bufs: StemBuffers, work: Path, duration: float,
+                     upto_measure: int | None = None) -> None:
+        """Render every job's part into ``bufs`` (``advance`` as frames are done) in one pass."""
+
     def render_part(self, comp: Composition, part: str, instrument, out: Path, work: Path, duration: float,
                     upto_measure: int | None = None) -> Path:
         """Render ``part`` of ``comp`` to a stereo WAV stem at ``out`` of ``duration`` seconds."""
+        bufs = StemBuffers([part], int(duration * SR))
+        self.render_parts(comp, [PartJob(part, instrument)], bufs, work, duration, upto_measure)
+        write_wav(out, bufs.data[part], SR, bits=self.stem_bits)
+        return out
 
 
 def solo_composition(comp: Composition, part: str, program: int | None, upto_measure: int | None = None
                      ) -> Composition:
     """The composition with only ``part`` (and the global tracks), its program set."""
+    return ensemble_composition(comp, [(part, program)], upto_measure)
+
+
+def ensemble_composition(comp: Composition, parts: list[tuple[str, int | None]], upto_measure: int | None = None
+                         ) -> Composition:
+    """The composition with only ``parts`` (notes only, and the global tracks), their programs set."""
     solo = Composition(title=comp.title, measures=comp.measures, global_events=list(comp.global_events),
                        visibility=comp.visibility)
-    p = copy.copy(comp.part(part))
-    p.program = program
-    solo.parts = [p]
     last = min(comp.measures, upto_measure or comp.measures)
-    for m in range(1, last + 1):
-        solo.set_events(part, m, [e for e in comp.events(part, m) if e.kind == "note"])
+    solo.parts = []
+    for part, program in parts:
+        p = copy.copy(comp.part(part))
+        p.program = program
+        solo.parts.append(p)
+    for part, _ in parts:
+        for m in range(1, last + 1):
+            solo.set_events(part, m, [e for e in comp.events(part, m) if e.kind == "note"])
     if upto_measure:
         solo.measures = last
         solo.global_events = [g for g in solo.global_events if g.measure <= last]
     return solo
 
 
+# --------------------------------------------------------------------------- libfluidsynth
+
+@functools.cache
+def _libfluidsynth():
+    """libfluidsynth through ctypes, or None when it cannot be loaded."""
+    names = [ctypes.util.find_library("fluidsynth"), "libfluidsynth.so.3", "libfluidsynth.so.2"]
+    lib = None
+    for n in names:
+        if not n:
+            continue
+        try:
+            lib = ctypes.CDLL(n)
+            break
+        except OSError:
+            continue
+    if lib is None:
+        return None
+    vp, ci, cs, cd = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_double
+    sigs = {"new_fluid_settings": (vp, []), "delete_fluid_settings": (None, [vp]),
+            "fluid_settings_setint": (ci, [vp, cs, ci]), "fluid_settings_setnum": (ci, [vp, cs, cd]),
+            "fluid_settings_setstr": (ci, [vp, cs, cs]), "new_fluid_synth": (vp, [vp]),
+            "delete_fluid_synth": (None, [vp]), "fluid_synth_sfload": (ci, [vp, cs, ci]),
+            "new_fluid_player": (vp, [vp]), "delete_fluid_player": (None, [vp]),
+            "fluid_player_add_mem": (ci, [vp, ctypes.c_char_p, ctypes.c_size_t]), "fluid_player_play": (ci, [vp]),
+            "fluid_synth_process": (ci, [vp, ci, ci, vp, ci, vp]), "fluid_version_str": (cs, [])}
+    try:
+        for name, (res, args) in sigs.items():
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+    except AttributeError:
+        return None
+    return lib
+
+
+def audio_groups(channels: list[int]) -> int:
+    """The fewest FluidSynth audio groups (a voice on MIDI channel c sounds in group c % groups) that
+    keep the given channels apart."""
+    need = len(set(channels))
+    for g in range(max(1, need), 17):
+        if len({c % g for c in set(channels)}) == need:
+            return g
+    return 16
+
+
 class FluidSynthEngine(Engine):
     name = "fluidsynth"
+    stem_bits = 16
 
-    def __init__(self, soundfont: str | Path = DEFAULT_SOUNDFONT, gain: float = 0.5):
+    def __init__(self, soundfont: str | Path = DEFAULT_SOUNDFONT, gain: float = 0.5, in_process: bool = True):
         self.soundfont = Path(soundfont)
         self.gain = gain
+        self.in_process = in_process and _libfluidsynth() is not None
 
     @functools.cache
     def version(self) -> str:
-        exe = shutil.which("fluidsynth")
-        if exe is None:
-            raise EngineError("fluidsynth is not installed (apt-get install fluidsynth fluid-soundfont-gm)")
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
-        m = re.search(r"version (\S+)", out)
+        lib = _libfluidsynth() if self.in_process else None
+        if lib is not None:
+            ver = lib.fluid_version_str().decode()
+        else:
+            exe = shutil.which("fluidsynth")
+            if exe is None:
+                raise EngineError("fluidsynth is not installed (apt-get install fluidsynth fluid-soundfont-gm)")
+            out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+            m = re.search(r"version (\S+)", out)
+            ver = m.group(1) if m else "unknown"
         sf = self.soundfont
         sf_id = f"{sf.name}:{sf.stat().st_size}" if sf.is_file() else "missing"
-        return f"fluidsynth {m.group(1) if m else 'unknown'}; {sf_id}"
+        how = "libfluidsynth" if lib is not None else "cli"
+        return f"fluidsynth {ver}; {sf_id}; {how}, {RENDER_PATH}"
 
     def command(self, midi: Path, wav: Path) -> list[str]:
         """The fluidsynth command line (fast render, no built-in reverb or chorus: the mix has its own)."""
         return ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(self.gain), "-F", str(wav), "-T", "wav",
-                "-O", "s16", "-r", str(SR), str(self.soundfont), str(midi)]
+                "-O", "float", "-r", str(SR), str(self.soundfont), str(midi)]
 
     def render_midi(self, midi: Path, wav: Path, timeout: float = 900) -> Path:
         if not self.soundfont.is_file():
@@ -90,25 +236,103 @@ class FluidSynthEngine(Engine):
             raise EngineError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}")
         return wav
 
-    def render_part(self, comp, part, instrument, out, work, duration, upto_measure=None):
+    def _program(self, inst):
+        return None if inst.percussion else inst.program
+
+    def render_parts(self, comp, jobs, bufs, work, duration, upto_measure=None):
         from ..compositions.midi import write_midi
 
-        solo = solo_composition(comp, part, None if instrument.percussion else instrument.program, upto_measure)
-        midi = work / f"{part}.mid"
-        midi.write_bytes(write_midi(solo))
-        raw = work / f"{part}.fs.wav"
-        self.render_midi(midi, raw)
-        sr, x = read_wav(raw)
-        n = int(duration * SR)
-        y = np.zeros((n, 2), dtype=np.float32)
-        k = min(n, len(x))
-        y[:k] = x[:k, :2] if x.shape[1] >= 2 else np.repeat(x[:k], 2, axis=1)
-        write_wav(out, y, SR, bits=16)
-        return out
+        if not self.soundfont.is_file():
+            raise EngineError(f"SoundFont {self.soundfont} not found (apt-get install fluid-soundfont-gm)")
+        if not jobs:
+            return
+        # each part's channels (its own, and any its notes name); parts sharing a channel cannot be
+        # told apart in one pass, so those are rendered on their own
+        chans: dict[str, set[int]] = {}
+        for j in jobs:
+            p = comp.part(j.part)
+            cs = {p.channel}
+            for _, e in comp.all_events(j.part):
+                if e.kind == "note" and e.ch is not None:
+                    cs.add(e.ch)
+            chans[j.part] = cs
+        passes: list[list[PartJob]] = []
+        for j in jobs:
+            for ps in passes:
+                if all(not (chans[j.part] & chans[o.part]) for o in ps):
+                    ps.append(j)
+                    break
+            else:
+                passes.append([j])
+        for ps in passes:
+            ens = ensemble_composition(comp, [(j.part, self._program(j.instrument)) for j in ps], upto_measure)
+            midi = write_midi(ens)
+            if self.in_process:
+                self._render_lib(midi, {j.part: sorted(chans[j.part]) for j in ps}, bufs)
+            else:
+                for j in ps:
+                    solo = solo_composition(comp, j.part, self._program(j.instrument), upto_measure)
+                    mid = work / f"{j.part}.mid"
+                    mid.write_bytes(write_midi(solo))
+                    raw = work / f"{j.part}.fs.wav"
+                    self.render_midi(mid, raw)
+                    _, x = read_wav(raw)
+                    bufs.put(j.part, 0, x[:, :2] if x.shape[1] >= 2 else np.repeat(x, 2, axis=1))
+                    bufs.advance([j.part], bufs.frames)
+
+    def _render_lib(self, midi: bytes, part_chans: dict[str, list[int]], bufs: StemBuffers,
+                    block: int = 4096, notify: int = 1 << 16) -> None:
+        lib = _libfluidsynth()
+        groups = audio_groups([c for cs in part_chans.values() for c in cs])
+        nout = 2 * groups
+        settings = lib.new_fluid_settings()
+        synth = player = None
+        try:
+            for k, v in ((b"synth.audio-groups", groups), (b"synth.audio-channels", groups),
+                         (b"synth.reverb.active", 0), (b"synth.chorus.active", 0), (b"synth.lock-memory", 0),
+                         (b"synth.dynamic-sample-loading", 1), (b"synth.cpu-cores", 1)):
+                lib.fluid_settings_setint(settings, k, v)
+            lib.fluid_settings_setnum(settings, b"synth.gain", float(self.gain))
+            lib.fluid_settings_setnum(settings, b"synth.sample-rate", float(SR))
+            lib.fluid_settings_setstr(settings, b"player.timing-source", b"sample")
+            synth = lib.new_fluid_synth(settings)
+            if not synth or lib.fluid_synth_sfload(synth, str(self.soundfont).encode(), 1) < 0:
+                raise EngineError(f"libfluidsynth could not load {self.soundfont}")
+            player = lib.new_fluid_player(synth)
+            if not player or lib.fluid_player_add_mem(player, midi, len(midi)) != 0 or lib.fluid_player_play(player) != 0:
+                raise EngineError("libfluidsynth could not play the MIDI file")
+            buf = np.zeros((nout, block), dtype=np.float32)
+            ptrs = (ctypes.c_void_p * nout)(*[buf[i].ctypes.data for i in range(nout)])
+            outs = {p: [c % groups for c in cs] for p, cs in part_chans.items()}
+            parts = list(part_chans)
+            frames, done, told = bufs.frames, 0, 0
+            while done < frames:
+                k = min(block, frames - done)
+                buf[:, :k] = 0.0
+                if lib.fluid_synth_process(synth, k, 0, None, nout, ptrs) != 0:
+                    raise EngineError("libfluidsynth failed to render")
+                for p, gs in outs.items():
+                    dst = bufs.data[p][done:done + k]
+                    dst[:, 0] = buf[2 * gs[0], :k]
+                    dst[:, 1] = buf[2 * gs[0] + 1, :k]
+                    for g in gs[1:]:
+                        dst[:, 0] += buf[2 * g, :k]
+                        dst[:, 1] += buf[2 * g + 1, :k]
+                done += k
+                if done - told >= notify or done >= frames:
+                    bufs.advance(parts, done)
+                    told = done
+        finally:
+            if player:
+                lib.delete_fluid_player(player)
+            if synth:
+                lib.delete_fluid_synth(synth)
+            lib.delete_fluid_settings(settings)
 
 
 class SuperColliderEngine(Engine):
     name = "supercollider"
+    stem_bits = 24
 
     @functools.cache
     def version(self) -> str:
@@ -117,56 +341,115 @@ class SuperColliderEngine(Engine):
             raise EngineError("scsynth is not installed (apt-get install supercollider-server)")
         out = subprocess.run([exe, "-v"], capture_output=True, text=True).stdout.strip()
         import supriya
-        return f"{out.splitlines()[0] if out else 'scsynth'}; supriya {getattr(supriya, '__version__', '?')}"
+        return (f"{out.splitlines()[0] if out else 'scsynth'}; supriya {getattr(supriya, '__version__', '?')}; "
+                f"{RENDER_PATH}")
 
-    def score(self, notes: list[NoteTime], instrument, work: Path, duration: float):
-        """The supriya Score of one part: the SynthDef at 0, one self-freeing synth per note."""
+    def score(self, parts: list[tuple[list[NoteTime], object]], work: Path, duration: float):
+        """The supriya Score of the parts: their SynthDefs at 0, one self-freeing synth per note, part i
+        on output buses 2i, 2i+1."""
         import supriya
 
-        sd = synthdef_for(instrument)
-        score = supriya.Score(output_bus_channel_count=2)
-        buffer = None
+        score = supriya.Score(output_bus_channel_count=2 * max(1, len(parts)))
+        defs = {}
+        for _, inst in parts:
+            sd = synthdef_for(inst)
+            defs.setdefault(sd.name, sd)
+        buffers = {}
         with score.at(0):
-            score.add_synthdefs(sd)
-            if instrument.synthdef == "sh_vocoder":
-                from .vocoder import speech_track
-                speech = speech_track(notes, work / "speech.wav", duration)
-                buffer = score.add_buffer(file_path=str(speech))
-        for i, n in enumerate(notes):
-            amp = 0.6 * (n.velocity / 127.0) ** 1.6
-            settings = dict(frequency=float(n.midi) if instrument.percussion else midi_to_hz(n.midi), amplitude=amp,
-                            sustain=n.duration, pan=0.0, seed=float(i % 10000))
-            if buffer is not None:
-                settings.update(buffer=float(int(buffer)), offset=n.start)
-            with score.at(n.start):
-                score.add_synth(sd, **settings)
+            score.add_synthdefs(*defs.values())
+            for i, (notes, inst) in enumerate(parts):
+                if inst.synthdef == "sh_vocoder":
+                    from .vocoder import speech_track
+                    speech = speech_track(notes, work / f"speech-{i}.wav", duration)
+                    buffers[i] = score.add_buffer(file_path=str(speech))
+        for i, (notes, inst) in enumerate(parts):
+            sd = defs[synthdef_for(inst).name]
+            buffer = buffers.get(i)
+            for j, n in enumerate(notes):
+                amp = 0.6 * (n.velocity / 127.0) ** 1.6
+                settings = dict(frequency=float(n.midi) if inst.percussion else midi_to_hz(n.midi), amplitude=amp,
+                                sustain=n.duration, pan=0.0, seed=float(j % 10000), out=float(2 * i))
+                if buffer is not None:
+                    settings.update(buffer=float(int(buffer)), offset=n.start)
+                with score.at(n.start):
+                    score.add_synth(sd, **settings)
         with score.at(duration):
             score.do_nothing()
         return score
 
-    def render_score(self, score, wav: Path, duration: float, work: Path) -> Path:
-        import supriya
+    def render_parts(self, comp, jobs, bufs, work, duration, upto_measure=None):
+        if not jobs:
+            return
+        if shutil.which("scsynth") is None:
+            raise EngineError("scsynth is not installed (apt-get install supercollider-server)")
+        # one score for every part, unless two parts use different SynthDefs of the same name
+        passes: list[tuple[list[PartJob], dict]] = []
+        for j in jobs:
+            sd = synthdef_for(j.instrument)
+            for ps, names in passes:
+                if names.get(sd.name, sd.compile()) == sd.compile():
+                    ps.append(j)
+                    names[sd.name] = sd.compile()
+                    break
+            else:
+                passes.append(([j], {sd.name: sd.compile()}))
+        for i, (ps, _) in enumerate(passes):
+            pw = work / f"pass-{i}"
+            pw.mkdir(parents=True, exist_ok=True)
+            self._render_pass(comp, ps, bufs, pw, duration, upto_measure)
 
-        rdir = Path(tempfile.mkdtemp(dir=work))
-        path, code = supriya.render(score, output_file_path=str(wav), header_format="WAV", sample_format="INT24",
-                                    sample_rate=SR, duration=duration, render_directory_path=str(rdir),
-                                    suppress_output=False)
-        if code != 0 or path is None or not Path(path).is_file():
-            raise EngineError(f"scsynth non-realtime render failed (exit {code})")
-        return Path(path)
-
-    def render_part(self, comp, part, instrument, out, work, duration, upto_measure=None):
-        notes = [n for n in part_notes(comp, part, TempoMap(comp), upto_measure) if n.start < duration]
-        score = self.score(notes, instrument, work, duration)
-        raw = work / f"{part}.sc.wav"
-        self.render_score(score, raw, duration, work)
-        sr, x = read_wav(raw)
-        n = int(duration * SR)
-        y = np.zeros((n, 2), dtype=np.float32)
-        k = min(n, len(x))
-        y[:k] = x[:k, :2]
-        write_wav(out, y, SR, bits=24)
-        return out
+    def _render_pass(self, comp, jobs, bufs, work, duration, upto_measure):
+        tm = TempoMap(comp)
+        parts = [([n for n in part_notes(comp, j.part, tm, upto_measure) if n.start < duration], j.instrument)
+                 for j in jobs]
+        score = self.score(parts, work, duration)
+        ch = 2 * len(jobs)
+        osc = work / "score.osc"
+        with open(osc, "wb") as f:
+            for d in score.iterate_datagrams(until=duration):
+                f.write(struct.pack(">i", len(d)))
+                f.write(d)
+        raw = work / "score.raw"
+        cmd = dataclasses.replace(score._options, realtime=False).serialize()
+        cmd += ["-N", str(osc), "_", str(raw), str(SR), "raw", "float"]
+        proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        names = [j.part for j in jobs]
+        frame_bytes = 4 * ch
+        done = 0
+        err = b""
+        try:
+            fd = None
+            while True:
+                finished = proc.poll() is not None
+                if fd is None and raw.exists():
+                    fd = os.open(raw, os.O_RDONLY)
+                if fd is not None:
+                    size = os.fstat(fd).st_size
+                    n = size // frame_bytes - done
+                    if n >= 8192 or (finished and n > 0):
+                        data = os.pread(fd, n * frame_bytes, done * frame_bytes)
+                        n = len(data) // frame_bytes
+                        x = np.frombuffer(data[: n * frame_bytes], dtype="<f4").reshape(n, ch)
+                        for i, p in enumerate(names):
+                            bufs.put(p, done, x[:, 2 * i:2 * i + 2])
+                        done += n
+                        bufs.advance(names, done)
+                        continue
+                if finished:
+                    break
+                time.sleep(0.005)
+            err = proc.stderr.read() if proc.stderr else b""
+            if fd is not None:
+                os.close(fd)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0 or done == 0:
+            raise EngineError(f"scsynth non-realtime render failed (exit {proc.returncode}): "
+                              f"{err.decode(errors='replace')[-300:]}")
+        bufs.advance(names, bufs.frames)  # a short render: the rest stays silent
 
 
 ENGINES = {"fluidsynth": FluidSynthEngine, "supercollider": SuperColliderEngine}

@@ -13,8 +13,8 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,11 +22,11 @@ from ..algorithms.instruments import Instrument, by_part, instruments_digest, lo
 from ..compositions.model import Composition
 from ..storage.base import ObjectStore, content_key, sha256_file
 from . import audio as A
-from .engines import Engine, EngineError, engine as make_engine
-from .mix import BusSettings, StemMix, mixdown
+from .engines import EngineError, PartJob, StemBuffers, engine as make_engine
+from .mix import BusSettings, StemMix, StreamMixer
 from .timeline import TempoMap, cc_points
 
-RENDER_VERSION = "1.0"
+RENDER_VERSION = "1.1"
 ENGINE_CHOICES = ("auto", "fluidsynth", "supercollider")
 
 
@@ -138,6 +138,12 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
                        progress: ProgressFn | None = None) -> dict[str, Any]:
     """Render every part with notes to ``work/stems/<part>.wav`` and mix to ``work/mixdown.wav``.
 
+    Each engine renders all its parts in one pass, in its own thread (both engines at once when
+    both are used), streaming the stems into memory; this thread writes each stem's finished
+    seconds and mixes them (dry and send buses, reverb, loudness and peak measurement) while the
+    engines are still running, then applies the loudness gain and the limiter and writes the
+    mixdown. ``workers`` is kept for callers; the engines' passes are the parallelism now.
+
     Returns {duration, stems: [{part, engine, path, ...}], mixdown: path, mix: {...}, timings}.
     """
     settings = settings or RenderSettings()
@@ -147,47 +153,78 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
     tm = TempoMap(comp)
     upto = min(settings.upto_measure or comp.measures, comp.measures)
     duration = tm.end(upto) + settings.tail_seconds
+    frames = int(duration * A.SR)
     parts = parts_to_render(comp, instruments, settings.upto_measure)
     (work / "stems").mkdir(parents=True, exist_ok=True)
-    engines: dict[str, Engine] = {}
     t0 = time.perf_counter()
-
-    def one(part: str) -> dict:
+    by_engine: dict[str, list[PartJob]] = {}
+    for part in parts:
         inst = parts_by[part]
-        name = settings.engine_for(inst)
-        eng = engines.setdefault(name, make_engine(name))
-        scratch = Path(tempfile.mkdtemp(prefix=f"{part}-", dir=work))
+        by_engine.setdefault(settings.engine_for(inst), []).append(PartJob(part, inst))
+    engines = {name: make_engine(name) for name in by_engine}
+    engine_of = {j.part: name for name, jobs in by_engine.items() for j in jobs}
+    bufs = StemBuffers(parts, frames)
+    done_at: dict[str, float] = {}
+
+    def run(name: str) -> None:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
         try:
-            out = eng.render_part(comp, part, inst, work / "stems" / f"{part}.wav", scratch, duration,
-                                  settings.upto_measure)
+            engines[name].render_parts(comp, by_engine[name], bufs, scratch, duration, settings.upto_measure)
+            done_at[name] = time.perf_counter() - t0
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            bufs.fail(exc)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return {"part": part, "engine": name, "instrument": inst.id, "path": str(out)}
 
     report(5, "stems")
-    # the slowest engine first (SuperCollider's vocoder, then big FluidSynth parts)
-    order = sorted(parts, key=lambda p: (parts_by[p].synthdef != "sh_vocoder", p))
-    stems: list[dict] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for i, res in enumerate(pool.map(one, order)):
-            stems.append(res)
-            report(5 + int(70 * (i + 1) / max(1, len(order))), f"stem {res['part']}")
-    t_stems = time.perf_counter() - t0
-    report(80, "mixdown")
+    # the slowest engine first: SuperCollider (with the vocoder's speech) starts before FluidSynth
+    threads = [threading.Thread(target=run, args=(name,), name=f"render-{name}", daemon=True)
+               for name in sorted(by_engine, key=lambda n: n != "supercollider")]
+    for t in threads:
+        t.start()
     mixes = []
-    for st in stems:
-        inst = parts_by[st["part"]]
-        _, audio = A.read_wav(st["path"])
-        ch = comp.part(st["part"]).channel
-        mixes.append(StemMix(st["part"], A.stereo(audio), inst.gain_db, inst.pan, inst.reverb_send,
+    for part in parts:
+        inst = parts_by[part]
+        ch = comp.part(part).channel
+        mixes.append(StemMix(part, None, inst.gain_db, inst.pan, inst.reverb_send,
                              volume=cc_points(comp, ch, 7, tm), expression=cc_points(comp, ch, 11, tm),
                              pan_points=cc_points(comp, ch, 10, tm), send_points=cc_points(comp, ch, 91, tm)))
-    mixed, info = mixdown(mixes, settings.bus(instruments))
-    mix_path = A.write_wav(work / "mixdown.wav", mixed, A.SR, bits=24)
+    mixer = StreamMixer(mixes, settings.bus(instruments), frames)
+    writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 2, A.SR, engines[engine_of[p]].stem_bits)
+               for p in parts}
+    have, told = 0, 0
+    try:
+        while have < frames:
+            upto_f = bufs.wait(have)
+            region = [bufs.data[p][have:upto_f] for p in parts]
+            for p, x in zip(parts, region):
+                writers[p].write(have, x)
+            mixer.feed(have, region)
+            have = upto_f
+            pct = 5 + int(70 * have / max(1, frames))
+            if pct - told >= 10:
+                report(pct, "stems")
+                told = pct
+        for t in threads:
+            t.join()
+        if bufs.error is not None:
+            raise bufs.error
+        stem_paths = {p: w.close() for p, w in writers.items()}
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    t_stems = time.perf_counter() - t0
+    report(80, "mixdown")
+    mix_path = work / "mixdown.wav"
+    _, info = mixer.finish(mix_path, bits=24)
     report(95, "mixed")
-    stems.sort(key=lambda s: s["part"])
+    stems = [{"part": p, "engine": engine_of[p], "instrument": parts_by[p].id, "path": str(stem_paths[p])}
+             for p in sorted(parts)]
     return {"duration": round(duration, 3), "stems": stems, "mixdown": str(mix_path), "mix": info,
-            "timings": {"stems_s": round(t_stems, 3), "total_s": round(time.perf_counter() - t0, 3)},
+            "timings": {"stems_s": round(t_stems, 3), "total_s": round(time.perf_counter() - t0, 3),
+                        **{f"{n}_s": round(v, 3) for n, v in done_at.items()},
+                        "reverb_s": round(mixer.timings["reverb_s"], 3)},
             "measures": upto}
 
 
