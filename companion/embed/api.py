@@ -123,6 +123,12 @@ def boot_script() -> tuple[str, str] | None:
     return _boot_script(mtime)
 
 
+def asset_url(name: str) -> str:
+    """The URL of a bundle file, versioned by its content hash (``?v=``) when built: served immutable."""
+    sha = (bundle_manifest().get(name) or {}).get("sha256")
+    return f"{_base()}/player/{name}" + (f"?v={sha[:16]}" if sha else "")
+
+
 def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, reserve: int,
           preload_urls: list[str], fallback_url: str) -> Response:
     base = _base()
@@ -130,8 +136,8 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
     html = render_template(
         "scripthammer_embed/player.html", title=title, canonical_url=canonical,
         oembed_url=f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"}),
-        cover_url=cover_url, script_url=f"{base}/player/player.js", boot_url=f"{base}/player/boot.js",
-        boot_js=boot[0] if boot else None, css_url=f"{base}/player/player.css",
+        cover_url=cover_url, script_url=asset_url("player.js"), boot_url=asset_url("boot.js"),
+        boot_js=boot[0] if boot else None, css_url=asset_url("player.css"),
         preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
@@ -348,6 +354,11 @@ def player_asset(name: str):
     gz = path.with_name(path.name + ".gz")
     use_gz = gz.is_file() and "gzip" in request.headers.get("Accept-Encoding", "")
     resp = send_file(gz if use_gz else path, mimetype=mime, conditional=True, etag=True, max_age=300)
+    version = request.args.get("v", "")
+    sha = (bundle_manifest().get(name) or {}).get("sha256", "")
+    if len(version) >= 8 and sha.startswith(version):
+        # The URL names this content (embed pages link to ?v=<sha256 prefix>): cache it for good.
+        resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     if use_gz:
         resp.headers["Content-Encoding"] = "gzip"
     resp.headers["Vary"] = "Accept-Encoding"
@@ -358,6 +369,15 @@ def player_asset(name: str):
 
 def bundle_manifest() -> dict:
     """What the last build produced (file -> bytes, sha256), or {} when not built."""
+    try:
+        mtime = (DIST_DIR / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _manifest(mtime)
+
+
+@functools.lru_cache(maxsize=4)
+def _manifest(mtime_ns: int) -> dict:
     try:
         return json.loads((DIST_DIR / "manifest.json").read_text())
     except (OSError, ValueError):

@@ -37,15 +37,18 @@ def test_track_page_has_the_player_inline_track_and_oembed_discovery(client, cat
     assert link and "/oembed?url=http%3A%2F%2Fmusic.example%2Fembed%2Ftrack%2F" in link.group(1)
     assert 'rel="alternate"; type="application/json+oembed"' in r.headers["Link"]
     # boot.js (the fast start; inline when built, allowed by its hash) loads the bundle, which the page preloads.
-    assert 'data-main="http://music.example/player/player.js" data-config="scripthammer-config"' in html
-    assert '<link rel="preload" href="http://music.example/player/player.js" as="script">' in html
+    # The bundle's URLs carry its content hash when built (served immutable).
+    main = re.search(r'data-main="(http://music\.example/player/player\.js(\?v=[0-9a-f]{16})?)" '
+                     r'data-config="scripthammer-config"', html)
+    assert main and (main.group(2) or not (DIST_DIR / "manifest.json").exists())
+    assert f'<link rel="preload" href="{main.group(1)}" as="script">' in html
     boot = re.search(r'<script data-main="[^"]+" data-config="scripthammer-config">(.*?)</script>', html, re.S)
     if boot:
         digest = base64.b64encode(hashlib.sha256(boot.group(1).encode()).digest()).decode()
         assert f"'sha256-{digest}'" in r.headers["Content-Security-Policy"]
         assert "ScriptHammerBoot" in boot.group(1)
     else:
-        assert 'src="http://music.example/player/boot.js"' in html
+        assert 'src="http://music.example/player/boot.js' in html
     cfg = config_of(html)
     assert cfg["track"]["id"] == catalog["Headlights"] and cfg["track"]["title"] == "Headlights"
     assert cfg["beaconUrl"] == "http://music.example/api/beacons" and cfg["keyboard"] == "document"
@@ -131,6 +134,11 @@ def test_the_bundle_is_served_gzipped_when_accepted(client):
     assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.data) == plain.data
     assert zipped.headers["Vary"] == "Accept-Encoding" and zipped.headers["Access-Control-Allow-Origin"] == "*"
     assert client.get("/player/player.css").mimetype == "text/css"
+    assert "immutable" not in plain.headers["Cache-Control"]
+    sha = json.loads((DIST_DIR / "manifest.json").read_text())["player.js"]["sha256"]
+    versioned = client.get(f"/player/player.js?v={sha[:16]}")
+    assert versioned.data == plain.data and "immutable" in versioned.headers["Cache-Control"]
+    assert "immutable" not in client.get("/player/player.js?v=0123456789abcdef").headers["Cache-Control"]
     assert client.get("/player/embed-api.js").status_code == 200
     for bad in ("/player/../pyproject.toml", "/player/nope.js", "/player/.hidden.js", "/player/x.py"):
         assert client.get(bad).status_code == 404, bad
