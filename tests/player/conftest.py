@@ -125,7 +125,8 @@ def live(tmp_path_factory, redis_url):
     application.extensions["scripthammer"].close()
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API holds an event loop in this thread: close it when the package is done
+@pytest.fixture(scope="package")
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

@@ -411,7 +411,8 @@ def artifacts() -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API holds an event loop in this thread: close it when the package is done
+@pytest.fixture(scope="package")
 def browser():
     """Debian's Chromium driven by Playwright for Python."""
     if not Path(CHROMIUM).exists():
