@@ -100,11 +100,16 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', place, { once: true });
   else place();
   // The bundle's evaluation and the player's DOM are long tasks: they wait until the audio clock
-  // runs (currentTime > 0), so the start of the sound does not queue behind them.
+  // runs (currentTime > 0), so the start of the sound does not queue behind them, and then for an
+  // idle moment, so what the page had queued meanwhile runs first.
   const whenHeard = () => {
     const t0 = performance.now();
     const check = () => {
-      if (audio.currentTime > 0 || audio.paused || performance.now() - t0 > 400) { mark('heard'); loadMain(); } else setTimeout(check, 4);
+      if (audio.currentTime > 0 || audio.paused || performance.now() - t0 > 400) {
+        mark('heard');
+        if (window.requestIdleCallback) requestIdleCallback(loadMain, { timeout: 50 });
+        else setTimeout(loadMain, 0);
+      } else setTimeout(check, 4);
     };
     check();
   };
