@@ -1,10 +1,18 @@
-"""A real WordPress for the plugin and publishing tests, started once per session.
+"""A real WordPress for the plugin and publishing tests, started once per core in a session.
 
-Debian's ``wordpress`` package (core under /usr/share/wordpress, or SCRIPTHAMMER_WP_CORE) is copied
-to a scratch folder, configured for a MariaDB database and user of the suite's own, served by PHP's
-built-in server, installed with one POST and given the ScriptHammer plugin. A companion of the
-suite's own (the Flask app on a live port, a real RQ worker process, Redis) sits beside it, sharing
-the signing secret.
+The suite runs against two cores (the session fixture ``wp_core`` is parametrised, so every test
+that uses WordPress or the companion runs on each, with ids ``[wp6.1]`` and ``[wp6.5]``):
+
+- ``wp6.1``: Debian's ``wordpress`` package (core under /usr/share/wordpress, or SCRIPTHAMMER_WP_CORE);
+- ``wp6.5``: the newest core available here, 6.5.x from the npm package ``@wp-playground/wordpress-builds``
+  (pinned in tests/wordpress/wp-core/package-lock.json, installed there with ``npm ci`` when missing):
+  its core zip (PHP with comments stripped) is unzipped to a scratch folder and its static files
+  (public/wp-6.5/: CSS, JS, images, fonts) copied over it.
+
+SCRIPTHAMMER_WP_CORES=6.1 (or 6.5) runs one of them only. Each core is copied to a scratch folder,
+configured for a MariaDB database and user of its own, served by PHP's built-in server, installed with
+one POST and given the ScriptHammer plugin. A companion of its own (the Flask app on a live port, a
+real RQ worker process, Redis) sits beside it, sharing the signing secret.
 
 WooCommerce, WooCommerce Subscriptions and BuddyPress: when SCRIPTHAMMER_WP_EXTRA_PLUGINS names a
 folder holding ``woocommerce/``, ``woocommerce-subscriptions/`` and/or ``buddypress/``, those real
@@ -34,6 +42,11 @@ REPO = HERE.parents[1]
 PLUGIN_DIR = REPO / "wp-plugin" / "scripthammer"
 STANDINS = HERE / "standins"
 WP_CORE = Path(os.environ.get("SCRIPTHAMMER_WP_CORE", "/usr/share/wordpress"))
+NPM_CORE_DIR = HERE / "wp-core"  # package.json + package-lock.json; node_modules/ is not committed
+NPM_CORE_PACKAGE = NPM_CORE_DIR / "node_modules" / "@wp-playground" / "wordpress-builds"
+NPM_CORE_BRANCH = "6.5"
+#: which cores the suite runs on (comma-separated): "6.1" Debian's, "6.5" the npm package's.
+WP_CORES = [c.strip() for c in os.environ.get("SCRIPTHAMMER_WP_CORES", "6.1,6.5").split(",") if c.strip()]
 EXTRA_PLUGINS = os.environ.get("SCRIPTHAMMER_WP_EXTRA_PLUGINS", "")
 MARIADB_SOCKET = os.environ.get("SCRIPTHAMMER_TEST_MARIADB_SOCKET", "/run/mysqld/mysqld.sock")
 SECRET = "wp-test-secret-" + uuid.uuid4().hex[:12]
@@ -76,6 +89,8 @@ class WordPress:
     plugins: dict = dataclasses.field(default_factory=dict)  # "woocommerce" -> plugin file in use
     real: set = dataclasses.field(default_factory=set)  # which of them are the real plugins
     app_password: str = ""
+    core: str = "wp6.1"  # which core: "wp6.1" (Debian's) or "wp6.5" (npm)
+    version: str = ""  # its exact version, e.g. "6.1.1", "6.5.5"
 
     def rest_url(self, route: str) -> str:
         """The URL of a REST route with plain permalinks (/?rest_route=...)."""
@@ -161,8 +176,82 @@ def _mariadb_admin():
                            password=url.password or "", autocommit=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Core:
+    """Where a WordPress core comes from and how to lay it out in a site folder."""
+
+    branch: str  # "6.1", "6.5"
+    source: str  # "debian", "npm"
+
+    @property
+    def label(self) -> str:
+        return f"wp{self.branch}"
+
+    def install_into(self, root: Path) -> str:
+        """Lay the core out in ``root`` (which must not exist); returns its exact version."""
+        if self.source == "debian":
+            if not (WP_CORE / "wp-settings.php").exists():
+                _missing(f"no WordPress core at {WP_CORE}: apt-get install wordpress (scripts/setup.sh does)")
+            shutil.copytree(WP_CORE, root, symlinks=False)  # Debian's core is full of links: follow them
+        else:
+            _unpack_npm_core(self.branch, root)
+        version = (root / "wp-includes" / "version.php").read_text()
+        return version.split("$wp_version", 1)[1].split("'")[1]
+
+
+def _missing(msg: str) -> None:
+    if IN_CI:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+_NPM_LOCK = threading.Lock()
+
+
+def ensure_npm_core() -> Path:
+    """tests/wordpress/wp-core/node_modules from the npm registry (``npm ci``), once per checkout."""
+    with _NPM_LOCK:
+        zip_path = NPM_CORE_PACKAGE / "src" / "wordpress" / f"wp-{NPM_CORE_BRANCH}.zip"
+        if zip_path.exists():
+            return NPM_CORE_PACKAGE
+        npm = shutil.which("npm")
+        if npm is None:
+            _missing("npm is not installed: scripts/setup.sh installs Node.js and npm")
+        cmd = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"]
+        proc = subprocess.run(cmd, cwd=NPM_CORE_DIR, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0 or not zip_path.exists():
+            _missing(f"npm ci in {NPM_CORE_DIR} failed ({proc.returncode}): {proc.stderr[-1500:]}")
+        return NPM_CORE_PACKAGE
+
+
+def _unpack_npm_core(branch: str, root: Path) -> None:
+    """The Playground build of WordPress ``branch``: its PHP zip, then its static files over it."""
+    import zipfile
+
+    package = ensure_npm_core()
+    with zipfile.ZipFile(package / "src" / "wordpress" / f"wp-{branch}.zip") as z:
+        z.extractall(root)
+    # Static files (CSS, JS, images, fonts) are kept out of the zip, under public/wp-<branch>/.
+    shutil.copytree(package / "public" / f"wp-{branch}", root, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("wordpress-remote-asset-paths"))
+    # Playground's own pieces: its SQLite database and list of remote assets; wp-config.php is ours.
+    shutil.rmtree(root / "wp-content" / "database", ignore_errors=True)
+    for name in ("wordpress-remote-asset-paths", "wp-config.php", ".default_theme"):
+        (root / name).unlink(missing_ok=True)
+
+
+_CORES = {"6.1": Core("6.1", "debian"), "6.5": Core(NPM_CORE_BRANCH, "npm")}
+
+
+@pytest.fixture(scope="session", params=[_CORES[c] for c in WP_CORES if c in _CORES],
+                ids=lambda c: c.label)
+def wp_core(request) -> Core:
+    """The WordPress core this part of the session runs on: every WordPress fixture depends on it."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def wp_database():
+def wp_database(wp_core):
     """A database and a user of the suite's own on the local MariaDB."""
     try:
         conn = _mariadb_admin()
@@ -244,19 +333,19 @@ def register_wordpress_blueprint(app) -> None:
 
 
 @pytest.fixture(scope="session")
-def ports() -> dict:
+def ports(wp_core) -> dict:
     return {"wp": free_port(), "companion": free_port()}
 
 
 @pytest.fixture(scope="session")
-def companion(tmp_path_factory, redis_url, ports):
+def companion(wp_core, tmp_path_factory, redis_url, ports):
     """The companion on a live port, with a real RQ worker process, sharing WordPress's secret."""
     from werkzeug.serving import make_server
 
     from companion import create_app
     from jobs import context
 
-    tmp = tmp_path_factory.mktemp("companion")
+    tmp = tmp_path_factory.mktemp(f"companion-{wp_core.label}")
     url = f"http://127.0.0.1:{ports['companion']}"
     config = build_config(tmp, f"sqlite:///{tmp / 'companion.db'}", redis_url, wp_shared_secret=SECRET,
                           public_url=url, wp_url=f"http://127.0.0.1:{ports['wp']}", wp_user=PUBLISHER,
@@ -348,17 +437,12 @@ require_once ABSPATH . 'wp-settings.php';
 
 
 @pytest.fixture(scope="session")
-def wordpress(wp_database, companion, ports, tmp_path_factory):
-    """A real WordPress with the ScriptHammer plugin active and pointed at the session's companion."""
+def wordpress(wp_core, wp_database, companion, ports, tmp_path_factory):
+    """A real WordPress on ``wp_core`` with the ScriptHammer plugin active, pointed at its companion."""
     _need("php")
-    if not (WP_CORE / "wp-settings.php").exists():
-        msg = f"no WordPress core at {WP_CORE}: apt-get install wordpress (scripts/setup.sh does)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    base = tmp_path_factory.mktemp("wordpress")
+    base = tmp_path_factory.mktemp(f"wordpress-{wp_core.label}")
     root = base / "site"
-    shutil.copytree(WP_CORE, root, symlinks=False)
+    version = wp_core.install_into(root)
     log = base / "debug.log"
     _write_wp_config(root, wp_database, log)
     plugins_dir = root / "wp-content" / "plugins"
@@ -378,7 +462,9 @@ def wordpress(wp_database, companion, ports, tmp_path_factory):
             "admin_password2": ADMIN_PASS, "pw_weak": "1", "admin_email": "band@scripthammer.test",
             "blog_public": "0", "language": ""}, timeout=120)
         assert r.status_code == 200, r.text[:2000]
-        wp = WordPress(url=url, root=root, port=port, db=wp_database, log=log, plugins=chosen, real=real)
+        wp = WordPress(url=url, root=root, port=port, db=wp_database, log=log, plugins=chosen, real=real,
+                       core=wp_core.label, version=version)
+        assert wp.php("return get_bloginfo( 'version' );") == version
         wp.activate("scripthammer/scripthammer.php")
         password = wp.php(f"""
 update_option( 'scripthammer_settings', array_merge( get_option( 'scripthammer_settings', array() ), array(
@@ -404,9 +490,9 @@ return $created[0];
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Where screenshots go (kept after the run): var/test-artifacts/wordpress."""
-    d = REPO / "var" / "test-artifacts" / "wordpress"
+def artifacts(wp_core) -> Path:
+    """Where screenshots go (kept after the run): var/test-artifacts/wordpress/<core>/ (wp6.1, wp6.5)."""
+    d = REPO / "var" / "test-artifacts" / "wordpress" / wp_core.label
     d.mkdir(parents=True, exist_ok=True)
     return d
 

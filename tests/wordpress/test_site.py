@@ -15,6 +15,18 @@ TYPES = {"sh_album": "sh-albums", "sh_track": "sh-tracks", "sh_performance": "sh
          "sh_composition": "sh-compositions"}
 
 
+def test_runs_on_the_core_it_names(wordpress, wp_core):
+    """Each session part really runs its core: Debian's 6.1.x, or 6.5.x from the npm package."""
+    assert wordpress.version.split(".")[:2] == wp_core.branch.split("."), wordpress.version
+    assert wordpress.php("global $wp_version; return $wp_version;") == wordpress.version
+    generator = requests.get(f"{wordpress.url}/?feed=rss2", timeout=30).text
+    assert f"?v={wordpress.version}</generator>" in generator
+    assert wordpress.php("return is_plugin_active( 'scripthammer/scripthammer.php' );") is True
+    # The static files came with the core (the npm build keeps them apart from its PHP zip).
+    css = requests.get(f"{wordpress.url}/wp-admin/css/common.min.css", timeout=30)
+    assert css.status_code == 200 and len(css.content) > 10000
+
+
 def test_post_types_over_xmlrpc(wordpress):
     from wordpress_xmlrpc import Client
     from wordpress_xmlrpc.methods.posts import GetPostTypes
