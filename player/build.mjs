@@ -18,9 +18,6 @@ const options = {
   minify: !watch,
   sourcemap: true,
   legalComments: 'eof',
-  // V8 compile hints: compile every function on the streaming thread while the bundle downloads,
-  // rather than lazily on the main thread when the player first calls it (Chromium 136+).
-  banner: { js: '//# allFunctionsCalledOnLoad' },
   metafile: true,
   logLevel: 'info',
   define: { 'process.env.NODE_ENV': '"production"' },
