@@ -7,11 +7,14 @@ A generated 4-part piece (keys, guitar, bass, drums) of 3 minutes or more is ren
    holding the same synths;
 3. the quick preview of a changed piece: one note changed, then the time from the request to
    the first HLS segment in the object store.
-Each figure is the best of ``--rounds`` runs (alternating ours and bare). The last stdout line is
-one JSON object: fluidsynth_overhead, supercollider_overhead (ours / bare - 1), first_segment_s
-and the figures.
+After one warm-up round of each (not counted: page cache, imports), ``--rounds`` rounds each run
+ours and bare back to back, in alternating order; the overhead is the median over rounds of
+ours / bare - 1 within the round (paired, so load that drifts over the run hits both sides), with
+its spread; the best-of figures are printed too. The last stdout line is one JSON object:
+fluidsynth_overhead, supercollider_overhead, first_segment_s and the figures. Informational:
+``fluidsynth_bare_nofx_s``, the bare CLI with its own reverb and chorus off (as ours runs it).
 
-    .venv/bin/python bench/render.py [--measures 80] [--rounds 3]
+    .venv/bin/python bench/render.py [--measures 80] [--rounds 7]
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,12 +58,13 @@ def four_part_piece(measures: int, seed: int) -> Composition:
     return comp
 
 
-def bare_fluidsynth(comp: Composition, work: Path) -> float:
+def bare_fluidsynth(comp: Composition, work: Path, fx: bool = True) -> float:
     midi = work / "bare.mid"
     midi.write_bytes(write_midi(comp))
     t = time.perf_counter()
-    subprocess.run(["fluidsynth", "-ni", "-q", "-F", str(work / "bare-fs.wav"), "-r", "44100", DEFAULT_SOUNDFONT,
-                    str(midi)], check=True, capture_output=True)
+    subprocess.run(["fluidsynth", "-ni", "-q"] + ([] if fx else ["-R", "0", "-C", "0"]) +
+                   ["-F", str(work / "bare-fs.wav"), "-r", "44100", DEFAULT_SOUNDFONT, str(midi)],
+                   check=True, capture_output=True)
     return time.perf_counter() - t
 
 
@@ -98,7 +103,7 @@ def ours(comp: Composition, work: Path, engine: str, workers: int) -> tuple[floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--measures", type=int, default=80)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
@@ -107,18 +112,25 @@ def main() -> None:
         comp = four_part_piece(args.measures, args.seed)
         seconds = TempoMap(comp).end(comp.measures)
         notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
-        fig: dict = {"fs_ours": [], "fs_bare": [], "sc_ours": [], "sc_bare": []}
+        fig: dict = {"fs_ours": [], "fs_bare": [], "sc_ours": [], "sc_bare": [], "fs_bare_nofx": []}
         info = {}
-        for _ in range(args.rounds):
-            t, res = ours(comp, work, "fluidsynth", args.workers)
-            fig["fs_ours"].append(t)
-            info["fs"] = res
-            fig["fs_bare"].append(bare_fluidsynth(comp, work))
-            t, res = ours(comp, work, "supercollider", args.workers)
-            fig["sc_ours"].append(t)
-            info["sc"] = res
-            fig["sc_bare"].append(bare_supercollider(comp, work))
+        ours(comp, work, "fluidsynth", args.workers)  # warm-up, not counted
+        bare_fluidsynth(comp, work)
+        ours(comp, work, "supercollider", args.workers)
+        bare_supercollider(comp, work)
+        for r in range(args.rounds):
+            for eng, key, bare in (("fluidsynth", "fs", bare_fluidsynth), ("supercollider", "sc", bare_supercollider)):
+                if r % 2:
+                    fig[f"{key}_bare"].append(bare(comp, work))
+                t, res = ours(comp, work, eng, args.workers)
+                fig[f"{key}_ours"].append(t)
+                info[key] = res
+                if not r % 2:
+                    fig[f"{key}_bare"].append(bare(comp, work))
+            fig["fs_bare_nofx"].append(bare_fluidsynth(comp, work, fx=False))
         best = {k: min(v) for k, v in fig.items()}
+        med = {k: statistics.median(v) for k, v in fig.items()}
+        ratio = {k: [o / b - 1 for o, b in zip(fig[f"{k}_ours"], fig[f"{k}_bare"])] for k in ("fs", "sc")}
         # the quick preview of a changed piece: render and segment the opening, first segment first
         store = open_store(Config(var_dir=work / "var"))
         files = comp.to_files()
@@ -131,15 +143,21 @@ def main() -> None:
         prev = quick_preview(store, changed.to_files(), work / "var" / "work", seconds=8)
         first = prev["first_segment_s"]
         result = {
-            "fluidsynth_overhead": round(best["fs_ours"] / best["fs_bare"] - 1, 3),
-            "supercollider_overhead": round(best["sc_ours"] / best["sc_bare"] - 1, 3),
+            "fluidsynth_overhead": round(statistics.median(ratio["fs"]), 3),
+            "supercollider_overhead": round(statistics.median(ratio["sc"]), 3),
             "first_segment_s": round(first, 3),
-            "fluidsynth_ours_s": round(best["fs_ours"], 3), "fluidsynth_bare_s": round(best["fs_bare"], 3),
-            "supercollider_ours_s": round(best["sc_ours"], 3), "supercollider_bare_s": round(best["sc_bare"], 3),
+            "fluidsynth_overhead_spread": [round(min(ratio["fs"]), 3), round(max(ratio["fs"]), 3)],
+            "supercollider_overhead_spread": [round(min(ratio["sc"]), 3), round(max(ratio["sc"]), 3)],
+            "fluidsynth_overhead_best_of": round(best["fs_ours"] / best["fs_bare"] - 1, 3),
+            "supercollider_overhead_best_of": round(best["sc_ours"] / best["sc_bare"] - 1, 3),
+            "fluidsynth_ours_s": round(med["fs_ours"], 3), "fluidsynth_bare_s": round(med["fs_bare"], 3),
+            "supercollider_ours_s": round(med["sc_ours"], 3), "supercollider_bare_s": round(med["sc_bare"], 3),
+            "fluidsynth_bare_nofx_s": round(med["fs_bare_nofx"], 3),
             "fs_stems_s": info["fs"]["timings"]["stems_s"], "sc_stems_s": info["sc"]["timings"]["stems_s"],
             "preview_total_s": round(time.perf_counter() - t, 3), "preview_measures": prev["measures"],
             "piece_s": round(seconds, 1), "parts": len(PARTS), "notes": notes, "measures": comp.measures,
-            "loudness_lufs": info["fs"]["mix"]["loudness_lufs"], "rounds": args.rounds, "workers": args.workers,
+            "loudness_lufs": info["fs"]["mix"]["loudness_lufs"], "limiter_db": info["fs"]["mix"]["limiter_db"],
+            "rounds": args.rounds, "workers": args.workers,
             "nproc": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
             "engines": {"fluidsynth": subprocess.run(["fluidsynth", "--version"], capture_output=True,
                                                      text=True).stdout.split("\n")[0],
@@ -147,7 +165,9 @@ def main() -> None:
         }
         print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes")
         for k, v in fig.items():
-            print(f"{k:8s} " + " ".join(f"{x:.3f}" for x in v))
+            print(f"{k:12s} median {statistics.median(v):.3f}  " + " ".join(f"{x:.3f}" for x in v))
+        for k, v in ratio.items():
+            print(f"{k}_overhead median {statistics.median(v):.3f}  " + " ".join(f"{x:.3f}" for x in v))
         print(json.dumps(result))
     finally:
         shutil.rmtree(work, ignore_errors=True)

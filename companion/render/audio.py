@@ -56,17 +56,35 @@ def read_wav(path: str | Path) -> tuple[int, np.ndarray]:
     return sr, x[: frames * ch].reshape(frames, ch)
 
 
-def pcm_bytes(x: np.ndarray, bits: int = 24) -> bytes:
-    """Float audio (frames, channels) as little-endian PCM bytes (16 or 24 bit): scaled, rounded half
-    away from zero, clipped at full scale. Elementwise, so chunks convert exactly like the whole."""
+def quantize(x: np.ndarray, bits: int = 24) -> np.ndarray:
+    """Float audio as PCM integers (int32): scaled, rounded half away from zero, clipped at full scale."""
     full = 32767.0 if bits == 16 else 8388607.0
     y = np.asarray(x, dtype=np.float32) * np.float32(full)
     y += np.copysign(np.float32(0.5), y)
     np.clip(y, -full, full, out=y)
+    return y.astype("<i4")
+
+
+def pack(i: np.ndarray, bits: int = 24) -> bytes:
+    """PCM integers (any shape, interleaved order) as little-endian 16- or 24-bit bytes."""
+    i = np.ascontiguousarray(i, dtype="<i4").reshape(-1)
     if bits == 16:
-        return y.astype("<i2").tobytes()
-    i = y.astype("<i4").reshape(-1)
-    return i.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+        return i.astype("<i2").tobytes()
+    # 24-bit packing by words: 4 samples (4 x 3 bytes) are 3 little-endian 32-bit words
+    m = len(i) // 4 * 4
+    u = i[:m].view("<u4").reshape(-1, 4)
+    w = np.empty((m // 4, 3), dtype="<u4")
+    s1, s2 = u[:, 1] & 0xFFFFFF, u[:, 2] & 0xFFFFFF
+    np.bitwise_or(u[:, 0] & 0xFFFFFF, s1 << 24, out=w[:, 0])
+    np.bitwise_or(s1 >> 8, s2 << 16, out=w[:, 1])
+    np.bitwise_or(s2 >> 16, u[:, 3] << 8, out=w[:, 2])
+    return w.tobytes() + i[m:].view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+def pcm_bytes(x: np.ndarray, bits: int = 24) -> bytes:
+    """Float audio (frames, channels) as little-endian PCM bytes (16 or 24 bit): scaled, rounded half
+    away from zero, clipped at full scale. Elementwise, so chunks convert exactly like the whole."""
+    return pack(quantize(x, bits), bits)
 
 
 def wav_header(frames: int, ch: int, sr: int, bits: int) -> bytes:
@@ -102,10 +120,17 @@ class WavWriter:
         os.write(self.fd, header)
         os.ftruncate(self.fd, self.offset + frames * self.block)
 
-    def write(self, start: int, x: np.ndarray) -> None:
+    def write(self, start: int, x: np.ndarray, same_channels: bool = False) -> None:
+        """Write frames from ``start``; ``same_channels``: every channel of ``x`` holds the same samples
+        (converted once)."""
         x = x[: max(0, self.frames - start)]
-        if len(x):
-            os.pwrite(self.fd, pcm_bytes(x, self.bits), self.offset + start * self.block)
+        if not len(x):
+            return
+        if same_channels and x.ndim == 2 and x.shape[1] > 1:
+            data = pack(np.repeat(quantize(x[:, 0], self.bits), x.shape[1]), self.bits)
+        else:
+            data = pcm_bytes(x, self.bits)
+        os.pwrite(self.fd, data, self.offset + start * self.block)
 
     def close(self) -> Path:
         if self.fd is not None:

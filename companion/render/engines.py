@@ -4,14 +4,15 @@ non-realtime (scsynth through supriya).
 Each engine renders all the parts it plays in ONE pass and streams them, part by part, into
 :class:`StemBuffers` while it runs, so the mixdown can work on the finished seconds at once:
 
-* FluidSynth runs in-process (libfluidsynth through ctypes, the same library the CLI uses; the
-  GIL is released while it synthesises): one synth, one MIDI player for every FluidSynth part,
-  each part's MIDI channel on its own audio group, so ``fluid_synth_process`` hands back a
-  stereo pair per part. When the library cannot be loaded, the ``fluidsynth`` CLI renders each
+* FluidSynth runs through libfluidsynth (ctypes; the library the CLI uses) in a forked child
+  writing into shared memory: one synth, one MIDI player for every FluidSynth part, each
+  part's MIDI channel on its own audio group, so ``fluid_synth_process`` renders a stereo pair
+  per part straight into that part's stem. When the library cannot be loaded, the ``fluidsynth`` CLI renders each
   part on its own (the slow path).
 * SuperCollider renders one non-realtime score holding every part, each part's synths writing
-  to their own output bus pair (the SynthDefs' ``out`` control); scsynth writes one raw
-  multichannel float file, read while it grows.
+  to their own output bus (the SynthDefs' ``out`` control; notes sit at the centre, where left
+  and right are the same samples); scsynth writes one raw multichannel float file, read while
+  it grows.
 
 Both are deterministic for the same input (no random seeds from the clock: SuperCollider
 noise is seeded per note with ``RandSeed``), which is what SHF regeneration relies on.
@@ -24,6 +25,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import functools
+import mmap
 import os
 import re
 import shutil
@@ -54,20 +56,30 @@ RENDER_PATH = "stream 2"
 
 
 class StemBuffers:
-    """Float32 stereo stems of ``frames`` frames, filled by engine threads while a consumer reads the
-    frames every part has finished (:meth:`wait`)."""
+    """Float32 stereo stems of ``frames`` frames, planar (``data[part]`` is (2, frames): engines write
+    each channel in place), filled by engine threads while a consumer reads the frames every part has
+    finished (:meth:`wait`, :meth:`region`)."""
 
     def __init__(self, parts: list[str], frames: int):
         self.frames = frames
-        self.data = {p: np.zeros((frames, 2), dtype=np.float32) for p in parts}
+        self.data = {p: np.zeros((2, frames), dtype=np.float32) for p in parts}
         self.ready = {p: 0 for p in parts}
+        self.same_channels: set[str] = set()  # stems whose left and right are the same samples
         self.cond = threading.Condition()
         self.error: BaseException | None = None
 
     def put(self, part: str, start: int, x: np.ndarray) -> None:
         k = min(len(x), self.frames - start)
         if k > 0:
-            self.data[part][start:start + k] = x[:k]
+            self.data[part][:, start:start + k] = x[:k].T
+
+    def put_mono(self, part: str, start: int, x: np.ndarray) -> None:
+        k = min(len(x), self.frames - start)
+        if k > 0:
+            self.same_channels.add(part)
+            dst = self.data[part][:, start:start + k]
+            dst[0] = x[:k]
+            dst[1] = x[:k]
 
     def advance(self, parts, upto: int) -> None:
         with self.cond:
@@ -79,6 +91,10 @@ class StemBuffers:
         with self.cond:
             self.error = exc
             self.cond.notify_all()
+
+    def region(self, part: str, a: int, b: int) -> np.ndarray:
+        """Frames ``a:b`` of a stem as a (frames, 2) view."""
+        return self.data[part][:, a:b].T
 
     def available(self) -> int:
         return min(self.ready.values(), default=self.frames)
@@ -123,7 +139,7 @@ class Engine(abc.ABC):
         """Render ``part`` of ``comp`` to a stereo WAV stem at ``out`` of ``duration`` seconds."""
         bufs = StemBuffers([part], int(duration * SR))
         self.render_parts(comp, [PartJob(part, instrument)], bufs, work, duration, upto_measure)
-        write_wav(out, bufs.data[part], SR, bits=self.stem_bits)
+        write_wav(out, bufs.region(part, 0, bufs.frames), SR, bits=self.stem_bits)
         return out
 
 
@@ -268,7 +284,12 @@ class FluidSynthEngine(Engine):
             ens = ensemble_composition(comp, [(j.part, self._program(j.instrument)) for j in ps], upto_measure)
             midi = write_midi(ens)
             if self.in_process:
-                self._render_lib(midi, {j.part: sorted(chans[j.part]) for j in ps}, bufs)
+                pc = {j.part: sorted(chans[j.part]) for j in ps}
+                if hasattr(os, "fork"):
+                    self._render_forked(midi, pc, bufs)
+                else:
+                    self._render_lib(midi, pc, {p: bufs.data[p] for p in pc}, bufs.frames,
+                                     lambda n: bufs.advance(list(pc), n))
             else:
                 for j in ps:
                     solo = solo_composition(comp, j.part, self._program(j.instrument), upto_measure)
@@ -280,8 +301,70 @@ class FluidSynthEngine(Engine):
                     bufs.put(j.part, 0, x[:, :2] if x.shape[1] >= 2 else np.repeat(x, 2, axis=1))
                     bufs.advance([j.part], bufs.frames)
 
-    def _render_lib(self, midi: bytes, part_chans: dict[str, list[int]], bufs: StemBuffers,
-                    block: int = 4096, notify: int = 1 << 16) -> None:
+    def _render_forked(self, midi: bytes, part_chans: dict[str, list[int]], bufs: StemBuffers) -> None:
+        """:meth:`_render_lib` in a forked child writing the stems into shared memory: the synth then
+        never waits for this process's GIL (the mixer works in it meanwhile); this thread relays the
+        child's progress."""
+        parts = list(part_chans)
+        frames = bufs.frames
+        size = 2 * frames * 4
+        mm = mmap.mmap(-1, 64 + len(parts) * size)  # shared and anonymous: the child writes, we read
+        progress = np.frombuffer(mm, dtype=np.int64, count=1)
+        arrays = {p: np.frombuffer(mm, dtype=np.float32, count=2 * frames, offset=64 + i * size).reshape(2, frames)
+                  for i, p in enumerate(parts)}
+        for p in parts:
+            bufs.data[p] = arrays[p]
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: render, report by the shared counter, leave without cleanup
+            code = 1
+            try:
+                os.close(r)
+
+                def report(n: int) -> None:
+                    progress[0] = n
+                self._render_lib(midi, part_chans, arrays, frames, report)
+                code = 0
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent through the pipe
+                try:
+                    os.write(w, f"{type(exc).__name__}: {exc}".encode()[:4000])
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        os.close(w)
+        status = None
+        try:
+            while True:
+                pid_done, st = os.waitpid(pid, os.WNOHANG)
+                bufs.advance(parts, int(progress[0]))
+                if pid_done:
+                    status = st
+                    break
+                time.sleep(0.003)
+            err = b""
+            while True:
+                chunk = os.read(r, 4096)
+                if not chunk:
+                    break
+                err += chunk
+        finally:
+            os.close(r)
+            if status is None:
+                try:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            raise EngineError(f"libfluidsynth render failed: {err.decode(errors='replace') or status}")
+        bufs.advance(parts, frames)
+
+    def _render_lib(self, midi: bytes, part_chans: dict[str, list[int]], out: dict[str, np.ndarray], frames: int,
+                    report, block: int = 8192, notify: int = 1 << 16) -> None:
+        """One synth and player for all the parts; each part's first channel renders straight into its
+        stem ``out[part]`` (2, frames) (``fluid_synth_process`` writes planar buffers), other channels
+        it plays are added after. ``report(frames done)`` now and then."""
         lib = _libfluidsynth()
         groups = audio_groups([c for cs in part_chans.values() for c in cs])
         nout = 2 * groups
@@ -301,26 +384,33 @@ class FluidSynthEngine(Engine):
             player = lib.new_fluid_player(synth)
             if not player or lib.fluid_player_add_mem(player, midi, len(midi)) != 0 or lib.fluid_player_play(player) != 0:
                 raise EngineError("libfluidsynth could not play the MIDI file")
-            buf = np.zeros((nout, block), dtype=np.float32)
-            ptrs = (ctypes.c_void_p * nout)(*[buf[i].ctypes.data for i in range(nout)])
-            outs = {p: [c % groups for c in cs] for p, cs in part_chans.items()}
-            parts = list(part_chans)
-            frames, done, told = bufs.frames, 0, 0
+            scratch = np.zeros((nout, block), dtype=np.float32)
+            direct: dict[int, str] = {}   # group -> the part whose stem it renders into
+            extra: dict[int, str] = {}    # group -> a part it is added to (a part's further channels)
+            for p, cs in part_chans.items():
+                gs = [c % groups for c in cs]
+                direct[gs[0]] = p
+                for g in gs[1:]:
+                    extra[g] = p
+            done, told = 0, 0
+            ptrs = (ctypes.c_void_p * nout)()
             while done < frames:
                 k = min(block, frames - done)
-                buf[:, :k] = 0.0
+                for g in range(groups):
+                    if g in direct:
+                        d = out[direct[g]]
+                        ptrs[2 * g], ptrs[2 * g + 1] = d[0, done:].ctypes.data, d[1, done:].ctypes.data
+                    else:
+                        ptrs[2 * g], ptrs[2 * g + 1] = scratch[2 * g].ctypes.data, scratch[2 * g + 1].ctypes.data
+                if extra:
+                    scratch[:, :k] = 0.0
                 if lib.fluid_synth_process(synth, k, 0, None, nout, ptrs) != 0:
                     raise EngineError("libfluidsynth failed to render")
-                for p, gs in outs.items():
-                    dst = bufs.data[p][done:done + k]
-                    dst[:, 0] = buf[2 * gs[0], :k]
-                    dst[:, 1] = buf[2 * gs[0] + 1, :k]
-                    for g in gs[1:]:
-                        dst[:, 0] += buf[2 * g, :k]
-                        dst[:, 1] += buf[2 * g + 1, :k]
+                for g, p in extra.items():
+                    out[p][:, done:done + k] += scratch[2 * g:2 * g + 2, :k]
                 done += k
                 if done - told >= notify or done >= frames:
-                    bufs.advance(parts, done)
+                    report(done)
                     told = done
         finally:
             if player:
@@ -345,11 +435,16 @@ class SuperColliderEngine(Engine):
                 f"{RENDER_PATH}")
 
     def score(self, parts: list[tuple[list[NoteTime], object]], work: Path, duration: float):
-        """The supriya Score of the parts: their SynthDefs at 0, one self-freeing synth per note, part i
-        on output buses 2i, 2i+1."""
+        """The supriya Score of the parts: their SynthDefs at 0, one self-freeing synth per note.
+
+        Every note is panned to the centre (panning is the mix's job), where Pan2's left and right are
+        the same samples: part i's left goes to output bus i, its right to a private bus nobody
+        reads, so scsynth writes one channel per part and the stem carries it on both sides."""
         import supriya
 
-        score = supriya.Score(output_bus_channel_count=2 * max(1, len(parts)))
+        score = supriya.Score(output_bus_channel_count=max(1, len(parts)))
+        opts = score._options
+        private = opts.output_bus_channel_count + opts.input_bus_channel_count  # the first private bus
         defs = {}
         for _, inst in parts:
             sd = synthdef_for(inst)
@@ -368,7 +463,8 @@ class SuperColliderEngine(Engine):
             for j, n in enumerate(notes):
                 amp = 0.6 * (n.velocity / 127.0) ** 1.6
                 settings = dict(frequency=float(n.midi) if inst.percussion else midi_to_hz(n.midi), amplitude=amp,
-                                sustain=n.duration, pan=0.0, seed=float(j % 10000), out=float(2 * i))
+                                sustain=n.duration, pan=0.0, seed=float(j % 10000), out=float(i),
+                                out_right=float(private))
                 if buffer is not None:
                     settings.update(buffer=float(int(buffer)), offset=n.start)
                 with score.at(n.start):
@@ -403,7 +499,7 @@ class SuperColliderEngine(Engine):
         parts = [([n for n in part_notes(comp, j.part, tm, upto_measure) if n.start < duration], j.instrument)
                  for j in jobs]
         score = self.score(parts, work, duration)
-        ch = 2 * len(jobs)
+        ch = len(jobs)
         osc = work / "score.osc"
         with open(osc, "wb") as f:
             for d in score.iterate_datagrams(until=duration):
@@ -432,7 +528,7 @@ class SuperColliderEngine(Engine):
                         n = len(data) // frame_bytes
                         x = np.frombuffer(data[: n * frame_bytes], dtype="<f4").reshape(n, ch)
                         for i, p in enumerate(names):
-                            bufs.put(p, done, x[:, 2 * i:2 * i + 2])
+                            bufs.put_mono(p, done, x[:, i])
                         done += n
                         bufs.advance(names, done)
                         continue

@@ -192,7 +192,8 @@ class StreamMixer:
             raise ValueError(f"the mixer has {self.fed} of {self.frames} frames")
         self._advance(final=True)
         bus = self.bus
-        before = A.gated_loudness(np.concatenate(self.energy) if self.energy else np.zeros(0))
+        self.energy_all = np.concatenate(self.energy) if self.energy else np.zeros(0)
+        before = A.gated_loudness(self.energy_all)
         if not math.isfinite(before):
             out = self.mix
             if path is not None:
@@ -207,7 +208,7 @@ class StreamMixer:
             gain += bus.loudness_target_lufs - after
             after, peak, g = self._output(gain, bpeak, ceiling, path, bits, threads)
         info = {"loudness_lufs": round(after, 2), "gain_db": round(gain, 2),
-                "limiter_db": round(A.db(float(g.min())), 2) if g is not None else 0.0,
+                "limiter_db": round(A.db(float(g.min())), 2),
                 "peak_dbfs": round(A.db(peak), 2), "before_lufs": round(before, 2)}
         if path is not None:
             return None, info
@@ -215,27 +216,37 @@ class StreamMixer:
 
     def _output(self, gain_db: float, bpeak: np.ndarray, ceiling: float, path, bits: int, threads: int):
         """One pass over the mix: loudness gain x limiter gain, hard clip of interpolation corners, the
-        energies and peak of the result, and (with ``path``) its PCM written in place."""
+        energies and peak of the result, and (with ``path``) its PCM written in place.
+
+        Where the limiter leaves a chunk alone (its gain, and its neighbours' it is interpolated
+        with, are 1), the result is the mix times the loudness gain, so its energies and peak are the
+        measured ones times that gain (K-weighting is linear): only limited chunks are measured anew."""
         G = A.undb(gain_db)
         g = A.limiter_gains(bpeak * G, ceiling, self.blk, self.sr)
         if g.min() >= 1.0:
             g = None
+        sub = self.sr // 10
+        energy = self.energy_all
         chunks = [(a, min(a + self.grid, self.frames)) for a in range(0, self.frames, self.grid)]
         writer = A.WavWriter(path, self.frames, 2, self.sr, bits) if path is not None else None
         if writer is None:
             self.out = np.empty_like(self.mix)
+        blk = self.blk
 
         def one(ab):
             a, b = ab
-            if g is None:
+            ba, bb = a // blk, -(-b // blk)
+            if g is None or g[max(0, ba - 1): bb + 1].min() >= 1.0:
                 y = self.mix[a:b] * np.float32(G)
+                pk = float(G * bpeak[ba:bb].max()) if bb > ba else 0.0
+                e = energy[a // sub: a // sub + (b - a) // sub] * (G * G)
             else:
-                y = self.mix[a:b] * (A.gain_curve(g, self.blk, a, b) * np.float32(G))[:, None]
-            pk = float(np.max(np.abs(y))) if len(y) else 0.0
-            if pk > ceiling:
-                np.clip(y, -ceiling, ceiling, out=y)
-                pk = min(pk, ceiling)
-            e = A.k_energies(y, self.sr)
+                y = self.mix[a:b] * (A.gain_curve(g, blk, a, b) * np.float32(G))[:, None]
+                pk = float(np.max(np.abs(y))) if len(y) else 0.0
+                if pk > ceiling:
+                    np.clip(y, -ceiling, ceiling, out=y)
+                    pk = min(pk, ceiling)
+                e = A.k_energies(y, self.sr)
             if writer is not None:
                 writer.write(a, y)
             else:
@@ -255,7 +266,7 @@ class StreamMixer:
         if writer is not None:
             writer.close()
         after = A.gated_loudness(np.concatenate([e for e, _ in res]))
-        return after, max(p for _, p in res), g
+        return after, max(p for _, p in res), (g if g is not None else np.ones(1))
 
 
 def mixdown(stems: list[StemMix], bus: BusSettings, sr: int = A.SR) -> tuple[np.ndarray, dict]:

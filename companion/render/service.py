@@ -196,9 +196,9 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
     try:
         while have < frames:
             upto_f = bufs.wait(have)
-            region = [bufs.data[p][have:upto_f] for p in parts]
+            region = [bufs.region(p, have, upto_f) for p in parts]
             for p, x in zip(parts, region):
-                writers[p].write(have, x)
+                writers[p].write(have, x, same_channels=p in bufs.same_channels)
             mixer.feed(have, region)
             have = upto_f
             pct = 5 + int(70 * have / max(1, frames))

@@ -1,7 +1,7 @@
 """SuperCollider SynthDefs for the band (built with supriya), and voices defined in instrument files.
 
 Every SynthDef takes ``frequency``, ``amplitude``, ``sustain`` (seconds the note is held) and
-``pan`` (and ``out``, its first output bus) and frees itself when its envelope ends, so a note is a single ``/s_new`` in the score.
+``pan`` (and ``out``/``out_right``, its output buses) and frees itself when its envelope ends, so a note is a single ``/s_new`` in the score.
 Sources of randomness (noise) are seeded per synth with ``RandSeed`` so non-realtime renders
 are repeatable. The vocoder reads a buffer holding the spoken lyrics (``buffer``) from
 ``offset`` seconds.
@@ -15,11 +15,16 @@ from supriya import Envelope, SynthDef, SynthDefBuilder
 from supriya.ugens import (BPF, LPF, RLPF, Amplitude, BufRateScale, EnvGen, LeakDC, LFTri, Mix, Out, Pan2,
                            PlayBuf, Pulse, RandSeed, Saw, SinOsc, WhiteNoise, XLine)
 
-BASE = dict(frequency=440.0, amplitude=0.2, sustain=0.5, pan=0.0, seed=0.0, out=0.0)
+BASE = dict(frequency=440.0, amplitude=0.2, sustain=0.5, pan=0.0, seed=0.0, out=0.0, out_right=1.0)
 
 
 def _out(b, sig):
-    Out.ar(bus=b["out"], source=Pan2.ar(source=sig, position=b["pan"]))
+    """Pan2 to buses ``out`` (left) and ``out_right`` (right): 0 and 1 by default (a stereo output);
+    the companion's engine renders every part at the centre on one bus of its own, sending the
+    (identical) right channel to a private bus."""
+    left, right = Pan2.ar(source=sig, position=b["pan"])
+    Out.ar(bus=b["out"], source=left)
+    Out.ar(bus=b["out_right"], source=right)
 
 
 def _env(b, attack=0.005, release=0.15, curve=-4.0):
@@ -181,7 +186,7 @@ def defined(name: str, spec: dict, params: dict | None = None) -> SynthDef:
             sig = RLPF.ar(source=sig, frequency=cutoff, reciprocal_of_q=spec.get("resonance", 0.5))
         elif flt == "bpf":
             sig = BPF.ar(source=sig, frequency=cutoff, reciprocal_of_q=spec.get("resonance", 0.5))
-        Out.ar(bus=b["out"], source=Pan2.ar(source=sig * env * b["amplitude"], position=b["pan"]))
+        _out(b, sig * env * b["amplitude"])
     return b.build(name=name)
 
 
