@@ -3,6 +3,9 @@
 WordPress down or the credentials wrong are transient: the attempt is recorded on the publication
 as "retrying" with the reason, and RQ retries with backoff; after the last attempt the publication
 shows "failed" with the reason. WordPress refusing the content fails at once.
+
+Publishing a draft or unreleased item releases it (release_state public) once WordPress has the post,
+so the page's player can show it; the job's result says so (``released_from``).
 """
 from __future__ import annotations
 
@@ -33,5 +36,5 @@ def publish_item(job_id: str) -> dict:
             raise
         with svc.db.session() as s:
             s.get(Job, job_id).result = {k: v for k, v in result.items() if k in (
-                "wp_post_id", "wp_status", "wp_link", "state", "created")}
+                "wp_post_id", "wp_status", "wp_link", "state", "created", "release_state", "released_from")}
     return result

@@ -48,6 +48,8 @@ class PingSchema(Schema):
 
 def _queue(kind: str, item_id: int, action: str) -> dict:
     ident = require("catalog.publish")
+    if action == "publish":
+        require("catalog.write")  # publishing a draft or unreleased item releases it (release_state public)
     job_id, pub = service.request_publication(services(), kind, item_id, action,
                                               created_by=ident.member_id or ident.name)
     return {"job_id": job_id, "job_url": f"/api/jobs/{job_id}", "publication": pub}
@@ -59,7 +61,9 @@ def _route(kind: str, plural: str) -> None:
         @blp.doc(security=[{"bearer": []}, {"signed": []}])
         @blp.response(202, PublishAcceptedSchema)
         def post(self, item_id):
-            """Publish on WordPress: create or update the post (idempotent). Needs catalog.publish."""
+            """Publish on WordPress: create or update the post (idempotent). A draft or unreleased item
+            is released (release_state public) so that the page's player can show it; premium stays premium.
+            Needs catalog.publish and catalog.write."""
             return _queue(kind, item_id, "publish")
 
     @blp.route(f"/{plural}/<int:item_id>/unpublish", endpoint=f"unpublish_{kind}")
@@ -67,7 +71,7 @@ def _route(kind: str, plural: str) -> None:
         @blp.doc(security=[{"bearer": []}, {"signed": []}])
         @blp.response(202, PublishAcceptedSchema)
         def post(self, item_id):
-            """Return the post to draft on WordPress. Needs catalog.publish."""
+            """Return the post to draft on WordPress (the companion's release_state is left alone). Needs catalog.publish."""
             return _queue(kind, item_id, "unpublish")
 
     @blp.route(f"/{plural}/<int:item_id>/publication", endpoint=f"publication_{kind}")

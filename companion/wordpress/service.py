@@ -1,6 +1,13 @@
 """Publishing tracks and albums to WordPress: create or update the post keyed by the companion id,
 cover art to the media library, meta and status; unpublishing returns the post to draft.
 
+Publishing is releasing: a public WordPress page embeds the companion's player, which shows only
+released items (release_state public or premium), so publishing a ``draft`` or ``unreleased`` track
+or album sets its release_state to ``public`` (once WordPress has accepted the post); ``public`` and
+``premium`` stay as they are. Unpublishing only returns the post to draft on WordPress: the
+companion's release_state is left alone (changing it back is a catalog edit, PATCH release_state).
+Publishing an album releases the album, not its tracks: each track is published on its own.
+
 Every function is idempotent: publishing twice updates the same post and reuses the same cover.
 """
 from __future__ import annotations
@@ -22,6 +29,13 @@ from companion.wordpress.models import KINDS, Publication
 
 META = "scripthammer_"
 ACTIONS = ("publish", "unpublish")
+#: release states a public page cannot show (the player would say "not found"): publishing releases them.
+UNRELEASED_STATES = ("draft", "unreleased")
+
+
+def release_state_on_publish(state: str) -> str:
+    """The release_state an item has once published: draft/unreleased become public, others stay."""
+    return "public" if state in UNRELEASED_STATES else state
 
 
 def media_url(config, key: str | None) -> str:
@@ -167,6 +181,9 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
             fields = track_fields(svc.config, item, album_pub.wp_post_id if album_pub else None)
         else:
             fields = album_fields(svc.config, item)
+        # The post carries the state the item will have once published; the item itself is released
+        # below, once WordPress has accepted the post (WordPress down: it stays as the band left it).
+        fields["meta"][f"{META}release_state"] = release_state_on_publish(item.release_state)
         progress(10, "cover")
         cover_id = _ensure_cover(svc, client, kind, item_id, item)
     fields["featured_media"] = cover_id
@@ -175,15 +192,22 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
     post_id = _existing_post(svc, client, kind, item_id)
     post = client.save_post(kind, post_id, fields)
     with svc.db.session() as s:
+        item = _load(s, kind, item_id)
+        released_from = None
+        if item.release_state in UNRELEASED_STATES:
+            released_from, item.release_state = item.release_state, release_state_on_publish(item.release_state)
         pub = get_publication(s, kind, item_id, create=True)
         pub.wp_post_id, pub.wp_status, pub.wp_link = int(post["id"]), post.get("status"), post.get("link")
         pub.state, pub.published_at = "published", utcnow()
         pub.error_code = pub.error_message = None
-        return publication_out(pub, kind, item_id) | {"created": post_id is None}
+        return publication_out(pub, kind, item_id) | {"created": post_id is None, "release_state": item.release_state,
+                                                      "released_from": released_from}
 
 
 def unpublish(svc, kind: str, item_id: int, *, client: WordPressClient | None = None) -> dict:
-    """Return the item's post to draft (nothing to do when it was never published)."""
+    """Return the item's post to draft on WordPress (nothing to do when it was never published).
+
+    The companion's release_state is not changed: the release stays, only the WordPress page goes."""
     client = client or WordPressClient.from_config(svc.config)
     _started(svc, kind, item_id, "unpublish")
     with svc.db.session() as s:

@@ -112,6 +112,64 @@ def test_publish_is_idempotent(wordpress, companion, released_track):
     assert back["wp_status"] == "publish" and back["wp_post_id"] == post_id
 
 
+def test_publishing_releases_a_draft_so_the_page_can_play_it(wordpress, companion, monkeypatch):
+    """A draft or unreleased item's embed is "not found" to the public: publishing releases it (public),
+    premium stays premium, WordPress down releases nothing, unpublishing leaves the release alone."""
+    from tests.conftest import free_port
+    from companion.catalog import service as catalog
+
+    with companion.svc.db.session() as s:
+        album = catalog.create_album(s, title="Unreleased Orbit", release_state="unreleased")
+        draft = catalog.create_track(s, title="Draft Pulse", album_id=album.id, track_number=1, release_state="draft")
+        premium = catalog.create_track(s, title="Premium Drift", album_id=album.id, track_number=2,
+                                       release_state="premium")
+        aid, tid, pid = album.id, draft.id, premium.id
+
+    def embed(kind, item_id):
+        return requests.get(f"{companion.url}/embed/{kind}/{item_id}", timeout=30)  # as a fan: no token
+
+    def state(kind, item_id):
+        return _api(companion, "GET", f"/api/{kind}s/{item_id}").json()["release_state"]
+
+    assert embed("track", tid).status_code == 404 and embed("album", aid).status_code == 404
+
+    # WordPress down: nothing is published, so nothing is released.
+    down = dataclasses.replace(companion.config, wp_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(Exception):
+        _run_inline(companion, down, tid, monkeypatch, final=True)
+    assert state("track", tid) == "draft" and embed("track", tid).status_code == 404
+
+    album_pub = _publish(companion, "album", aid)
+    assert album_pub["state"] == "published" and state("album", aid) == "public"
+    pub = _publish(companion, "track", tid)
+    assert pub["state"] == "published" and pub["wp_status"] == "publish"
+    assert state("track", tid) == "public"
+    job = _api(companion, "GET", f"/api/jobs/{pub['job_id']}").json()
+    assert job["result"]["released_from"] == "draft" and job["result"]["release_state"] == "public", job
+    meta = requests.get(wordpress.rest_url(f"/wp/v2/sh-tracks/{pub['wp_post_id']}"), timeout=30).json()["meta"]
+    assert meta["scripthammer_release_state"] == "public"
+    page = embed("track", tid)
+    assert page.status_code == 200 and "Draft Pulse" in page.text
+    assert embed("album", aid).status_code == 200
+    # The WordPress page embeds exactly that player.
+    html = requests.get(pub["wp_link"], timeout=60).text
+    assert f'src="{companion.url}/embed/track/{tid}"' in html
+
+    # Premium stays premium (its page plays the preview); re-publishing releases nothing more.
+    ppub = _publish(companion, "track", pid)
+    assert ppub["state"] == "published" and state("track", pid) == "premium"
+    pmeta = requests.get(wordpress.rest_url(f"/wp/v2/sh-tracks/{ppub['wp_post_id']}"), timeout=30).json()["meta"]
+    assert pmeta["scripthammer_release_state"] == "premium"
+    assert embed("track", pid).status_code == 200
+    again = _publish(companion, "track", tid)
+    assert _api(companion, "GET", f"/api/jobs/{again['job_id']}").json()["result"]["released_from"] is None
+
+    # Unpublishing takes the WordPress page down and leaves the release as it is.
+    gone = _publish(companion, "track", tid, "unpublish")
+    assert gone["state"] == "draft" and gone["wp_status"] == "draft"
+    assert state("track", tid) == "public" and embed("track", tid).status_code == 200
+
+
 def test_publish_needs_the_right(companion, released_track):
     r = _api(companion, "POST", f"/api/tracks/{released_track['track_id']}/publish", who="listener")
     assert r.status_code == 403
