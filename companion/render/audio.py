@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
 import os
 import struct
 from pathlib import Path
@@ -167,6 +168,20 @@ def fit(x: np.ndarray, frames: int) -> np.ndarray:
     return np.vstack([x, np.zeros((frames - len(x), x.shape[1]), dtype=x.dtype)])
 
 
+def zeros(shape, dtype=np.float32) -> np.ndarray:
+    """A zeroed array for a big bus: private anonymous memory asking for transparent huge pages
+    (a few hundred page faults instead of tens of thousands for a 3-minute stereo bus)."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if n < 1 << 22 or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(shape, dtype=dtype)
+    mm = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        mm.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:
+        pass
+    return np.frombuffer(mm, dtype=dtype).reshape(shape)
+
+
 # --------------------------------------------------------------------------- mix maths
 
 def db(g: float) -> float:
@@ -266,6 +281,22 @@ def block_peaks(x: np.ndarray, blk: int) -> np.ndarray:
         bpeak[:full_blocks] = np.maximum(head.max(axis=1), -head.min(axis=1))
     if frames > full_blocks * blk:
         bpeak[-1] = np.abs(x[full_blocks * blk:]).max()
+    return bpeak
+
+
+def block_peaks_planar(x: np.ndarray, blk: int) -> np.ndarray:
+    """:func:`block_peaks` of planar audio (channels, frames)."""
+    frames = x.shape[1]
+    nb = (frames + blk - 1) // blk
+    full_blocks = frames // blk
+    bpeak = np.zeros(nb)
+    for c in range(x.shape[0]):
+        if full_blocks:
+            head = x[c, : full_blocks * blk].reshape(full_blocks, blk)
+            np.maximum(bpeak[:full_blocks], np.maximum(head.max(axis=1), -head.min(axis=1)),
+                       out=bpeak[:full_blocks])
+        if frames > full_blocks * blk:
+            bpeak[-1] = max(bpeak[-1], float(np.abs(x[c, full_blocks * blk:]).max()))
     return bpeak
 
 

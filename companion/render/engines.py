@@ -62,7 +62,13 @@ class StemBuffers:
 
     def __init__(self, parts: list[str], frames: int):
         self.frames = frames
-        self.data = {p: np.zeros((2, frames), dtype=np.float32) for p in parts}
+        self.parts = list(parts)
+        # one (parts, 2, frames) array in shared anonymous memory (zero pages until written): a forked
+        # engine writes into it, the mixer reads every stem of a region as one strided matrix
+        self._mm = mmap.mmap(-1, max(1, len(self.parts) * 2 * frames * 4))
+        self.all = np.frombuffer(self._mm, dtype=np.float32, count=len(self.parts) * 2 * frames).reshape(
+            len(self.parts), 2, frames)
+        self.data = {p: self.all[i] for i, p in enumerate(self.parts)}
         self.ready = {p: 0 for p in parts}
         self.same_channels: set[str] = set()  # stems whose left and right are the same samples
         self.cond = threading.Condition()
@@ -307,13 +313,9 @@ class FluidSynthEngine(Engine):
         child's progress."""
         parts = list(part_chans)
         frames = bufs.frames
-        size = 2 * frames * 4
-        mm = mmap.mmap(-1, 64 + len(parts) * size)  # shared and anonymous: the child writes, we read
+        arrays = {p: bufs.data[p] for p in parts}  # in shared memory
+        mm = mmap.mmap(-1, 64)
         progress = np.frombuffer(mm, dtype=np.int64, count=1)
-        arrays = {p: np.frombuffer(mm, dtype=np.float32, count=2 * frames, offset=64 + i * size).reshape(2, frames)
-                  for i, p in enumerate(parts)}
-        for p in parts:
-            bufs.data[p] = arrays[p]
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: render, report by the shared counter, leave without cleanup

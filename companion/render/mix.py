@@ -113,7 +113,7 @@ class StreamMixer:
     def __init__(self, stems: list[StemMix], bus: BusSettings, frames: int, sr: int = A.SR, nfft: int = 1 << 18):
         self.bus, self.frames, self.sr = bus, frames, sr
         self.stems = [_Stem(s, sr) for s in stems]
-        self.mix = np.zeros((frames, 2), dtype=np.float32)  # the dry bus, then dry + wet
+        self.mix = A.zeros((2, frames))  # planar: the dry bus, then dry + wet
         self.has_send = any(s.send_amount > 0 for s in self.stems)
         self.fed = 0
         self.blk = A.limiter_block(sr)
@@ -132,25 +132,25 @@ class StreamMixer:
             self.rblock = nfft - len(ir) + 1
             H = np.fft.rfft(ir.astype(np.float32), nfft, axis=0).T * np.float32(A.undb(bus.reverb_return_db))
             self.H = np.ascontiguousarray(H.astype(np.complex64))
-            self.send = np.zeros(frames, dtype=np.float32)
-            self.wet = np.zeros((frames + nfft, 2), dtype=np.float32)
+            self.send = A.zeros(frames)
+            self.wet = A.zeros((2, frames + nfft))
             self.convolved = 0
         self.timings = {"reverb_s": 0.0}
 
     # ------------------------------------------------------------------ streaming part
-    def feed(self, start: int, blocks: list[np.ndarray]) -> None:
-        """Mix frames ``start:start+len`` of every stem (in the order given at construction)."""
+    def feed(self, start: int, stems: np.ndarray | list[np.ndarray]) -> None:
+        """Mix frames ``start:start+k`` of every stem (in the order given at construction): ``stems`` is
+        (stems, 2, k), or a list of (2, k) planar arrays."""
         if start != self.fed:
             raise ValueError(f"regions must arrive in order (expected frame {self.fed}, got {start})")
-        k = min([len(b) for b in blocks] + [self.frames - start])
+        k = min([x.shape[-1] for x in stems] + [self.frames - start])
         a, b = start, start + k
-        dry = self.mix[a:b]
-        for st, x in zip(self.stems, blocks):
-            x = x[:k]
+        dry = self.mix[:, a:b]
+        for st, x in zip(self.stems, stems):
             gl, gr = st.gains(a, b)
-            left, right = x[:, 0] * gl, x[:, 1] * gr
-            dry[:, 0] += left
-            dry[:, 1] += right
+            left, right = x[0, :k] * gl, x[1, :k] * gr
+            dry[0] += left
+            dry[1] += right
             if self.has_send:
                 sg = st.sends(a, b)
                 if sg is not None:
@@ -167,11 +167,11 @@ class StreamMixer:
             ready = self.fed
         while self.measured < self.frames and (self.measured + self.grid <= ready or final):
             a, b = self.measured, min(self.measured + self.grid, self.frames)
-            seg = self.mix[a:b]
+            seg = self.mix[:, a:b]
             if self.has_send:
-                seg += self.wet[a:b]
-            self.energy.append(A.k_energies(seg, self.sr))
-            self.peaks.append(A.block_peaks(seg, self.blk))
+                seg += self.wet[:, a:b]
+            self.energy.append(A.k_energies(seg.T, self.sr))
+            self.peaks.append(A.block_peaks_planar(seg, self.blk))
             self.measured = b
 
     def _convolve_block(self) -> None:
@@ -181,7 +181,7 @@ class StreamMixer:
         if np.any(x):
             X = np.fft.rfft(x, self.nfft)
             y = np.fft.irfft(X[None, :] * self.H, self.nfft, axis=1)
-            self.wet[o:o + self.nfft] += y.T
+            self.wet[:, o:o + self.nfft] += y
         self.convolved = min(self.frames, o + self.rblock)
         self.timings["reverb_s"] += time.perf_counter() - t
 
@@ -195,7 +195,7 @@ class StreamMixer:
         self.energy_all = np.concatenate(self.energy) if self.energy else np.zeros(0)
         before = A.gated_loudness(self.energy_all)
         if not math.isfinite(before):
-            out = self.mix
+            out = self.mix.T
             if path is not None:
                 A.write_wav(path, out, self.sr, bits)
             return (None if path is not None else out), {"loudness_lufs": None, "gain_db": 0.0, "limiter_db": 0.0,
@@ -212,7 +212,7 @@ class StreamMixer:
                 "peak_dbfs": round(A.db(peak), 2), "before_lufs": round(before, 2)}
         if path is not None:
             return None, info
-        return self.out, info
+        return self.out.T, info
 
     def _output(self, gain_db: float, bpeak: np.ndarray, ceiling: float, path, bits: int, threads: int):
         """One pass over the mix: loudness gain x limiter gain, hard clip of interpolation corners, the
@@ -230,27 +230,27 @@ class StreamMixer:
         chunks = [(a, min(a + self.grid, self.frames)) for a in range(0, self.frames, self.grid)]
         writer = A.WavWriter(path, self.frames, 2, self.sr, bits) if path is not None else None
         if writer is None:
-            self.out = np.empty_like(self.mix)
+            self.out = np.empty_like(self.mix)  # planar
         blk = self.blk
 
         def one(ab):
             a, b = ab
             ba, bb = a // blk, -(-b // blk)
             if g is None or g[max(0, ba - 1): bb + 1].min() >= 1.0:
-                y = self.mix[a:b] * np.float32(G)
+                y = self.mix[:, a:b] * np.float32(G)
                 pk = float(G * bpeak[ba:bb].max()) if bb > ba else 0.0
                 e = energy[a // sub: a // sub + (b - a) // sub] * (G * G)
             else:
-                y = self.mix[a:b] * (A.gain_curve(g, blk, a, b) * np.float32(G))[:, None]
-                pk = float(np.max(np.abs(y))) if len(y) else 0.0
+                y = self.mix[:, a:b] * (A.gain_curve(g, blk, a, b) * np.float32(G))[None, :]
+                pk = float(np.max(np.abs(y))) if y.size else 0.0
                 if pk > ceiling:
                     np.clip(y, -ceiling, ceiling, out=y)
                     pk = min(pk, ceiling)
-                e = A.k_energies(y, self.sr)
+                e = A.k_energies(y.T, self.sr)
             if writer is not None:
-                writer.write(a, y)
+                writer.write(a, y.T)
             else:
-                self.out[a:b] = y
+                self.out[:, a:b] = y
             return e, pk
 
         try:
@@ -274,7 +274,7 @@ def mixdown(stems: list[StemMix], bus: BusSettings, sr: int = A.SR) -> tuple[np.
     frames = max((len(s.audio) for s in stems), default=0)
     m = StreamMixer(stems, bus, frames, sr)
     if frames:
-        m.feed(0, [A.fit(s.audio.astype(np.float32, copy=False), frames) for s in stems])
+        m.feed(0, [np.ascontiguousarray(A.fit(s.audio.astype(np.float32, copy=False), frames).T) for s in stems])
     else:
         m.fed = 0
     return m.finish()
