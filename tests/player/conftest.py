@@ -125,8 +125,9 @@ def live(tmp_path_factory, redis_url):
     application.extensions["scripthammer"].close()
 
 
-# Playwright's sync API holds an event loop in this thread: close it when the package is done
-@pytest.fixture(scope="package")
+# Playwright's sync API holds an event loop in this thread: close it when the module is done
+# (module, not package: a folder without __init__.py has no package scope of its own)
+@pytest.fixture(scope="module")
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

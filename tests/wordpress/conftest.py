@@ -497,8 +497,9 @@ def artifacts(wp_core) -> Path:
     return d
 
 
-# Playwright's sync API holds an event loop in this thread: close it when the package is done
-@pytest.fixture(scope="package")
+# Playwright's sync API holds an event loop in this thread: close it when the module is done
+# (module, not package: a folder without __init__.py has no package scope of its own)
+@pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright for Python."""
     if not Path(CHROMIUM).exists():
