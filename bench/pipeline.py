@@ -87,9 +87,12 @@ def naive_release(src: Path, out: Path, tags: Tags, settings: PipelineSettings) 
         args = [a for a in output_args(spec, fmt) if a not in ("-f", "mp4")]
         ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-af", f"volume={gain:.2f}dB", "-threads", "1",
                 *args, "-f", "hls", "-hls_time", str(settings.segment_seconds), "-hls_playlist_type", "vod",
-                "-hls_list_size", "0", "-hls_segment_filename", str(d / f"{stem}_%05d.ts"), str(d / f"{stem}.m3u8")])
+                "-hls_list_size", "0", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", f"{stem}_init.mp4",
+                "-hls_segment_filename", str(d / f"{stem}_%05d.m4s"), str(d / f"{stem}.m3u8")])
         segs, durs = hlsmod.parse_media_playlist(d / f"{stem}.m3u8")
-        v = hlsmod.Variant(kbps * 1000, d / f"{stem}.m3u8", [d / s for s in segs], durs)
+        init = hlsmod.parse_init_uri(d / f"{stem}.m3u8")
+        v = hlsmod.Variant(kbps * 1000, d / f"{stem}.m3u8", [d / s for s in segs], durs,
+                           init=d / init if init else None)
         hlsmod.measure_bandwidth(v)
         variants.append(v)
     (out / "hls" / "master.m3u8").write_text(hlsmod.master_playlist(variants))
