@@ -52,7 +52,7 @@ class EngineError(RuntimeError):
 
 # the render path is part of what an engine version means (SHF regeneration compares versions to
 # decide between bit-identical and within-tolerance): bump when the engines' output changes
-RENDER_PATH = "stream 2"
+RENDER_PATH = "stream 3"
 
 
 class StemBuffers:
@@ -127,9 +127,56 @@ class PartJob:
     instrument: object
 
 
+def split_balanced(items: list, cost, n: int) -> list[list]:
+    """``items`` in at most ``n`` groups of about equal total ``cost`` (largest first, to the lightest
+    group), each group in the items' order."""
+    n = max(1, min(n, len(items)))
+    groups: list[list] = [[] for _ in range(n)]
+    loads = [0.0] * n
+    for it in sorted(items, key=cost, reverse=True):
+        i = loads.index(min(loads))
+        groups[i].append(it)
+        loads[i] += cost(it)
+    order = {id(it): k for k, it in enumerate(items)}
+    return [sorted(g, key=lambda it: order[id(it)]) for g in groups if g]
+
+
+def run_concurrently(calls: list, at_once: int = 2) -> None:
+    """Run the callables, ``at_once`` at a time in threads (one in this thread); raise the first failure."""
+    if len(calls) == 1 or at_once <= 1:
+        for fn in calls:
+            fn()
+        return
+    if len(calls) > at_once:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=at_once) as pool:
+            for f in [pool.submit(fn) for fn in calls]:
+                f.result()
+        return
+    errors: list[BaseException] = []
+
+    def guard(fn):
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+    threads = [threading.Thread(target=guard, args=(fn,), daemon=True) for fn in calls[1:]]
+    for t in threads:
+        t.start()
+    guard(calls[0])
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 class Engine(abc.ABC):
     name = "abstract"
     stem_bits = 24
+    # the parts are split between SPLIT engine processes (a fixed number: the split shapes the output
+    # bits, so it must not depend on the machine); ``processes`` of them run at once
+    SPLIT = 2
+    processes = 2
 
     @abc.abstractmethod
     def version(self) -> str:
@@ -286,16 +333,24 @@ class FluidSynthEngine(Engine):
                     break
             else:
                 passes.append([j])
+        if self.in_process and hasattr(os, "fork"):
+            # split further between processes, balanced by sounding time (one synth per group)
+            def cost(j):
+                return sum(e.dur + 1 for _, e in comp.all_events(j.part) if e.kind == "note")
+            groups = [g for ps in passes for g in split_balanced(ps, cost, self.SPLIT)]
+
+            def one(ps):
+                ens = ensemble_composition(comp, [(j.part, self._program(j.instrument)) for j in ps], upto_measure)
+                self._render_forked(write_midi(ens), {j.part: sorted(chans[j.part]) for j in ps}, bufs)
+            run_concurrently([functools.partial(one, g) for g in groups], self.processes)
+            return
         for ps in passes:
             ens = ensemble_composition(comp, [(j.part, self._program(j.instrument)) for j in ps], upto_measure)
             midi = write_midi(ens)
             if self.in_process:
                 pc = {j.part: sorted(chans[j.part]) for j in ps}
-                if hasattr(os, "fork"):
-                    self._render_forked(midi, pc, bufs)
-                else:
-                    self._render_lib(midi, pc, {p: bufs.data[p] for p in pc}, bufs.frames,
-                                     lambda n: bufs.advance(list(pc), n))
+                self._render_lib(midi, pc, {p: bufs.data[p] for p in pc}, bufs.frames,
+                                 lambda n: bufs.advance(list(pc), n))
             else:
                 for j in ps:
                     solo = solo_composition(comp, j.part, self._program(j.instrument), upto_measure)
@@ -491,10 +546,19 @@ class SuperColliderEngine(Engine):
                     break
             else:
                 passes.append(([j], {sd.name: sd.compile()}))
-        for i, (ps, _) in enumerate(passes):
+        # and split between scsynth processes, balanced by synth time x SynthDef size
+        tm = TempoMap(comp)
+        weight = {j.part: len(synthdef_for(j.instrument).compile()) for j in jobs}
+
+        def cost(j):
+            return weight[j.part] * sum(n.duration + 0.3 for n in part_notes(comp, j.part, tm, upto_measure))
+        groups = [g for ps, _ in passes for g in split_balanced(ps, cost, self.SPLIT)]
+        calls = []
+        for i, ps in enumerate(groups):
             pw = work / f"pass-{i}"
             pw.mkdir(parents=True, exist_ok=True)
-            self._render_pass(comp, ps, bufs, pw, duration, upto_measure)
+            calls.append(functools.partial(self._render_pass, comp, ps, bufs, pw, duration, upto_measure))
+        run_concurrently(calls, self.processes)
 
     def _render_pass(self, comp, jobs, bufs, work, duration, upto_measure):
         tm = TempoMap(comp)

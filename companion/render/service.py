@@ -142,7 +142,7 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
     both are used), streaming the stems into memory; this thread writes each stem's finished
     seconds and mixes them (dry and send buses, reverb, loudness and peak measurement) while the
     engines are still running, then applies the loudness gain and the limiter and writes the
-    mixdown. ``workers`` is kept for callers; the engines' passes are the parallelism now.
+    mixdown. ``workers``: how many processes each engine may split its parts between.
 
     Returns {duration, stems: [{part, engine, path, ...}], mixdown: path, mix: {...}, timings}.
     """
@@ -162,6 +162,8 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
         inst = parts_by[part]
         by_engine.setdefault(settings.engine_for(inst), []).append(PartJob(part, inst))
     engines = {name: make_engine(name) for name in by_engine}
+    for eng in engines.values():
+        eng.processes = max(1, workers)
     engine_of = {j.part: name for name, jobs in by_engine.items() for j in jobs}
     bufs = StemBuffers(parts, frames)
     done_at: dict[str, float] = {}

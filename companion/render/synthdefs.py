@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 from supriya import Envelope, SynthDef, SynthDefBuilder
 from supriya.ugens import (BPF, LPF, RLPF, Amplitude, BufRateScale, EnvGen, LeakDC, LFTri, Mix, Out, Pan2,
@@ -190,10 +191,14 @@ def defined(name: str, spec: dict, params: dict | None = None) -> SynthDef:
     return b.build(name=name)
 
 
+_BUILD_LOCK = threading.Lock()  # supriya's SynthDefBuilder keeps its scope per process, not per thread
+
+
 def synthdef_for(instrument) -> SynthDef:
-    if instrument.sc_define:
-        return defined(instrument.synthdef, instrument.sc_define, instrument.sc_params)
-    return BUILTINS[instrument.synthdef](instrument.sc_params)
+    with _BUILD_LOCK:
+        if instrument.sc_define:
+            return defined(instrument.synthdef, instrument.sc_define, instrument.sc_params)
+        return BUILTINS[instrument.synthdef](instrument.sc_params)
 
 
 def midi_to_hz(m: float) -> float:
