@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from companion.catalog import service as catalog
 from companion.catalog.models import Album, Track
 from companion.db import utcnow
-from companion.errors import InvalidInput
+from companion.errors import InvalidInput, ServiceUnavailable
 from companion.tasks.models import Job
 from companion.tasks.service import create_job, enqueue_job
 from companion.wordpress.client import WordPressClient
@@ -83,8 +83,21 @@ def request_publication(svc, kind: str, item_id: int, action: str, *, created_by
         pub.state, pub.action, pub.job_id = "queued", action, job.id
         pub.error_code = pub.error_message = None
         s.flush()
+        out = publication_out(pub, kind, item_id)
+    # Enqueue once the job's row is committed: a worker that takes the job at once must find it (enqueued
+    # inside the transaction, a fast worker read no row and the job was lost while the row said queued).
+    try:
         enqueue_job(svc, job, "jobs.publish.publish_item")
-        return job.id, publication_out(pub, kind, item_id)
+    except ServiceUnavailable as exc:
+        with svc.db.session() as s:
+            s.execute(sa.update(Job).where(Job.id == job.id).values(
+                state="failed", error_code=exc.code, error_message=exc.message, ended_at=utcnow()))
+            pub = get_publication(s, kind, item_id, create=True)
+            pub.state, pub.error_code, pub.error_message = "failed", exc.code, exc.message
+        raise
+    with svc.db.session() as s:
+        s.execute(sa.update(Job).where(Job.id == job.id).values(rq_id=job.rq_id))
+    return job.id, out
 
 
 def _renditions(config, track: Track) -> list[dict]:
@@ -104,11 +117,16 @@ def _peaks_url(config, track: Track) -> str:
     return media_url(config, peaks[0]["key"]) if peaks else ""
 
 
+def _content(description: str | None) -> dict:
+    """The post's text from the companion's description; none: the post keeps the text written in WordPress."""
+    return {"content": description} if description else {}
+
+
 def track_fields(config, track: Track, album_post_id: int | None) -> dict:
     """The REST fields of a track's post (title, content, order and the plugin's registered meta)."""
     hls = "" if track.release_state == "premium" or not track.hls_key else media_url(config, track.hls_key)
-    return {
-        "title": track.title, "content": track.description or "", "menu_order": track.track_number or 0,
+    return _content(track.description) | {
+        "title": track.title, "menu_order": track.track_number or 0,
         "meta": {
             f"{META}companion_id": track.id, f"{META}duration": float(track.duration or 0),
             f"{META}renditions": _renditions(config, track), f"{META}hls_url": hls,
@@ -120,7 +138,7 @@ def track_fields(config, track: Track, album_post_id: int | None) -> dict:
 
 
 def album_fields(config, album: Album) -> dict:
-    return {"title": album.title, "content": album.description or "",
+    return _content(album.description) | {"title": album.title,
             "meta": {f"{META}companion_id": album.id, f"{META}release_state": album.release_state,
                      f"{META}duration": float(sum((t.duration or 0) for t in album.tracks))}}
 

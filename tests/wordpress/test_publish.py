@@ -154,6 +154,10 @@ def test_publishing_releases_a_draft_so_the_page_can_play_it(wordpress, companio
     # The WordPress page embeds exactly that player.
     html = requests.get(pub["wp_link"], timeout=60).text
     assert f'src="{companion.url}/embed/track/{tid}"' in html
+    # Liner notes written in WordPress survive re-publishing a track the companion has no description for.
+    wordpress.php(f"wp_update_post( array( 'ID' => {pub['wp_post_id']}, 'post_content' => 'Notes from the editor.' ) ); return true;")
+    _publish(companion, "track", tid)
+    assert "Notes from the editor." in wordpress.php(f"return get_post( {pub['wp_post_id']} )->post_content;")
 
     # Premium stays premium (its page plays the preview); re-publishing releases nothing more.
     ppub = _publish(companion, "track", pid)
@@ -161,8 +165,8 @@ def test_publishing_releases_a_draft_so_the_page_can_play_it(wordpress, companio
     pmeta = requests.get(wordpress.rest_url(f"/wp/v2/sh-tracks/{ppub['wp_post_id']}"), timeout=30).json()["meta"]
     assert pmeta["scripthammer_release_state"] == "premium"
     assert embed("track", pid).status_code == 200
-    again = _publish(companion, "track", tid)
-    assert _api(companion, "GET", f"/api/jobs/{again['job_id']}").json()["result"]["released_from"] is None
+    again = _api(companion, "GET", f"/api/jobs/{_publish(companion, 'track', tid)['job_id']}").json()
+    assert again["result"]["released_from"] is None and again["result"]["release_state"] == "public"
 
     # Unpublishing takes the WordPress page down and leaves the release as it is.
     gone = _publish(companion, "track", tid, "unpublish")
@@ -247,3 +251,24 @@ def test_companion_signed_calls_reach_the_plugin(companion, wordpress, released_
 
     refused = callbacks.ping(_Svc())
     assert refused["status"] == 401 and refused["body"]["code"] == "signature_invalid"
+
+
+def test_queue_down_queues_nothing_and_says_why(companion, released_track, monkeypatch):
+    """The job row is committed before it is enqueued (a fast worker must find it); Redis down: both say failed."""
+    from companion.errors import ServiceUnavailable
+    from companion.tasks.models import Job
+    from companion.wordpress import service
+
+    def refuse(svc, job, func):
+        raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was queued.", code="queue_unavailable")
+
+    monkeypatch.setattr(service, "enqueue_job", refuse)
+    tid = released_track["track_id"]
+    with pytest.raises(ServiceUnavailable):
+        service.request_publication(companion.svc, "track", tid, "publish")
+    pub = _api(companion, "GET", f"/api/tracks/{tid}/publication").json()
+    assert pub["state"] == "failed" and pub["error"]["code"] == "queue_unavailable", pub
+    with companion.svc.db.session() as s:
+        assert s.get(Job, pub["job_id"]).state == "failed"
+    monkeypatch.undo()
+    assert _publish(companion, "track", tid)["state"] == "published"
