@@ -79,17 +79,24 @@ def test_upload_from_the_track_editor(wordpress, companion, companion_worker, br
     shot = page.screenshot(path=str(artifacts / "wp-admin-track-list.png"), full_page=True)
     assert _not_blank(shot)
 
-    # Release it (public) and publish from the companion: the track's public page shows the player.
-    r = requests.patch(f"{companion.url}/api/tracks/{companion_id}", json={"release_state": "public"}, timeout=30,
-                       headers={"Authorization": f"Bearer {companion.tokens['ivory']}"})
-    assert r.status_code == 200, r.text
-    r = requests.post(f"{companion.url}/api/tracks/{companion_id}/publish", timeout=30,
-                      headers={"Authorization": f"Bearer {companion.tokens['ivory']}"})
-    assert r.status_code == 202
-    assert companion.wait_job(r.json()["job_id"])["state"] == "finished"
-    pub = requests.get(f"{companion.url}/api/tracks/{companion_id}/publication", timeout=30,
-                       headers={"Authorization": f"Bearer {companion.tokens['ivory']}"}).json()
+    # "Publish to site" in the track editor: the plugin asks the companion (signed) to publish this post;
+    # the track, a draft on the companion, is released (public) so that its page's player plays it.
+    page.goto(f"{wordpress.url}/wp-admin/post.php?post={post_id}&action=edit")
+    page.wait_for_selector("#scripthammer-publication[data-state='never']")
+    assert page.is_hidden("#scripthammer-unpublish")
+    page.click("#scripthammer-publish")
+    page.wait_for_selector("#scripthammer-publication[data-state='published']", timeout=60000)
+    assert page.get_attribute("#scripthammer-publish-progress", "value") == "100"
+    link = page.get_attribute("#scripthammer-publication-link", "href")
+    assert page.is_visible("#scripthammer-unpublish") and errors == []
+    page.wait_for_function("document.getElementById('scripthammer-release-state').value === 'public'")
+    page.screenshot(path=str(artifacts / "track-editor-published.png"), full_page=True)
+    headers = {"Authorization": f"Bearer {companion.tokens['ivory']}"}
+    pub = requests.get(f"{companion.url}/api/tracks/{companion_id}/publication", timeout=30, headers=headers).json()
     assert pub["wp_post_id"] == post_id and pub["wp_status"] == "publish"  # the editor's post, not a new one
+    assert pub["wp_link"] == link
+    assert requests.get(f"{companion.url}/api/tracks/{companion_id}", timeout=30,
+                        headers=headers).json()["release_state"] == "public"
     fan = browser.new_context(viewport={"width": 1280, "height": 1000})
     public = fan.new_page()
     public.goto(pub["wp_link"])
@@ -108,6 +115,24 @@ def test_upload_from_the_track_editor(wordpress, companion, companion_worker, br
     assert "Cosmic Rhythm Cycle" in public.title()
     fan.close()
     context.close()
+
+
+def test_publish_to_site_needs_the_right(wordpress, companion):
+    """The editor's publish proxy: capability-checked, and a track without a recording is explained."""
+    ids = wordpress.php("""$t = wp_insert_post( array( 'post_type' => 'sh_track', 'post_status' => 'draft', 'post_title' => 'No recording yet' ) );
+$m = wp_insert_user( array( 'user_login' => 'member-' . wp_generate_password( 6, false ), 'user_pass' => wp_generate_password(),
+  'role' => 'scripthammer_member' ) );
+return array( 'track' => $t, 'member' => $m );""")
+    route = f"/scripthammer/v1/editor/tracks/{ids['track']}/publication"
+    call = ("$r = new WP_REST_Request( 'POST', '" + route + "' ); $r->set_param( 'action', 'publish' );"
+            " $res = rest_do_request( $r ); return array( $res->get_status(), $res->get_data() );")
+    status, body = wordpress.php(call, user=ids["member"])  # a band member may upload, not publish
+    assert status == 403, body
+    status, body = wordpress.php(call)  # the admin may, but the companion has no such track yet
+    assert status == 409 and "Upload a recording first" in body["message"], body
+    status, body = wordpress.php("$res = rest_do_request( new WP_REST_Request( 'GET', '" + route + "' ) );"
+                                 " return array( $res->get_status(), $res->get_data() );")
+    assert status == 200 and body["state"] == "never", body
 
 
 def test_player_block_and_shortcode_render(wordpress, companion):

@@ -89,6 +89,31 @@ final class Companion {
 	}
 
 	/**
+	 * Ask the companion to publish (or unpublish) a track or album on this site: it queues a job.
+	 *
+	 * @param string $kind   track or album.
+	 * @param int    $id     Companion id.
+	 * @param string $action publish or unpublish.
+	 * @return array<string,mixed>|WP_Error {job_id, job_url, publication}
+	 */
+	public function publish( string $kind, int $id, string $action = 'publish' ) {
+		$kind   = 'album' === $kind ? 'albums' : 'tracks';
+		$action = 'unpublish' === $action ? 'unpublish' : 'publish';
+		return $this->request( 'POST', '/api/' . $kind . '/' . $id . '/' . $action, null, array( 202 ) );
+	}
+
+	/**
+	 * Where a track or album stands on this site, as the companion records it.
+	 *
+	 * @param string $kind track or album.
+	 * @param int    $id   Companion id.
+	 * @return array<string,mixed>|WP_Error {state, wp_post_id, wp_status, wp_link, error, attempts, ...}
+	 */
+	public function publication( string $kind, int $id ) {
+		return $this->request( 'GET', '/api/' . ( 'album' === $kind ? 'albums' : 'tracks' ) . '/' . $id . '/publication' );
+	}
+
+	/**
 	 * A JSON document from the companion's media (e.g. waveform peaks), unsigned.
 	 *
 	 * @param string $url Absolute URL on the companion.

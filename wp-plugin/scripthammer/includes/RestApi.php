@@ -82,11 +82,35 @@ final class RestApi {
 		);
 		register_rest_route(
 			self::NAMESPACE,
+			'/editor/tracks/(?P<post>\d+)/publication',
+			array(
+				array(
+					'methods'             => WP_REST_Server::READABLE,
+					'callback'            => array( $this, 'editor_publication' ),
+					'permission_callback' => array( $this, 'can_edit_post' ),
+				),
+				array(
+					'methods'             => WP_REST_Server::CREATABLE,
+					'callback'            => array( $this, 'editor_publish' ),
+					'permission_callback' => array( $this, 'can_publish_post' ),
+					'args'                => array(
+						'action' => array(
+							'type'    => 'string',
+							'enum'    => array( 'publish', 'unpublish' ),
+							'default' => 'publish',
+						),
+					),
+				),
+				'args' => array( 'post' => array( 'sanitize_callback' => 'absint' ) ),
+			)
+		);
+		register_rest_route(
+			self::NAMESPACE,
 			'/editor/jobs/(?P<job>[A-Za-z0-9_-]{1,64})',
 			array(
 				'methods'             => WP_REST_Server::READABLE,
 				'callback'            => array( $this, 'editor_job' ),
-				'permission_callback' => static fn() => current_user_can( Roles::CAP_UPLOAD ),
+				'permission_callback' => static fn() => current_user_can( Roles::CAP_UPLOAD ) || current_user_can( Roles::CAP_PUBLISH ),
 			)
 		);
 	}
@@ -221,6 +245,15 @@ final class RestApi {
 	}
 
 	/**
+	 * Permission: may the current user publish this track post on the site (through the companion)?
+	 *
+	 * @param WP_REST_Request $request The request.
+	 */
+	public function can_publish_post( WP_REST_Request $request ): bool {
+		return $this->can_edit_post( $request ) && current_user_can( Roles::CAP_PUBLISH ) && current_user_can( 'publish_post', (int) $request['post'] );
+	}
+
+	/**
 	 * Permission: may the current user edit this track post?
 	 *
 	 * @param WP_REST_Request $request The request.
@@ -266,6 +299,77 @@ final class RestApi {
 				'token'        => $companion->upload_token( $companion_id, (string) $user->user_login ),
 				'expires_in'   => 600,
 			)
+		);
+	}
+
+	/**
+	 * POST /editor/tracks/<post>/publication {action: publish|unpublish}: ask the companion (signed) to
+	 * publish the track on this site or return it to draft. The companion's job updates this very post
+	 * (it finds it by companion id); the editor follows the job through /editor/jobs/<job>.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function editor_publish( WP_REST_Request $request ) {
+		$post_id      = (int) $request['post'];
+		$companion_id = (int) get_post_meta( $post_id, PostTypes::META_COMPANION_ID, true );
+		if ( $companion_id <= 0 ) {
+			return new WP_Error( 'scripthammer_no_recording', __( 'Upload a recording first: the companion publishes tracks it knows.', 'scripthammer' ), array( 'status' => 409 ) );
+		}
+		$action = 'unpublish' === $request['action'] ? 'unpublish' : 'publish';
+		$queued = Companion::from_settings()->publish( 'track', $companion_id, $action );
+		if ( is_wp_error( $queued ) ) {
+			return self::as_response_error( $queued );
+		}
+		return new WP_REST_Response(
+			array(
+				'job_id'      => (string) ( $queued['job_id'] ?? '' ),
+				'action'      => $action,
+				'publication' => self::publication_out( (array) ( $queued['publication'] ?? array() ) ),
+			),
+			202
+		);
+	}
+
+	/**
+	 * GET /editor/tracks/<post>/publication: where the track stands on this site (the companion's record).
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function editor_publication( WP_REST_Request $request ) {
+		$post_id      = (int) $request['post'];
+		$companion_id = (int) get_post_meta( $post_id, PostTypes::META_COMPANION_ID, true );
+		if ( $companion_id <= 0 ) {
+			return new WP_REST_Response( self::publication_out( array( 'state' => 'never' ) ) );
+		}
+		$publication = Companion::from_settings()->publication( 'track', $companion_id );
+		if ( is_wp_error( $publication ) ) {
+			return self::as_response_error( $publication );
+		}
+		return new WP_REST_Response( self::publication_out( $publication ) );
+	}
+
+	/**
+	 * The fields of a companion publication the editor shows (nothing else is relayed).
+	 *
+	 * @param array<string,mixed> $pub The companion's publication.
+	 * @return array<string,mixed>
+	 */
+	private static function publication_out( array $pub ): array {
+		$error = isset( $pub['error'] ) && is_array( $pub['error'] ) ? $pub['error'] : null;
+		$link  = (string) ( $pub['wp_link'] ?? '' );
+		return array(
+			'state'        => sanitize_key( (string) ( $pub['state'] ?? 'never' ) ),
+			'wp_post_id'   => (int) ( $pub['wp_post_id'] ?? 0 ),
+			'wp_status'    => sanitize_key( (string) ( $pub['wp_status'] ?? '' ) ),
+			'link'         => '' !== $link ? esc_url_raw( $link ) : '',
+			'attempts'     => (int) ( $pub['attempts'] ?? 0 ),
+			'published_at' => isset( $pub['published_at'] ) ? (string) $pub['published_at'] : null,
+			'error'        => $error ? array(
+				'code'    => sanitize_key( (string) ( $error['code'] ?? '' ) ),
+				'message' => sanitize_text_field( (string) ( $error['message'] ?? '' ) ),
+			) : null,
 		);
 	}
 
@@ -326,6 +430,7 @@ final class RestApi {
 			array(
 				'companion_id' => $companion_id,
 				'status'       => (string) ( $track['status'] ?? '' ),
+				'release'      => (string) get_post_meta( $post_id, PostTypes::META_RELEASE, true ),
 				'duration'     => $track['duration'] ?? null,
 				'loudness'     => $track['loudness'] ?? null,
 				'error'        => $track['error'] ?? null,

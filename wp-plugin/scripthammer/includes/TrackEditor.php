@@ -82,6 +82,30 @@ final class TrackEditor {
 			printf( '<option value="%1$s"%2$s>%1$s</option>', esc_attr( $option ), selected( $state ? $state : 'draft', $option, false ) );
 		}
 		echo '</select>';
+		$this->render_publish( $post );
+	}
+
+	/**
+	 * "Publish to site": the companion publishes the track here (the post, its meta, cover and release);
+	 * the editor sees the job's progress and where the track stands.
+	 *
+	 * @param \WP_Post $post The track.
+	 */
+	private function render_publish( $post ): void {
+		?>
+		<div id="scripthammer-publish-box" class="scripthammer-publish" data-post="<?php echo esc_attr( (string) $post->ID ); ?>">
+			<p><strong><?php esc_html_e( 'On the site', 'scripthammer' ); ?></strong></p>
+			<p id="scripthammer-publication" class="scripthammer-publication" data-state="" role="status" aria-live="polite"><?php esc_html_e( 'Not published yet.', 'scripthammer' ); ?></p>
+			<?php if ( current_user_can( Roles::CAP_PUBLISH ) && current_user_can( 'publish_post', $post->ID ) ) : ?>
+				<p>
+					<button type="button" class="button button-primary" id="scripthammer-publish" data-action="publish"><?php esc_html_e( 'Publish to site', 'scripthammer' ); ?></button>
+					<button type="button" class="button" id="scripthammer-unpublish" data-action="unpublish" hidden><?php esc_html_e( 'Unpublish', 'scripthammer' ); ?></button>
+				</p>
+				<p class="description"><?php esc_html_e( 'The companion publishes the track with its recording, cover and player; a draft track is released (public).', 'scripthammer' ); ?></p>
+				<div class="scripthammer-publish-progress" hidden><progress id="scripthammer-publish-progress" max="100" value="0"></progress> <span id="scripthammer-publish-progress-text"></span></div>
+			<?php endif; ?>
+		</div>
+		<?php
 	}
 
 	/**
@@ -131,6 +155,18 @@ final class TrackEditor {
 					'network'    => __( 'The companion could not be reached from this browser. Check that it is running and that its URL for browsers is right in Settings → ScriptHammer.', 'scripthammer' ),
 					'loudness'   => __( 'Loudness', 'scripthammer' ),
 					'truePeak'   => __( 'true peak', 'scripthammer' ),
+					'pub'        => array(
+						'never'      => __( 'Not published yet.', 'scripthammer' ),
+						'queued'     => __( 'Waiting for the companion to publish…', 'scripthammer' ),
+						'publishing' => __( 'Publishing…', 'scripthammer' ),
+						'published'  => __( 'Published on the site.', 'scripthammer' ),
+						'draft'      => __( 'Unpublished: the page is a draft.', 'scripthammer' ),
+						'retrying'   => __( 'Publishing failed, the companion will try again:', 'scripthammer' ),
+						'failed'     => __( 'Publishing failed:', 'scripthammer' ),
+						'view'       => __( 'View the page', 'scripthammer' ),
+						'working'    => __( 'Publishing', 'scripthammer' ),
+						'reload'     => __( 'Reload this screen before saving, so that the status box shows the new status.', 'scripthammer' ),
+					),
 				),
 			)
 		);

@@ -62,6 +62,8 @@
         t.truePeak + ' ' + Number(l.true_peak_dbtp).toFixed(1) + ' dBTP';
     }
     drawWaveform(track.waveform || []);
+    var release = $('scripthammer-release-state');
+    if (release && track.release) { release.value = track.release; }  // the companion's, e.g. public once published
     if (track.status === 'ready') { say(t.ready); }
     if (track.status === 'failed' && track.error) { say(t.failed + ' ' + track.error.message, true); }
   }
@@ -134,7 +136,95 @@
     }).catch(function (e) { say(e.message, true); });
   }
 
+  // --- "Publish to site": the companion publishes this post; follow its job, show where it stands.
+  var pubBox = $('scripthammer-publish-box');
+  var p = t.pub || {};
+
+  function showPublication(pub, note) {
+    var line = $('scripthammer-publication');
+    if (!line || !pub) { return; }
+    line.textContent = '';
+    line.setAttribute('data-state', pub.state || 'never');
+    var text = p[pub.state] || pub.state || '';
+    if (pub.error && (pub.state === 'failed' || pub.state === 'retrying')) { text += ' ' + pub.error.message; }
+    line.appendChild(document.createTextNode(text));
+    line.className = 'scripthammer-publication' + (pub.state === 'failed' ? ' scripthammer-message--error notice notice-error inline' : '');
+    if (pub.link && pub.state === 'published') {
+      var a = document.createElement('a');
+      a.href = pub.link;
+      a.id = 'scripthammer-publication-link';
+      a.target = '_blank';
+      a.rel = 'noopener';
+      a.textContent = p.view;
+      line.appendChild(document.createTextNode(' '));
+      line.appendChild(a);
+    }
+    if (note) {
+      var small = document.createElement('em');
+      small.textContent = ' ' + note;
+      line.appendChild(small);
+    }
+    var un = $('scripthammer-unpublish');
+    if (un) { un.hidden = pub.state !== 'published'; }
+  }
+
+  function pubProgress(pct, text) {
+    var wrap = pubBox.querySelector('.scripthammer-publish-progress');
+    if (!wrap) { return; }
+    wrap.hidden = false;
+    $('scripthammer-publish-progress').value = pct;
+    $('scripthammer-publish-progress-text').textContent = text;
+  }
+
+  function loadPublication(note) {
+    return api('editor/tracks/' + postId + '/publication').then(function (pub) { showPublication(pub, note); })
+      .catch(function (e) { showPublication({ state: 'failed', error: { message: e.message } }); });
+  }
+
+  function followPublish(jobId) {
+    api('editor/jobs/' + encodeURIComponent(jobId)).then(function (job) {
+      if (job.state === 'finished' || job.state === 'failed') {
+        pubProgress(job.state === 'finished' ? 100 : 0, job.state === 'finished' ? '100%' : '');
+        setBusy(false);
+        if (job.state === 'finished') { loadTrack(); }
+        return loadPublication(job.state === 'finished' ? p.reload : '');
+      }
+      pubProgress(job.progress || 0, p.working + (job.stage ? ' (' + job.stage + ')' : '') + ' ' + (job.progress || 0) + '%');
+      window.setTimeout(function () { followPublish(jobId); }, 700);
+    }).catch(function (e) { setBusy(false); showPublication({ state: 'failed', error: { message: e.message } }); });
+  }
+
+  function setBusy(busy) {
+    ['scripthammer-publish', 'scripthammer-unpublish'].forEach(function (id) {
+      if ($(id)) { $(id).disabled = busy; }
+    });
+  }
+
+  function publish(e) {
+    var action = e.currentTarget.getAttribute('data-action');
+    setBusy(true);
+    pubProgress(0, p.working + '…');
+    api('editor/tracks/' + postId + '/publication', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ action: action })
+    }).then(function (queued) {
+      pubBox.setAttribute('data-job', queued.job_id);
+      showPublication(queued.publication);
+      followPublish(queued.job_id);
+    }).catch(function (err) { setBusy(false); showPublication({ state: 'failed', error: { message: err.message } }); });
+  }
+
+  if (pubBox) {
+    ['scripthammer-publish', 'scripthammer-unpublish'].forEach(function (id) {
+      if ($(id)) { $(id).addEventListener('click', publish); }
+    });
+  }
+
   var button = $('scripthammer-upload');
   if (button) { button.addEventListener('click', upload); }
-  if (box.getAttribute('data-companion-id') !== '0') { loadTrack(); }
+  if (box.getAttribute('data-companion-id') !== '0') {
+    loadTrack();
+    if (pubBox) { loadPublication(); }
+  }
 }());
