@@ -12,7 +12,10 @@ ours and bare back to back, in alternating order; the overhead is the median ove
 ours / bare - 1 within the round (paired, so load that drifts over the run hits both sides), with
 its spread; the best-of figures are printed too. The last stdout line is one JSON object:
 fluidsynth_overhead, supercollider_overhead, first_segment_s and the figures. Informational:
-``fluidsynth_bare_nofx_s``, the bare CLI with its own reverb and chorus off (as ours runs it).
+``fluidsynth_bare_nofx_s``, the bare CLI with its own reverb and chorus off (as ours runs it), and
+``*_cpu_s`` [ours, bare]: median CPU seconds (user + system, children included). Ours overlaps
+the mixdown with the engines on the second core; on a machine with no idle core the wall-time
+ratio tends to the CPU ratio.
 
     .venv/bin/python bench/render.py [--measures 80] [--rounds 7]
 """
@@ -23,6 +26,7 @@ import dataclasses
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,6 +95,19 @@ def bare_supercollider(comp: Composition, work: Path) -> float:
     return time.perf_counter() - t
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (engines, forked renderers), user + system."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def timed_cpu(cpu: list, fn, *args):
+    c = cpu_seconds()
+    out = fn(*args)
+    cpu.append(cpu_seconds() - c)
+    return out
+
+
 def ours(comp: Composition, work: Path, engine: str, workers: int) -> tuple[float, dict]:
     out = work / f"ours-{engine}"
     shutil.rmtree(out, ignore_errors=True)
@@ -109,10 +126,12 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
+        load_start = round(os.getloadavg()[0], 2)
         comp = four_part_piece(args.measures, args.seed)
         seconds = TempoMap(comp).end(comp.measures)
         notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
         fig: dict = {"fs_ours": [], "fs_bare": [], "sc_ours": [], "sc_bare": [], "fs_bare_nofx": []}
+        cpu: dict = {k: [] for k in ("fs_ours", "fs_bare", "sc_ours", "sc_bare")}
         info = {}
         ours(comp, work, "fluidsynth", args.workers)  # warm-up, not counted
         bare_fluidsynth(comp, work)
@@ -121,12 +140,12 @@ def main() -> None:
         for r in range(args.rounds):
             for eng, key, bare in (("fluidsynth", "fs", bare_fluidsynth), ("supercollider", "sc", bare_supercollider)):
                 if r % 2:
-                    fig[f"{key}_bare"].append(bare(comp, work))
-                t, res = ours(comp, work, eng, args.workers)
+                    fig[f"{key}_bare"].append(timed_cpu(cpu[f"{key}_bare"], bare, comp, work))
+                t, res = timed_cpu(cpu[f"{key}_ours"], ours, comp, work, eng, args.workers)
                 fig[f"{key}_ours"].append(t)
                 info[key] = res
                 if not r % 2:
-                    fig[f"{key}_bare"].append(bare(comp, work))
+                    fig[f"{key}_bare"].append(timed_cpu(cpu[f"{key}_bare"], bare, comp, work))
             fig["fs_bare_nofx"].append(bare_fluidsynth(comp, work, fx=False))
         best = {k: min(v) for k, v in fig.items()}
         med = {k: statistics.median(v) for k, v in fig.items()}
@@ -153,11 +172,15 @@ def main() -> None:
             "fluidsynth_ours_s": round(med["fs_ours"], 3), "fluidsynth_bare_s": round(med["fs_bare"], 3),
             "supercollider_ours_s": round(med["sc_ours"], 3), "supercollider_bare_s": round(med["sc_bare"], 3),
             "fluidsynth_bare_nofx_s": round(med["fs_bare_nofx"], 3),
+            "fluidsynth_cpu_s": [round(statistics.median(cpu["fs_ours"]), 3), round(statistics.median(cpu["fs_bare"]), 3)],
+            "supercollider_cpu_s": [round(statistics.median(cpu["sc_ours"]), 3),
+                                    round(statistics.median(cpu["sc_bare"]), 3)],
             "fs_stems_s": info["fs"]["timings"]["stems_s"], "sc_stems_s": info["sc"]["timings"]["stems_s"],
             "preview_total_s": round(time.perf_counter() - t, 3), "preview_measures": prev["measures"],
             "piece_s": round(seconds, 1), "parts": len(PARTS), "notes": notes, "measures": comp.measures,
             "loudness_lufs": info["fs"]["mix"]["loudness_lufs"], "limiter_db": info["fs"]["mix"]["limiter_db"],
             "rounds": args.rounds, "workers": args.workers,
+            "load_1m_start": load_start,
             "nproc": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
             "engines": {"fluidsynth": subprocess.run(["fluidsynth", "--version"], capture_output=True,
                                                      text=True).stdout.split("\n")[0],

@@ -58,25 +58,43 @@ RENDER_PATH = "stream 3"
 class StemBuffers:
     """Float32 stereo stems of ``frames`` frames, planar (``data[part]`` is (2, frames): engines write
     each channel in place), filled by engine threads while a consumer reads the frames every part has
-    finished (:meth:`wait`, :meth:`region`)."""
+    finished (:meth:`wait`, :meth:`region`).
 
-    def __init__(self, parts: list[str], frames: int):
+    ``shared`` parts live in shared anonymous memory (a forked engine writes them); the others in
+    private memory on huge pages. ``mono`` parts (left and right always the same samples) keep one
+    row, seen twice."""
+
+    def __init__(self, parts: list[str], frames: int, shared=(), mono=()):
+        from .audio import zeros
+
         self.frames = frames
         self.parts = list(parts)
-        # one (parts, 2, frames) array in shared anonymous memory (zero pages until written): a forked
-        # engine writes into it, the mixer reads every stem of a region as one strided matrix
-        self._mm = mmap.mmap(-1, max(1, len(self.parts) * 2 * frames * 4))
-        self.all = np.frombuffer(self._mm, dtype=np.float32, count=len(self.parts) * 2 * frames).reshape(
-            len(self.parts), 2, frames)
-        self.data = {p: self.all[i] for i, p in enumerate(self.parts)}
-        self.ready = {p: 0 for p in parts}
-        self.same_channels: set[str] = set()  # stems whose left and right are the same samples
+        self.data: dict[str, np.ndarray] = {}
+        self.mono = {p for p in self.parts if p in set(mono)}
+        self.same_channels: set[str] = set(self.mono)  # stems whose left and right are the same samples
+        sh = [p for p in self.parts if p in set(shared)]
+        if sh:
+            self._mm = mmap.mmap(-1, len(sh) * 2 * frames * 4)
+            block = np.frombuffer(self._mm, dtype=np.float32).reshape(len(sh), 2, frames)
+            for i, p in enumerate(sh):
+                self.data[p] = block[i]
+        for p in self.parts:
+            if p in self.data:
+                continue
+            if p in self.mono:
+                row = zeros((1, frames))
+                self.data[p] = np.lib.stride_tricks.as_strided(row, shape=(2, frames), strides=(0, 4))
+            else:
+                self.data[p] = zeros((2, frames))
+        self.ready = {p: 0 for p in self.parts}
         self.cond = threading.Condition()
         self.error: BaseException | None = None
 
     def put(self, part: str, start: int, x: np.ndarray) -> None:
         k = min(len(x), self.frames - start)
         if k > 0:
+            if part in self.mono:
+                raise ValueError(f"{part} is a mono stem: put_mono")
             self.data[part][:, start:start + k] = x[:k].T
 
     def put_mono(self, part: str, start: int, x: np.ndarray) -> None:
@@ -85,7 +103,8 @@ class StemBuffers:
             self.same_channels.add(part)
             dst = self.data[part][:, start:start + k]
             dst[0] = x[:k]
-            dst[1] = x[:k]
+            if part not in self.mono:
+                dst[1] = x[:k]
 
     def advance(self, parts, upto: int) -> None:
         with self.cond:
@@ -177,6 +196,8 @@ class Engine(abc.ABC):
     # bits, so it must not depend on the machine); ``processes`` of them run at once
     SPLIT = 2
     processes = 2
+    shared_stems = False  # the engine writes stems from another process (StemBuffers ``shared``)
+    mono_stems = False    # the engine's stems are always centred mono (StemBuffers ``mono``)
 
     @abc.abstractmethod
     def version(self) -> str:
@@ -190,7 +211,8 @@ class Engine(abc.ABC):
     def render_part(self, comp: Composition, part: str, instrument, out: Path, work: Path, duration: float,
                     upto_measure: int | None = None) -> Path:
         """Render ``part`` of ``comp`` to a stereo WAV stem at ``out`` of ``duration`` seconds."""
-        bufs = StemBuffers([part], int(duration * SR))
+        bufs = StemBuffers([part], int(duration * SR), shared=[part] if self.shared_stems else (),
+                           mono=[part] if self.mono_stems else ())
         self.render_parts(comp, [PartJob(part, instrument)], bufs, work, duration, upto_measure)
         write_wav(out, bufs.region(part, 0, bufs.frames), SR, bits=self.stem_bits)
         return out
@@ -269,6 +291,7 @@ def audio_groups(channels: list[int]) -> int:
 class FluidSynthEngine(Engine):
     name = "fluidsynth"
     stem_bits = 16
+    shared_stems = hasattr(os, "fork")
 
     def __init__(self, soundfont: str | Path = DEFAULT_SOUNDFONT, gain: float = 0.5, in_process: bool = True):
         self.soundfont = Path(soundfont)
@@ -480,6 +503,7 @@ class FluidSynthEngine(Engine):
 class SuperColliderEngine(Engine):
     name = "supercollider"
     stem_bits = 24
+    mono_stems = True
 
     @functools.cache
     def version(self) -> str:

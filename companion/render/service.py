@@ -165,7 +165,8 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
     for eng in engines.values():
         eng.processes = max(1, workers)
     engine_of = {j.part: name for name, jobs in by_engine.items() for j in jobs}
-    bufs = StemBuffers(parts, frames)
+    bufs = StemBuffers(parts, frames, shared=[p for p in parts if engines[engine_of[p]].shared_stems],
+                       mono=[p for p in parts if engines[engine_of[p]].mono_stems])
     done_at: dict[str, float] = {}
 
     def run(name: str) -> None:
@@ -203,7 +204,7 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
             if upto_f <= have:
                 avail = bufs.wait(have + quantum - 1)
                 continue
-            region = bufs.all[:, :, have:upto_f]
+            region = [bufs.data[p][:, have:upto_f] for p in parts]
             for i, p in enumerate(parts):
                 writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
             mixer.feed(have, region)
