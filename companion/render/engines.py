@@ -515,7 +515,7 @@ class SuperColliderEngine(Engine):
         return (f"{out.splitlines()[0] if out else 'scsynth'}; supriya {getattr(supriya, '__version__', '?')}; "
                 f"{RENDER_PATH}")
 
-    def score(self, parts: list[tuple[list[NoteTime], object]], work: Path, duration: float):
+    def score(self, parts: list[tuple[list[NoteTime], object]], work: Path, duration: float, synthdefs=None):
         """The supriya Score of the parts: their SynthDefs at 0, one self-freeing synth per note.
 
         Every note is panned to the centre (panning is the mix's job), where Pan2's left and right are
@@ -526,9 +526,9 @@ class SuperColliderEngine(Engine):
         score = supriya.Score(output_bus_channel_count=max(1, len(parts)))
         opts = score._options
         private = opts.output_bus_channel_count + opts.input_bus_channel_count  # the first private bus
+        sds = list(synthdefs) if synthdefs is not None else [synthdef_for(inst) for _, inst in parts]
         defs = {}
-        for _, inst in parts:
-            sd = synthdef_for(inst)
+        for sd in sds:
             defs.setdefault(sd.name, sd)
         buffers = {}
         with score.at(0):
@@ -539,7 +539,7 @@ class SuperColliderEngine(Engine):
                     speech = speech_track(notes, work / f"speech-{i}.wav", duration)
                     buffers[i] = score.add_buffer(file_path=str(speech))
         for i, (notes, inst) in enumerate(parts):
-            sd = defs[synthdef_for(inst).name]
+            sd = defs[sds[i].name]
             buffer = buffers.get(i)
             for j, n in enumerate(notes):
                 amp = 0.6 * (n.velocity / 127.0) ** 1.6
@@ -560,35 +560,36 @@ class SuperColliderEngine(Engine):
         if shutil.which("scsynth") is None:
             raise EngineError("scsynth is not installed (apt-get install supercollider-server)")
         # one score for every part, unless two parts use different SynthDefs of the same name
+        sds = {j.part: synthdef_for(j.instrument) for j in jobs}
+        compiled = {p: sd.compile() for p, sd in sds.items()}
         passes: list[tuple[list[PartJob], dict]] = []
         for j in jobs:
-            sd = synthdef_for(j.instrument)
+            name, code = sds[j.part].name, compiled[j.part]
             for ps, names in passes:
-                if names.get(sd.name, sd.compile()) == sd.compile():
+                if names.get(name, code) == code:
                     ps.append(j)
-                    names[sd.name] = sd.compile()
+                    names[name] = code
                     break
             else:
-                passes.append(([j], {sd.name: sd.compile()}))
+                passes.append(([j], {name: code}))
         # and split between scsynth processes, balanced by synth time x SynthDef size
         tm = TempoMap(comp)
-        weight = {j.part: len(synthdef_for(j.instrument).compile()) for j in jobs}
+        notes = {j.part: [n for n in part_notes(comp, j.part, tm, upto_measure) if n.start < duration] for j in jobs}
 
         def cost(j):
-            return weight[j.part] * sum(n.duration + 0.3 for n in part_notes(comp, j.part, tm, upto_measure))
+            return len(compiled[j.part]) * sum(n.duration + 0.3 for n in notes[j.part])
         groups = [g for ps, _ in passes for g in split_balanced(ps, cost, self.SPLIT)]
         calls = []
         for i, ps in enumerate(groups):
             pw = work / f"pass-{i}"
             pw.mkdir(parents=True, exist_ok=True)
-            calls.append(functools.partial(self._render_pass, comp, ps, bufs, pw, duration, upto_measure))
+            calls.append(functools.partial(self._render_pass, ps, bufs, pw, duration,
+                                           [notes[j.part] for j in ps], [sds[j.part] for j in ps]))
         run_concurrently(calls, self.processes)
 
-    def _render_pass(self, comp, jobs, bufs, work, duration, upto_measure):
-        tm = TempoMap(comp)
-        parts = [([n for n in part_notes(comp, j.part, tm, upto_measure) if n.start < duration], j.instrument)
-                 for j in jobs]
-        score = self.score(parts, work, duration)
+    def _render_pass(self, jobs, bufs, work, duration, notes, synthdefs):
+        parts = [(ns, j.instrument) for ns, j in zip(notes, jobs)]
+        score = self.score(parts, work, duration, synthdefs)
         ch = len(jobs)
         osc = work / "score.osc"
         with open(osc, "wb") as f:
@@ -598,8 +599,8 @@ class SuperColliderEngine(Engine):
         raw = work / "score.raw"
         cmd = dataclasses.replace(score._options, realtime=False).serialize()
         cmd += ["-N", str(osc), "_", str(raw), str(SR), "raw", "float"]
-        proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        log = open(work / "scsynth.log", "w+b")  # a file, not a pipe: scsynth never waits for us to read
+        proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         names = [j.part for j in jobs]
         frame_bytes = 4 * ch
         done = 0
@@ -625,13 +626,15 @@ class SuperColliderEngine(Engine):
                 if finished:
                     break
                 time.sleep(0.005)
-            err = proc.stderr.read() if proc.stderr else b""
+            log.seek(0)
+            err = log.read()
             if fd is not None:
                 os.close(fd)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            log.close()
         if proc.returncode != 0 or done == 0:
             raise EngineError(f"scsynth non-realtime render failed (exit {proc.returncode}): "
                               f"{err.decode(errors='replace')[-300:]}")
