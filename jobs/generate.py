@@ -11,7 +11,7 @@ from companion.algorithms.generate import generate
 from companion.compositions.rights import member_actor
 from companion.compositions.store import Store
 from companion.tasks.models import Job
-from companion.tasks.service import create_job, enqueue_job, set_progress
+from companion.tasks.service import create_job, set_progress, submit
 from jobs.base import running
 from jobs.context import services
 
@@ -34,8 +34,8 @@ def generate_job(job_id: str) -> dict:
                     "composition": result["composition"], "commit": result["head"], "settings": p["render"],
                     "publish": bool(p.get("publish")), "title": p.get("title")})
                 s.flush()
-                enqueue_job(svc, job, "jobs.render.render_job")
                 result["render_job"] = job.id
+            submit(svc, job, "jobs.render.render_job")
         with svc.db.session() as s:
             s.get(Job, job_id).result = result
     return result

@@ -39,9 +39,9 @@ def _queue_render(svc, comp: str, commit: str, settings: dict, publish: bool, ti
                                                                    "title": title, "stems": stems})
         s.flush()
         job_id = job.id
-        if not inline:
-            from ..tasks.service import enqueue_job
-            enqueue_job(svc, job, "jobs.render.render_job")
+    if not inline:
+        from ..tasks.service import submit
+        submit(svc, job, "jobs.render.render_job")
     if inline:
         _run_inline(svc, job_id, "jobs.render.render_job")
         if publish:  # the release job and the SHF attachment, inline too

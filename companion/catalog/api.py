@@ -293,16 +293,24 @@ class TrackItem(MethodView):
             retag = any(k in TAGGED_FIELDS and getattr(t, k) != v for k, v in body.items())
             service.update_fields(t, body)
             s.flush()
+            job = None
             if retag and t.source_key and t.status in ("ready", "failed"):
                 # The files' tags say the old title/album/number: release again (re-tags, no re-encode).
-                from companion.tasks.service import create_job, enqueue_job
+                from companion.tasks.service import create_job
 
                 job = create_job(s, kind="release", track_id=t.id, params={"source_key": t.source_key,
                                                                           "reason": "tags changed"},
                                  created_by=ident.member_id or ident.name)
-                enqueue_job(svc, job, "jobs.release.release_track")
-                t.status = "processing"
-            return track_out(t)
+                previous_status, t.status = t.status, "processing"
+            out = track_out(t)
+        if job is not None:
+            from companion.tasks.service import submit
+
+            def undo(session) -> None:  # the edit stands; the files keep their old tags until the next release
+                session.get(Track, track_id).status = previous_status
+
+            submit(svc, job, "jobs.release.release_track", undo=undo)
+        return out
 
 
 @blp.route("/tracks/<int:track_id>/upload")

@@ -6,7 +6,7 @@ from pathlib import Path
 from companion.catalog import service
 from companion.media.probe import probe
 from companion.storage.base import content_key
-from companion.tasks.service import create_job, enqueue_job
+from companion.tasks.service import create_job, submit
 
 
 def accept_upload(svc, track_id: int, path: Path, filename: str, sha256: str, created_by: str | None = None):
@@ -20,8 +20,11 @@ def accept_upload(svc, track_id: int, path: Path, filename: str, sha256: str, cr
         svc.store.put_file(key, path)
     from companion.catalog.api import track_out
 
+    fields = ("source_key", "source_sha256", "source_filename", "source_format", "duration", "status",
+              "error_code", "error_message")
     with svc.db.session() as s:
         track = service.get_track(s, track_id)
+        before = {f: getattr(track, f) for f in fields}
         track.source_key, track.source_sha256, track.source_filename = key, sha256, filename
         track.source_format = info.format_name
         track.duration = info.duration
@@ -29,7 +32,12 @@ def accept_upload(svc, track_id: int, path: Path, filename: str, sha256: str, cr
         track.error_code = track.error_message = None
         job = create_job(s, kind="release", track_id=track_id, params={"source_key": key},
                          created_by=created_by)
-        s.flush()
-        # Enqueue inside the transaction: if Redis refuses, nothing about the track changes.
-        enqueue_job(svc, job, "jobs.release.release_track")
-        return job.id, track_out(track)
+        out = track_out(track)
+
+    def undo(session) -> None:  # the queue refused: the track is as it was
+        row = session.get(type(track), track_id)
+        for f, v in before.items():
+            setattr(row, f, v)
+
+    submit(svc, job, "jobs.release.release_track", undo=undo)
+    return job.id, out

@@ -1,6 +1,9 @@
 """Creating job rows, enqueueing them on RQ, and recording their progress."""
 from __future__ import annotations
 
+from typing import Callable
+
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from companion.db import utcnow
@@ -32,6 +35,25 @@ def enqueue_job(svc, job: Job, func: str) -> None:
         raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was queued. Try again shortly.",
                                  code="queue_unavailable") from exc
     job.rq_id = rq_job.id
+
+
+def submit(svc, job: Job, func: str, undo: Callable[[Session], None] | None = None) -> None:
+    """Enqueue a job whose row is already committed (a worker that takes it at once must find the row).
+
+    If the queue is unreachable, the row is marked failed (``queue_unavailable``), ``undo(session)``
+    reverts what the caller changed for the job, and ServiceUnavailable is raised.
+    """
+    try:
+        enqueue_job(svc, job, func)
+    except ServiceUnavailable as exc:
+        with svc.db.session() as s:
+            s.execute(sa.update(Job).where(Job.id == job.id).values(
+                state="failed", error_code=exc.code, error_message=exc.message, ended_at=utcnow()))
+            if undo is not None:
+                undo(s)
+        raise
+    with svc.db.session() as s:
+        s.execute(sa.update(Job).where(Job.id == job.id).values(rq_id=job.rq_id))
 
 
 def set_progress(svc, job_id: str, percent: int, stage: str) -> None:

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from companion.catalog import service as catalog
 from companion.catalog.models import Album, Track
 from companion.db import utcnow
-from companion.errors import InvalidInput, ServiceUnavailable
+from companion.errors import InvalidInput
 from companion.tasks.models import Job
-from companion.tasks.service import create_job, enqueue_job
+from companion.tasks.service import create_job, submit
 from companion.wordpress.client import WordPressClient
 from companion.wordpress.models import KINDS, Publication
 
@@ -86,17 +86,12 @@ def request_publication(svc, kind: str, item_id: int, action: str, *, created_by
         out = publication_out(pub, kind, item_id)
     # Enqueue once the job's row is committed: a worker that takes the job at once must find it (enqueued
     # inside the transaction, a fast worker read no row and the job was lost while the row said queued).
-    try:
-        enqueue_job(svc, job, "jobs.publish.publish_item")
-    except ServiceUnavailable as exc:
-        with svc.db.session() as s:
-            s.execute(sa.update(Job).where(Job.id == job.id).values(
-                state="failed", error_code=exc.code, error_message=exc.message, ended_at=utcnow()))
-            pub = get_publication(s, kind, item_id, create=True)
-            pub.state, pub.error_code, pub.error_message = "failed", exc.code, exc.message
-        raise
-    with svc.db.session() as s:
-        s.execute(sa.update(Job).where(Job.id == job.id).values(rq_id=job.rq_id))
+    def undo(session) -> None:
+        pub = get_publication(session, kind, item_id, create=True)
+        pub.state, pub.error_code = "failed", "queue_unavailable"
+        pub.error_message = "The job queue (Redis) is unreachable; nothing was queued. Try again shortly."
+
+    submit(svc, job, "jobs.publish.publish_item", undo=undo)
     return job.id, out
 
 

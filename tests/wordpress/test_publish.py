@@ -259,10 +259,13 @@ def test_queue_down_queues_nothing_and_says_why(companion, released_track, monke
     from companion.tasks.models import Job
     from companion.wordpress import service
 
-    def refuse(svc, job, func):
-        raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was queued.", code="queue_unavailable")
+    import redis
 
-    monkeypatch.setattr(service, "enqueue_job", refuse)
+    from tests.conftest import free_port
+
+    # Redis goes away (a real client on a port nothing listens on, not a fake).
+    monkeypatch.setattr(companion.svc, "redis", redis.Redis(host="127.0.0.1", port=free_port(),
+                                                            socket_connect_timeout=1))
     tid = released_track["track_id"]
     with pytest.raises(ServiceUnavailable):
         service.request_publication(companion.svc, "track", tid, "publish")
