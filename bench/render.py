@@ -172,6 +172,8 @@ def main() -> None:
             "fluidsynth_ours_s": round(med["fs_ours"], 3), "fluidsynth_bare_s": round(med["fs_bare"], 3),
             "supercollider_ours_s": round(med["sc_ours"], 3), "supercollider_bare_s": round(med["sc_bare"], 3),
             "fluidsynth_bare_nofx_s": round(med["fs_bare_nofx"], 3),
+            "fluidsynth_overhead_vs_nofx": round(statistics.median(
+                [o / b - 1 for o, b in zip(fig["fs_ours"], fig["fs_bare_nofx"])]), 3),
             "fluidsynth_cpu_s": [round(statistics.median(cpu["fs_ours"]), 3), round(statistics.median(cpu["fs_bare"]), 3)],
             "supercollider_cpu_s": [round(statistics.median(cpu["sc_ours"]), 3),
                                     round(statistics.median(cpu["sc_bare"]), 3)],
