@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..algorithms.members.verse import join_syllables
 from .audio import SR, read_wav, write_wav
 from .timeline import NoteTime
 
@@ -33,17 +34,8 @@ def phrases(notes: list[NoteTime], gap: float = 0.35) -> list[list[NoteTime]]:
 
 
 def words(phrase: list[NoteTime]) -> str:
-    text, cur = [], ""
-    for n in phrase:
-        syl = n.lyric or "ah"
-        if syl.endswith("-"):
-            cur += syl[:-1]
-        else:
-            text.append(cur + syl)
-            cur = ""
-    if cur:
-        text.append(cur)
-    return " ".join(text)
+    """What espeak-ng says for a phrase (an unsung note says "ah")."""
+    return join_syllables(n.lyric or "ah" for n in phrase)
 
 
 def speak(text: str, wav: Path, voice: str = "en-us", speed: int = 150) -> Path:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from companion.shf import spec
 from companion.shf.reader import extract, open_bundle
 
-from conftest import rewrite
+from tests.shf.conftest import rewrite
 
 
 def test_a_bundle_holds_everything_and_verifies(good_bundle, trusted):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from companion.shf.cli import shf
 from companion.shf.keys import public_hex
 
-from conftest import rewrite
+from tests.shf.conftest import rewrite
 
 
 def test_inspect_verify_extract_regenerate(good_bundle, band_key, tmp_path):

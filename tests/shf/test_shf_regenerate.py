@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from companion.shf import spec
 from companion.shf.regenerate import Limits, network_isolation, regenerate
 
-from conftest import rewrite
+from tests.shf.conftest import rewrite
 
 FAST = Limits(cpu_seconds=10, wall_seconds=30, memory_bytes=768 << 20)
 

@@ -115,16 +115,20 @@ class Verse(Algorithm):
         return out
 
 
-def lyrics_text(events) -> str:
-    """The words of a sequence of syllable-carrying notes ("cos-" + "mic" -> "cosmic")."""
+def join_syllables(syllables) -> str:
+    """Words from sung syllables: a syllable ending in "-" runs into the next ("cos-" + "mic" -> "cosmic")."""
     words, cur = [], ""
-    for e in events:
-        for syl in e.lyrics[:1]:
-            if syl.endswith("-"):
-                cur += syl[:-1]
-            else:
-                words.append(cur + syl)
-                cur = ""
+    for syl in syllables:
+        if syl.endswith("-"):
+            cur += syl[:-1]
+        else:
+            words.append(cur + syl)
+            cur = ""
     if cur:
         words.append(cur)
     return " ".join(words)
+
+
+def lyrics_text(events) -> str:
+    """The words of a sequence of syllable-carrying notes."""
+    return join_syllables(syl for e in events for syl in e.lyrics[:1])
