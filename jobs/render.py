@@ -7,7 +7,6 @@ its content hash, and the release pipeline caches by its own key.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path

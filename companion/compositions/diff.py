@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Event, GlobalEvent, fmt_q, measure_lines,
+from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Event, measure_lines,
                     parse_events, parse_global_event)
 
 

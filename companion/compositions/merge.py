@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable
 
 from .diff import event_changes, _pos_key
-from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Event, FormatError, GlobalEvent, format_line, fmt_q,
-                    measure_lines, parse_event, parse_events, parse_global_event)
+from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Event, FormatError, format_line, fmt_q,
+                    measure_lines, parse_events, parse_global_event)
 
 
 @dataclass

@@ -7,7 +7,6 @@ dynamics. Not kept: layout, articulations, slurs, beams, chord symbols, repeats.
 """
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from collections import defaultdict
@@ -71,7 +70,7 @@ def _last_length(parts) -> Fraction:
 
 
 def from_music21(score, title: str = "", band=None) -> Composition:
-    from music21 import chord, dynamics, key, meter, note, stream, tempo
+    from music21 import chord, dynamics, key, note, stream, tempo
 
     md_title = ""
     if score.metadata is not None:

@@ -20,7 +20,7 @@ from .merge import merge_files
 from .midi import MidiError, read_midi, write_midi
 from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Composition, Event, FormatError, Part, format_events,
                     format_line, measure_lines, parse_events, parse_global_event, slugify, validate_metadata)
-from .store import MAIN, Author, Store, check_name, commit_info
+from .store import MAIN, Author, Store, commit_info
 
 FORMATS = ("midi", "musicxml", "canonical")
 

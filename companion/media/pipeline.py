@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable
 from companion.errors import Unprocessable
 from companion.media import hls as hlsmod
 from companion.media import loudness as loud
-from companion.media.ffmpeg import MediaToolError, ffmpeg
+from companion.media.ffmpeg import ffmpeg
 from companion.media.peaks import compute_peaks
 from companion.media.probe import ProbeResult, check_decodes, probe
 from companion.media.renditions import (

@@ -100,7 +100,7 @@ class Renders(MethodView):
         from ..app import services
         from ..band.auth import require
         from ..render.service import RenderSettings
-        from ..tasks.service import create_job, enqueue_job
+        from ..tasks.service import create_job, submit
 
         ident = require("catalog.upload" if body["publish"] else "band.read_private")
         store, band, _ = _ctx()
@@ -117,9 +117,9 @@ class Renders(MethodView):
                                      "title": body["title"] or info["title"], "track_id": body["track_id"],
                                      "stems": body["stems"]})
             s.flush()
-            enqueue_job(svc, job, "jobs.render.render_job")
-            return {"job": job.id, "state": job.state, "composition": body["composition"], "commit": str(commit.id),
-                    "status_url": f"/api/render/renders/{job.id}"}
+        submit(svc, job, "jobs.render.render_job")
+        return {"job": job.id, "state": job.state, "composition": body["composition"], "commit": str(commit.id),
+                "status_url": f"/api/render/renders/{job.id}"}
 
 
 @blp.route("/renders/<job_id>")

@@ -31,7 +31,6 @@ import re
 import shutil
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path

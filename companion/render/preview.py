@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..compositions.model import Composition
-from ..storage.base import ObjectStore, content_key
+from ..storage.base import ObjectStore
 from .service import RenderSettings, render_version
 from .timeline import TempoMap
 

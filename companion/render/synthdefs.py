@@ -8,7 +8,6 @@ are repeatable. The vocoder reads a buffer holding the spoken lyrics (``buffer``
 """
 from __future__ import annotations
 
-import functools
 import math
 import threading
 

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from . import spec
 from .keys import key_id, load_public, verify as verify_sig
-from .spec import (MANIFEST, SIGNATURE, IntegrityError, NotSHF, SignatureError, UnknownVersion, UnsafeBundle,
+from .spec import (MANIFEST, SIGNATURE, IntegrityError, NotSHF, UnknownVersion, UnsafeBundle,
                    role_of)
 
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\:]")

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import spec
-from .reader import Bundle, open_bundle
+from .reader import open_bundle
 from .spec import SandboxError, SignatureError, UntrustedBundle
 
 
@@ -182,7 +182,6 @@ def regenerate(path: str | Path, trusted: dict, work_dir: Path, limits: Limits =
     from ..render.audio import read_wav
     from ..render.engines import FluidSynthEngine, SuperColliderEngine
     from ..render.service import RenderSettings, render_composition
-    from .writer import decode_flac
 
     with open_bundle(path) as b:
         sig = b.signature(trusted)

@@ -99,7 +99,6 @@ def main(scratch: str) -> int:
 
 
 if __name__ == "__main__":
-    import importlib
     try:
         sys.exit(main(sys.argv[1]))
     except PermissionError as exc:
