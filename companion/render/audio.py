@@ -198,23 +198,6 @@ def pan_gains(pan: np.ndarray | float) -> tuple:
     return np.cos(theta) * math.sqrt(2), np.sin(theta) * math.sqrt(2)
 
 
-def envelope(points: list[tuple[float, float]], frames: int, sr: int = SR, ramp: float = 0.02,
-             default: float = 1.0) -> np.ndarray | float:
-    """A per-frame curve from (seconds, value) steps, each reached over ``ramp`` seconds."""
-    if not points:
-        return default
-    pts = sorted(points)
-    xs, ys = [0.0], [default if pts[0][0] > 0 else pts[0][1]]
-    cur = ys[0]
-    for t, v in pts:
-        xs += [t, t + ramp]
-        ys += [cur, v]
-        cur = v
-    xs.append(frames / sr + 1)
-    ys.append(cur)
-    return np.interp(np.arange(frames) / sr, np.asarray(xs), np.asarray(ys)).astype(np.float32)
-
-
 def impulse_response(seconds: float, predelay_ms: float, sr: int = SR, seed: int = 1971) -> np.ndarray:
     """A copy of :func:`_impulse_response` (computed once per setting)."""
     return _impulse_response(float(seconds), float(predelay_ms), sr, seed).copy()

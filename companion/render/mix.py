@@ -51,8 +51,8 @@ class BusSettings:
 
 
 class Curve:
-    """An automation curve from (seconds, value) steps, each reached over ``ramp`` seconds (the same
-    breakpoints as :func:`audio.envelope`), evaluated for any range of frames."""
+    """An automation curve from (seconds, value) steps, each reached over ``ramp`` seconds, evaluated
+    for any range of frames."""
 
     def __init__(self, points, fn, default, sr: int = A.SR, ramp: float = 0.02):
         self.sr = sr
