@@ -377,6 +377,7 @@ def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        track_id = None
         if demo:
             track_id = _seed_demo(svc, demo_seconds, inline=False)
             from companion.catalog.models import Track
@@ -387,8 +388,7 @@ def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int
                 ready = s.get(Track, track_id).status == "ready"
             if job is not None and not ready:
                 _follow(svc, job.id)
-        if gen:
-            _seed_generated(svc, measures)
+        generated_id = _seed_generated(svc, measures) if gen else None
         base = f"http://{cfg.host}:{cfg.port}"
         click.echo("\nScriptHammer companion is up:")
         click.echo(f"  API docs      {base}/api/docs")
@@ -396,6 +396,9 @@ def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int
         click.echo(f"  Band          {base}/api/members")
         click.echo(f"  Tracks        {base}/api/tracks")
         click.echo(f"  Health        {base}/api/health")
+        for tid in (track_id, generated_id):
+            if tid:
+                click.echo(f"  Player        {base}/embed/track/{tid}")
         click.echo("Press Ctrl-C to stop.", err=False)
         sys.stdout.flush()
         while all(p.poll() is None for p in procs):

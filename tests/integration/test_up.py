@@ -79,7 +79,7 @@ def test_up_serves_the_band_and_a_playable_demo_track(tmp_path, redis_url):
                 break
             time.sleep(0.5)
             text = (tmp_path / "up.log").read_text()
-        assert f"{base}/api/docs" in text
+        assert f"{base}/api/docs" in text and f"{base}/embed/track/{track['id']}" in text
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
