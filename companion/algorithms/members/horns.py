@@ -29,12 +29,12 @@ def _fit(p: int, low: int, high: int) -> int:
 
 
 def doubled(req: Request, shift: int) -> dict[int, list]:
-    mel = melody(req)
+    """Ivory's melody shifted by ``shift`` semitones into the horn's comfortable range, clipped to each measure."""
     inst = req.instrument
     out = {}
-    for m, evs in mel.items():
-        out[m] = [note(e.onset, _fit(e.midi + shift, inst.comfortable_low, inst.comfortable_high), e.dur,
-                       e.vel + 6, req.key.flats) for e in evs]
+    for m, evs in melody(req).items():
+        out[m] = clip([note(e.onset, _fit(e.midi + shift, inst.comfortable_low, inst.comfortable_high), e.dur,
+                            e.vel + 6, req.key.flats) for e in evs], req.measure_length(m))
     return out
 
 
@@ -50,8 +50,7 @@ class Reed(Algorithm):
         if req.tacet:
             return out
         if req.member in s.double:
-            for m, evs in doubled(req, -12).items():
-                out.measures[m] = clip(evs, req.measure_length(m))
+            out.measures.update(doubled(req, -12))
             return out
         rng = req.rng()
         lo, hi = inst.comfortable_low, inst.comfortable_high
@@ -107,8 +106,7 @@ class Brass(Algorithm):
         if req.tacet:
             return out
         if req.member in s.double:
-            for m, evs in doubled(req, 0).items():
-                out.measures[m] = clip(evs, req.measure_length(m))
+            out.measures.update(doubled(req, 0))
             return out
         rng = req.rng()
         lo, hi = inst.comfortable_low, inst.comfortable_high
