@@ -1,6 +1,7 @@
 """Albums, tracks, renditions and uploads."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -339,7 +340,7 @@ class TrackUpload(MethodView):
             filename, sha = _receive(Path(tmp), svc.config.max_upload_bytes)
             job_id, track = accept_upload(svc, track_id, Path(tmp), filename, sha, created_by=ident.member_id or ident.name)
         finally:
-            with _quiet():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
         return {"job_id": job_id, "job_url": f"/api/jobs/{job_id}", "track": track}
 
@@ -372,14 +373,3 @@ def _receive(dest: Path, limit: int) -> tuple[str, str]:
             h.update(chunk)
             out.write(chunk)
     return filename, h.hexdigest()
-
-
-class _quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
-
-
-

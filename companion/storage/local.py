@@ -1,6 +1,7 @@
 """A local-folder object store (the embedded default)."""
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import shutil
@@ -36,7 +37,7 @@ class LocalStore(ObjectStore):
                 os.fsync(fh.fileno())
             os.replace(tmp, dest)  # atomic: readers see the old object or the whole new one
         except BaseException:
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         return StoredObject(key, dest.stat().st_size, mimetypes.guess_type(dest.name)[0])
@@ -70,7 +71,7 @@ class LocalStore(ObjectStore):
         return StoredObject(key, p.stat().st_size, mimetypes.guess_type(p.name)[0])
 
     def delete(self, key):
-        with _suppress():
+        with contextlib.suppress(OSError):
             self._path(key).unlink()
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -88,11 +89,3 @@ class LocalStore(ObjectStore):
     def ping(self):
         if not os.access(self.root, os.W_OK):
             raise OSError(f"object store folder {self.root} is not writable")
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
