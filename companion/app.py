@@ -59,10 +59,6 @@ def create_app(config: Config | None = None) -> Flask:
         return jsonify({"name": "ScriptHammer music companion", "version": __version__,
                         "openapi": "/api/openapi.json", "docs": "/api/docs"})
 
-    @app.teardown_appcontext
-    def _teardown(_exc):
-        pass
-
     return app
 
 

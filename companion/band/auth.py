@@ -63,13 +63,6 @@ def require(right: str) -> Identity:
     return ident
 
 
-def require_member_or_leader() -> Identity:
-    ident = current_identity()
-    if not ident.authenticated:
-        raise Unauthorized("Sign in first: send a bearer token or a signed request.", code="auth_required")
-    return ident
-
-
 def _authenticate() -> Identity:
     from companion.app import services
 
