@@ -18,12 +18,6 @@ from jobs.context import services
 log = logging.getLogger("scripthammer.jobs.release")
 
 
-def settings_from(config) -> PipelineSettings:
-    return PipelineSettings(target_lufs=config.loudness_target_lufs, true_peak_ceiling=config.true_peak_ceiling_db,
-                            hls_bitrates=config.hls_ladder, segment_seconds=config.hls_segment_seconds,
-                            preview_seconds=config.preview_seconds, workers=config.encode_workers)
-
-
 def tags_for(svc, track: Track) -> Tags:
     from companion.demo import demo_cover_png
 
@@ -64,7 +58,7 @@ def release_track(job_id: str) -> dict:
             if src is None:
                 src = fetched / Path(source_key).name
                 svc.store.download(source_key, src)
-            manifest = run_release(src, svc.store, release_dir, tags, settings_from(svc.config),
+            manifest = run_release(src, svc.store, release_dir, tags, PipelineSettings.from_config(svc.config),
                                    progress=lambda pct, stage: set_progress(svc, job_id, pct, stage),
                                    filename=track.source_filename)
         finally:
