@@ -13,13 +13,9 @@ import click
 
 
 def _svc():
-    from ..config import Config
-    from ..services import Services
-    from jobs import context
+    from ..cli import _services  # the main CLI's: configured from the environment, shared with inline jobs
 
-    config = Config.from_env()
-    context.configure(config)
-    return Services(config)
+    return _services()
 
 
 def _run_inline(svc, job_id: str, func: str) -> None:
