@@ -7,16 +7,21 @@ measures changed on both sides that still merge note by note), then times:
 - import: MIDI bytes -> canonical -> first commit in the store;
 - diff: our musical diff of the two branch heads, read from the store (median of runs);
 - merge: the three-way merge of the two heads, read from the store (median of runs);
-- musicdiff (PyPI) diffing the same two versions exported as MusicXML files (one run;
-  its time includes parsing both files).
+- musicdiff (PyPI) diffing the same two versions exported as MusicXML files (median of 3 runs;
+  its time includes parsing both files, as ours includes reading both versions from the store).
+
+Both diffs must find the same changed notes: the (part, measure, beat) of every note our diff reports
+changed is compared with those of the notes musicdiff's edit list touches (one more musicdiff pass, not
+timed); "same_changed_notes" says whether they agree, with the notes only one of them saw.
 
 The last line of output is one JSON object with the figures, "diff_speedup" and "merge_ms".
-Run: .venv/bin/python bench/compositions.py  (needs `pip install musicdiff` for the comparison)
+Run: .venv/bin/python bench/compositions.py  (musicdiff comes with the bench extra: pip install -e ".[bench]")
 """
 from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 import os
 import platform
 import random
@@ -73,6 +78,46 @@ def shift_note(body: str, index: int, semitones: int) -> str:
     e = evs[index]
     evs[index] = dataclasses.replace(e, pitch=midi_to_pitch(e.midi + semitones))
     return format_events(evs)
+
+
+def our_changed_notes(d: dict, parts: list[str]) -> set[tuple[int, int, Fraction]]:
+    """(part index, measure, onset in quarters) of every note our diff says was added, removed or changed."""
+    out = set()
+    for p in d["parts"]:
+        for m in p["measures"]:
+            events = m["added"] + m["removed"] + [c["from"] for c in m["changed"]] + [c["to"] for c in m["changed"]]
+            out |= {(parts.index(p["part"]), m["measure"], Fraction(str(e["onset"])))
+                    for e in events if e.get("kind") == "note"}
+    return out
+
+
+def musicdiff_changed_notes(path_a: Path, path_b: Path) -> tuple[set[tuple[int, int, Fraction]], int]:
+    """(part index, measure, offset in quarters) of every note whose sounding pitch musicdiff's edit list
+    changes, and how many of its note edits change only notation (an accidental shown or not on a note
+    of the same pitch, because another note of the measure changed)."""
+    import music21 as m21
+    from musicdiff import Comparison, DetailLevel
+    from musicdiff.annotation import AnnNote, AnnScore
+
+    scores = [m21.converter.parse(str(p), forceSource=True) for p in (path_a, path_b)]
+    ops, _ = Comparison.annotated_scores_diff(*(AnnScore(sc, DetailLevel.AllObjects) for sc in scores))
+    notes = [{id(n): n for n in sc.recurse().notes} for sc in scores]
+    parts = [list(sc.parts) for sc in scores]
+    def note(side, obj):
+        return notes[side].get(obj.general_note) if isinstance(obj, AnnNote) else None
+
+    out, notation_only = set(), 0
+    for op in ops:
+        a, b = note(0, op[1]), note(1, op[2])
+        if a is not None and b is not None and [p.midi for p in a.pitches] == [p.midi for p in b.pitches]:
+            notation_only += 1
+            continue
+        for side, n in ((0, a), (1, b)):
+            if n is not None:
+                part = n.getContextByClass(m21.stream.Part)
+                out.add((next(i for i, p in enumerate(parts[side]) if p is part), n.measureNumber,
+                         Fraction(n.offset).limit_denominator(96)))
+    return out, notation_only
 
 
 def cpu_model() -> str:
@@ -158,13 +203,22 @@ def main() -> None:
     pb.write_bytes(xb)
     try:
         import musicdiff
+    except ImportError:
+        sys.exit("musicdiff is missing: pip install -e '.[bench]'")
+    md_times = []
+    for _ in range(3):
         t0 = time.perf_counter()
         ndiffs = musicdiff.diff(str(pa), str(pb), visualize_diffs=False, print_text_output=False)
-        md_s = time.perf_counter() - t0
-        out.update({"musicdiff_s": round(md_s, 3), "musicdiff_differences": ndiffs,
-                    "diff_speedup": round(md_s / diff_s, 1)})
-    except ImportError:
-        out.update({"musicdiff_s": None, "diff_speedup": None, "note": "pip install musicdiff to compare"})
+        md_times.append(time.perf_counter() - t0)
+    md_s = statistics.median(md_times)
+    ours_notes = our_changed_notes(d, parts)
+    theirs, notation_only = musicdiff_changed_notes(pa, pb)
+    out.update({"musicdiff_s": round(md_s, 3), "musicdiff_runs_s": [round(x, 3) for x in md_times],
+                "musicdiff_differences": ndiffs, "diff_speedup": round(md_s / diff_s, 1),
+                "same_changed_notes": ours_notes == theirs, "changed_notes": len(ours_notes),
+                "musicdiff_notation_only_edits": notation_only,
+                "only_ours": sorted(map(str, ours_notes - theirs))[:10],
+                "only_musicdiff": sorted(map(str, theirs - ours_notes))[:10]})
     print(f"piece: {PARTS} parts x {MEASURES} measures, {notes} notes; {out['measures_changed']} measures differ")
     print(f"import {out['import_ms']} ms, diff {out['diff_ms']} ms, merge {out['merge_ms']} ms "
           f"(with commit {out['merge_commit_ms']} ms), musicdiff {out.get('musicdiff_s')} s")

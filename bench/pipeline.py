@@ -7,12 +7,14 @@ The naive way makes the same renditions with the same settings and the same tags
 process per rendition, one after another, each from the source with its own filters: both
 masters and every download (the FLAC and WAV downloads again), each HLS rung (encoded and
 segmented by the hls muxer in one process), the preview (encoded again), then peaks from an
-ffmpeg decode to raw PCM with the same numpy code. Loudness is measured once for both.
+ffmpeg decode to raw PCM with the same numpy code. The source's loudness is measured once by
+both; both measure each rung and the preview after encoding and encode again when the
+true-peak ceiling or the target is missed (the same correction rule, ``stages.normalise``).
 
 Progress goes to stderr; the last line of stdout is one JSON object:
 {"ratio": pipeline/naive, "repeat_ratio": second pipeline run/naive, "pipeline_s", "repeat_s",
- "naive_s", "cores", ...}. With ``--rounds N`` both ways run N times, alternating, and the
-best time of each is used.
+ "naive_s", "naive_cpu_s", "pipeline_cpu_s", "cores", ...}. With ``--rounds N`` both ways run N
+times, alternating; the figures are medians (wall and CPU seconds, CPU including ffmpeg's).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -33,9 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from companion.demo import demo_cover_png, render_midi, write_demo_midi  # noqa: E402
+from companion.catalog.covers import default_cover_png  # noqa: E402
+from companion.demo import render_midi, write_demo_midi  # noqa: E402
 from companion.media import hls as hlsmod  # noqa: E402
 from companion.media import loudness as loud  # noqa: E402
+from companion.media import stages  # noqa: E402
 from companion.media.ffmpeg import RUNS, ffmpeg  # noqa: E402
 from companion.media.peaks import peaks_from_samples  # noqa: E402
 from companion.media.pipeline import PipelineSettings, run_release  # noqa: E402
@@ -78,30 +82,36 @@ def naive_release(src: Path, out: Path, tags: Tags, settings: PipelineSettings) 
                 *output_args(make, fmt), "-y", str(path)])
         extra = {"R128_TRACK_GAIN": loud.r128_track_gain(measured)} if spec.codec == "opus" else rg
         tag_file(path, spec.tag_format, tags, extra)
-    variants = []
+    variants, gains = [], {}
     for kbps in settings.hls_bitrates:
         spec = stream_rung(kbps)
         d = out / "hls"
         d.mkdir(exist_ok=True)
         stem = hlsmod.variant_stem(kbps)
         args = [a for a in output_args(spec, fmt) if a not in ("-f", "mp4")]
-        ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-af", f"volume={gain:.2f}dB", "-threads", "1",
-                *args, "-f", "hls", "-hls_time", str(settings.segment_seconds), "-hls_playlist_type", "vod",
-                "-hls_list_size", "0", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", f"{stem}_init.mp4",
-                "-hls_segment_filename", str(d / f"{stem}_%05d.m4s"), str(d / f"{stem}.m3u8")])
-        segs, durs = hlsmod.parse_media_playlist(d / f"{stem}.m3u8")
-        init = hlsmod.parse_init_uri(d / f"{stem}.m3u8")
-        v = hlsmod.Variant(kbps * 1000, d / f"{stem}.m3u8", [d / s for s in segs], durs,
-                           init=d / init if init else None)
-        hlsmod.measure_bandwidth(v)
-        variants.append(v)
+
+        def encode_segment_measure(g: float) -> loud.Loudness:
+            # the same promise as the pipeline: measured after encoding, corrected per rung
+            ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-af", f"volume={g:.2f}dB", "-threads", "1",
+                    *args, "-f", "hls", "-hls_time", str(settings.segment_seconds), "-hls_playlist_type", "vod",
+                    "-hls_list_size", "0", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", f"{stem}_init.mp4",
+                    "-hls_segment_filename", str(d / f"{stem}_%05d.m4s"), str(d / f"{stem}.m3u8")])
+            return loud.measure(d / f"{stem}.m3u8")
+
+        gains[kbps], _, _ = stages.normalise(encode_segment_measure, gain, settings, f"{kbps} kbps stream")
+        variants.append(hlsmod.variant_of(d, kbps))
     (out / "hls" / "master.m3u8").write_text(hlsmod.master_playlist(variants))
     preview = out / "preview.m4a"
     top = stream_rung(settings.preview_rung)
     args = [a for a in output_args(top, fmt) if a not in ("-f", "mp4")]
-    ffmpeg(["-threads", "1", "-ss", f"{settings.preview_start:.3f}", "-t", str(settings.preview_seconds), "-i", str(src),
-            "-map", "0:a:0", "-map_metadata", "-1", "-af", f"volume={gain:.2f}dB", "-threads", "1", *args,
-            "-movflags", "+faststart", "-f", "ipod", "-y", str(preview)])
+
+    def encode_preview_measure(g: float) -> loud.Loudness:
+        ffmpeg(["-threads", "1", "-ss", f"{settings.preview_start:.3f}", "-t", str(settings.preview_seconds),
+                "-i", str(src), "-map", "0:a:0", "-map_metadata", "-1", "-af", f"volume={g:.2f}dB", "-threads", "1",
+                *args, "-movflags", "+faststart", "-f", "ipod", "-y", str(preview)])
+        return loud.measure(preview)
+
+    stages.normalise(encode_preview_measure, gains[settings.preview_rung], settings, "preview", loudness_too=False)
     tag_file(preview, PREVIEW.tag_format, tags)
     raw = ffmpeg(["-threads", "1", "-i", str(src), "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
                  capture_stdout=True).stdout
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=int, default=None, help="song length (default 190, or 30 with --quick)")
     ap.add_argument("--workers", type=int, default=0, help="pipeline workers (0: one per core)")
     ap.add_argument("--rounds", type=int, default=1,
-                    help="alternate naive and pipeline runs this many times and keep the best of each "
+                    help="alternate naive and pipeline runs this many times and report medians "
                          "(the machine is shared: this damps other people's load)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--source", choices=("flac", "wav"), default="flac",
@@ -150,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"source {src.name}: {info.duration:.1f} s, {info.sample_rate} Hz, {info.channels} ch, {info.bit_depth}-bit")
     settings = PipelineSettings(workers=args.workers)
     tags = Tags(title="Orbit Rehearsal", album="Bench Sessions", track_number=1, track_total=1, year=2026,
-                track_id="bench-track-1", cover=demo_cover_png("Orbit Rehearsal"))
+                track_id="bench-track-1", cover=default_cover_png("Orbit Rehearsal"))
     scratch = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=OUT))
     try:
         naive_times, pipe_times, naive_cpu, pipe_cpu = [], [], [], []
@@ -179,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             pipe_runs = dict(RUNS - before)
             say(f"[{rnd + 1}/{args.rounds}] pipeline: {pipe_times[-1]:7.2f} s  ({pipe_runs}); stages: "
                 + ", ".join(f"{s}@{w:.1f}" for w, _, s in stages if not s.startswith("tag:")))
-        naive_s, pipeline_s = min(naive_times), min(pipe_times)
+        naive_s, pipeline_s = statistics.median(naive_times), statistics.median(pipe_times)
 
         before = RUNS.copy()
         t = time.perf_counter()
@@ -207,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             "ffmpeg_processes": {"pipeline": pipe_runs.get("ffmpeg", 0), "naive": naive_runs.get("ffmpeg", 0)},
             "workers": settings.worker_count,
             "rounds": args.rounds,
-            "naive_cpu_s": round(min(naive_cpu), 2),
-            "pipeline_cpu_s": round(min(pipe_cpu), 2),
+            "naive_cpu_s": round(statistics.median(naive_cpu), 2),
+            "pipeline_cpu_s": round(statistics.median(pipe_cpu), 2),
+            "cpu_ratio": round(statistics.median(pipe_cpu) / statistics.median(naive_cpu), 4),
             "naive_runs_s": [round(x, 3) for x in naive_times],
             "pipeline_runs_s": [round(x, 3) for x in pipe_times],
             "load_avg_1m_after": round(load, 2) if load is not None else None,

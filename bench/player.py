@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,10 +40,9 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.net import free_port, wait_port  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]
+from tests.browser import CHROMIUM, chromium  # noqa: E402  (the browser fixture, written once)
 
 PROBE = """(() => {
   window.__bench = {firstAudio: null, playing: null, clock: null};
@@ -61,23 +59,6 @@ PROBE = """(() => {
 
 def say(*a: object) -> None:
     print(*a, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing on port {port}")
 
 
 def make_wav(path: Path, seconds: float) -> Path:
@@ -109,7 +90,6 @@ def release(tmp: Path, redis_url: str, wav: Path):
         member = next(iter(svc.band.members))
         _, token = create_token(s, role="member", member_id=member, label="bench")
     app = create_app(config)
-    _register_ours(app)
     client = app.test_client()
     h = {"Authorization": f"Bearer {token}"}
     t = client.post("/api/tracks", json={"title": "Bench Song", "release_state": "public"}, headers=h).get_json()
@@ -118,21 +98,11 @@ def release(tmp: Path, redis_url: str, wav: Path):
                         content_type="multipart/form-data")
     assert r.status_code == 202, r.get_json()
     t0 = time.perf_counter()
-    SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=False)
+    svc.worker(SimpleWorker).work(burst=True, with_scheduler=False)
     say(f"released in {time.perf_counter() - t0:.1f} s")
     track = client.get(f"/api/tracks/{t['id']}").get_json()
     assert track["status"] == "ready", track
     return app, track
-
-
-def _register_ours(app) -> None:
-    from companion.analytics.api import blp as analytics_blp
-    from companion.embed.api import blp as embed_blp
-
-    api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    for blp in (embed_blp, analytics_blp):
-        if blp.name not in app.blueprints:
-            api.register_blueprint(blp)
 
 
 def _quiet_werkzeug() -> None:
@@ -241,8 +211,6 @@ def main() -> None:
     ap.add_argument("--wav", type=Path, help="the song to release (default: bench/out/demo-190s.wav or 60 s of tones)")
     args = ap.parse_args()
 
-    from playwright.sync_api import sync_playwright
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-player-"))
     redis_port = free_port()
     redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
@@ -262,8 +230,7 @@ def main() -> None:
         server, base = serve(app, bare_html)
         urls = {"bare": f"{base}/bench/bare", "player": f"{base}/embed/track/{track['id']}?autoplay=1&vis=" + os.environ.get("BENCH_VIS", "spectrum")}
         results: dict[str, list[dict]] = {"bare": [], "player": []}
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        with chromium() as browser:
             for name in ("bare", "player"):  # warm-up (server, OS caches), not counted
                 measure(browser, urls[name])
             for i in range(args.runs):
@@ -274,7 +241,6 @@ def main() -> None:
                         f"playing {r['playing_ms'] or 0:7.1f} ms, {r['bytes'] / 1024:8.1f} KiB, {r['requests']} requests"
                         + (f", {r['mode']} level {r['level']}" if r["mode"] else "")
                         + (", fast start" if r["fast_start"] else ""))
-            browser.close()
         server.shutdown()
         med = {n: {k: statistics.median(x[k] for x in rs) for k in ("first_audio_ms", "bytes")} for n, rs in results.items()}
         out = {"ratio": round(med["player"]["first_audio_ms"] / med["bare"]["first_audio_ms"], 3),

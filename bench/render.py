@@ -1,21 +1,52 @@
-"""Rendering bench: the companion's renderer against the bare tools, and the quick preview.
+"""Rendering bench: the companion's renderer against the bare tools doing the same work, and the
+quick preview of a changed piece.
 
-A generated 4-part piece (keys, guitar, bass, drums) of 3 minutes or more is rendered
-1. with FluidSynth through the companion (a stem per part, then the mixdown: gain, pan, reverb
-   bus, limiter, loudness normalisation) and bare: ``fluidsynth -ni -F`` on the exported MIDI;
-2. with SuperCollider through the companion (same) and bare: ``supriya.render`` of one score
-   holding the same synths;
-3. the quick preview of a changed piece: one note changed, then the time from the request to
-   the first HLS segment in the object store.
-After one warm-up round of each (not counted: page cache, imports), ``--rounds`` rounds each run
-ours and bare back to back, in alternating order; the overhead is the median over rounds of
-ours / bare - 1 within the round (paired, so load that drifts over the run hits both sides), with
-its spread; the best-of figures are printed too. The last stdout line is one JSON object:
-fluidsynth_overhead, supercollider_overhead, first_segment_s and the figures. Informational:
-``fluidsynth_bare_nofx_s``, the bare CLI with its own reverb and chorus off (as ours runs it), and
-``*_cpu_s`` [ours, bare]: median CPU seconds (user + system, children included). Ours overlaps
-the mixdown with the engines on the second core; on a machine with no idle core the wall-time
-ratio tends to the CPU ratio.
+A generated 4-part piece (keys, guitar, bass, drums) of 3 minutes or more is rendered by each engine,
+ours and bare, with equal work: both sides take the same notes through the same synth with the same
+settings and write the audio they make to files.
+
+* Ours: the stem stage of the renderer (``companion.render.service.render_stems``, the code every
+  render runs): the engine renders the parts, and a stem WAV per part is written. The mixdown that
+  follows it in a render (gain, pan, Form's automation, the convolution reverb bus, loudness measured
+  by ffmpeg's ebur128, the look-ahead limiter, a 24-bit WAV) is work the bare tools do not do, so it
+  is not in the ratio: it is timed on its own (``mix``: one whole render per engine after the rounds,
+  its ``total_s - stems_s``). Earlier versions of this bench put it in ours, which made ours do about
+  twice the bare tool's work.
+* FluidSynth, bare: ``fluidsynth -ni -q -R 0 -C 0 -o synth.dynamic-sample-loading=1
+  -o synth.lock-memory=0 -g 0.5 -r 44100 -F out.wav FluidR3_GM.sf2 piece.mid`` on the MIDI our engine
+  plays (notes only): no reverb or chorus, samples loaded as needed and not locked in memory, as ours;
+  the same gain and rate. The MIDI file is written by the same code on both sides, inside the timing
+  (both sides start from the composition). The bare program can only write the mix of its parts
+  (its file renderer is stereo), so ours still writes more (a stem per part).
+* SuperCollider, bare: ``supriya.render`` of one score per process of the same synths with the same
+  controls, each part on an output bus of its own as ours: scsynth writes the same channels (the
+  stems) into one multichannel file (score building counted on both sides).
+* The same number of processes on both sides, in two pairings: ours with one worker against the bare
+  tool as one process ("1proc"), and ours with two workers against the bare tool run as two processes
+  at once over the same split of the parts (the engine's own ``Engine.split``: "2proc").
+
+After one warm-up round of each (not counted: page cache, imports), ``--rounds`` rounds each run every
+pairing ours and bare back to back, in alternating order. Per pairing: the overhead is the median over
+rounds of ours / bare - 1 within the round (paired, so load that drifts hits both sides), with its
+spread; the CPU ratio is the median over rounds of ours' CPU seconds / bare's (user + system of this
+process and of its children: forked renderers, fluidsynth, scsynth). The headline figures are the
+worse of the two pairings. Beside each pairing: the CPU that writing ours' stem files took (this
+process's thread time around the writes) and the CPU ratio without it, the part of the difference
+that is the extra output, not extra work for the same output. The 1-minute load average is printed at the start and after each round.
+
+Instruction counts (valgrind's callgrind, which would not move with the load) were tried: under
+callgrind, building the piece and importing the renderer alone took 425 s here, so the bench keeps to
+CPU seconds, and the profile of our own Python work is in bench/RESULTS.md.
+
+first_segment_s: the quick preview of a changed piece, measured first in the process, before any
+render of the piece: one note's pitch in measure 2 (inside the 8 s the preview renders) is changed,
+then the time from the request to the first HLS segment in a fresh object store.
+
+sampler_overhead (issue 10): the library-backed sampler against the same SynthDef reading plain file
+buffers, measured by bench/samples.py (its figures join this line: ``sampler_figures`` below).
+
+The last stdout line is one JSON object: fluidsynth_overhead, supercollider_overhead,
+fluidsynth_cpu_ratio, supercollider_cpu_ratio, first_segment_s, sampler_overhead and the details.
 
     .venv/bin/python bench/render.py [--measures 80] [--rounds 7]
 """
@@ -32,6 +63,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,15 +73,18 @@ from companion.algorithms.base import Params  # noqa: E402
 from companion.algorithms.generate import compose  # noqa: E402
 from companion.algorithms.instruments import by_part, load_instruments  # noqa: E402
 from companion.compositions.midi import write_midi  # noqa: E402
-from companion.compositions.model import Composition  # noqa: E402
+from companion.compositions.model import Composition, midi_to_pitch  # noqa: E402
 from companion.config import Config  # noqa: E402
-from companion.render.engines import DEFAULT_SOUNDFONT, SuperColliderEngine  # noqa: E402
+from companion.render.engines import DEFAULT_SOUNDFONT, FluidSynthEngine, PartJob, SuperColliderEngine  # noqa: E402
+from companion.render.engines.slicing import ensemble_composition  # noqa: E402
+from companion.render.engines.supercollider import voice_for  # noqa: E402
 from companion.render.preview import quick_preview  # noqa: E402
-from companion.render.service import RenderSettings, render_composition  # noqa: E402
+from companion.render.service import RenderSettings, render_composition, render_stems  # noqa: E402
 from companion.render.timeline import TempoMap, part_notes  # noqa: E402
 from companion.storage import open_store  # noqa: E402
 
 PARTS = ("keys", "guitar", "bass", "drums")
+TAIL = 2.0  # RenderSettings().tail_seconds: both sides render the same length
 
 
 def four_part_piece(measures: int, seed: int) -> Composition:
@@ -62,59 +97,140 @@ def four_part_piece(measures: int, seed: int) -> Composition:
     return comp
 
 
-def bare_fluidsynth(comp: Composition, work: Path, fx: bool = True) -> float:
-    midi = work / "bare.mid"
-    midi.write_bytes(write_midi(comp))
-    t = time.perf_counter()
-    subprocess.run(["fluidsynth", "-ni", "-q"] + ([] if fx else ["-R", "0", "-C", "0"]) +
-                   ["-F", str(work / "bare-fs.wav"), "-r", "44100", DEFAULT_SOUNDFONT, str(midi)],
-                   check=True, capture_output=True)
-    return time.perf_counter() - t
-
-
-def bare_supercollider(comp: Composition, work: Path) -> float:
-    """The same synths in one score, rendered by supriya (score building counted, as ours does)."""
-    import supriya
-    from companion.render.synthdefs import midi_to_hz, synthdef_for
-
-    t = time.perf_counter()
+def part_jobs(comp: Composition) -> list[PartJob]:
     insts = by_part(load_instruments())
-    tm = TempoMap(comp)
-    duration = tm.end(comp.measures) + 2.0
-    score = supriya.Score(output_bus_channel_count=2)
-    defs = {p: synthdef_for(insts[p]) for p in PARTS}
-    with score.at(0):
-        score.add_synthdefs(*defs.values())
-    for p in PARTS:
-        for i, n in enumerate(part_notes(comp, p, tm)):
-            with score.at(n.start):
-                score.add_synth(defs[p], frequency=float(n.midi) if insts[p].percussion else midi_to_hz(n.midi),
-                                amplitude=0.6 * (n.velocity / 127) ** 1.6, sustain=n.duration, seed=float(i))
-    supriya.render(score, output_file_path=str(work / "bare-sc.wav"), header_format="WAV", duration=duration,
-                   render_directory_path=str(work))
-    return time.perf_counter() - t
+    return [PartJob(p.id, insts[p.id]) for p in comp.parts]
 
+
+# --------------------------------------------------------------------------- the bare tools
+
+def bare_fluidsynth(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
+    """``fluidsynth`` once per group (the groups at once): each on the MIDI our engine plays for them."""
+    eng = FluidSynthEngine()
+    procs = []
+    for i, group in enumerate(groups):
+        midi = work / f"bare-{i}.mid"
+        midi.write_bytes(write_midi(ensemble_composition(comp, [(j.part, eng.program_for(j.instrument))
+                                                                for j in group])))
+        procs.append(subprocess.Popen(
+            ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-o", "synth.dynamic-sample-loading=1",
+             "-o", "synth.lock-memory=0", "-g", str(eng.gain), "-r", "44100", "-F", str(work / f"bare-fs-{i}.wav"),
+             DEFAULT_SOUNDFONT, str(midi)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+    for p in procs:
+        if p.wait() != 0:
+            raise RuntimeError("bare fluidsynth failed")
+
+
+def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
+    """``supriya.render`` of one score per group (the groups at once), the same synths and controls, each
+    part on an output bus of its own (the right side, always the centre's copy, on a bus nobody reads)."""
+    import supriya
+
+    tm = TempoMap(comp)
+    duration = tm.end(comp.measures) + TAIL
+    errors = []
+
+    def one(i: int, group: list[PartJob]) -> None:
+        try:
+            score = supriya.Score(output_bus_channel_count=len(group))
+            private = score.options.first_private_bus_id
+            voices = {j.part: voice_for(j.instrument) for j in group}
+            with score.at(0):
+                score.add_synthdefs(*{v.synthdef.name: v.synthdef for v in voices.values()}.values())
+            for bus, j in enumerate(group):
+                for k, n in enumerate(part_notes(comp, j.part, tm)):
+                    with score.at(n.start):
+                        score.add_synth(voices[j.part].synthdef, **voices[j.part].note_controls(n, k),
+                                        out=float(bus), out_right=float(private))
+            out = work / f"sc-{i}"
+            out.mkdir(exist_ok=True)
+            supriya.render(score, output_file_path=str(out / "bare-sc.wav"), header_format="WAV", duration=duration,
+                           render_directory_path=str(out))
+        except BaseException as exc:  # noqa: BLE001 - raised below
+            errors.append(exc)
+    threads = [threading.Thread(target=one, args=(i, g)) for i, g in enumerate(groups)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def ours(comp: Composition, work: Path, engine: str, workers: int):
+    """The stem stage of a render: the engine's stems written as WAVs (what the bare tools do too)."""
+    out = work / f"ours-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    return render_stems(comp, out, RenderSettings(engine=engine, tail_seconds=TAIL), workers=workers)
+
+
+def whole_render(comp: Composition, work: Path, engine: str, workers: int) -> dict:
+    """A whole render (stems and the mixdown): the mixdown's own cost, beside the ratio."""
+    out = work / f"whole-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    wall, cpu, res = timed(render_composition, comp, out, RenderSettings(engine=engine, tail_seconds=TAIL), None,
+                           workers)
+    return {"total_s": round(wall, 3), "cpu_s": round(cpu, 3), "stems_s": res["timings"]["stems_s"],
+            "mix_s": round(res["timings"]["total_s"] - res["timings"]["stems_s"], 3),
+            "loudness_lufs": res["mix"]["loudness_lufs"], "limiter_db": res["mix"]["limiter_db"]}
+
+
+# --------------------------------------------------------------------------- measuring
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (engines, forked renderers), user + system."""
+    """CPU time of this process and its finished children (engines, forked renderers, ffmpeg), user + system."""
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
-def timed_cpu(cpu: list, fn, *args):
-    c = cpu_seconds()
+def timed(fn, *args) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of ``fn(*args)``."""
+    c, t = cpu_seconds(), time.perf_counter()
     out = fn(*args)
-    cpu.append(cpu_seconds() - c)
-    return out
+    return time.perf_counter() - t, cpu_seconds() - c, out
 
 
-def ours(comp: Composition, work: Path, engine: str, workers: int) -> tuple[float, dict]:
-    out = work / f"ours-{engine}"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+def first_segment(comp: Composition, work: Path) -> dict:
+    """The quick preview of the piece with one note changed inside the window it renders, in a fresh
+    store, before anything of this piece was rendered or previewed in this process."""
+    changed = Composition.from_files(comp.to_files())
+    evs = changed.events("keys", 2)
+    i = next(k for k, e in enumerate(evs) if e.kind == "note")
+    changed.set_events("keys", 2, evs[:i] + [dataclasses.replace(evs[i], pitch=midi_to_pitch(evs[i].midi + 2))]
+                       + evs[i + 1:])
+    store = open_store(Config(var_dir=work / "preview-var"))
     t = time.perf_counter()
-    res = render_composition(comp, out, RenderSettings(engine=engine), workers=workers)
-    return time.perf_counter() - t, res
+    prev = quick_preview(store, changed.to_files(), work / "preview-var" / "work", seconds=8)
+    assert prev["measures"] >= 2 and not prev["cached"] and not prev["render_cached"]
+    return {"first_segment_s": prev["first_segment_s"], "preview_total_s": round(time.perf_counter() - t, 3),
+            "preview_measures": prev["measures"],
+            "changed": {"part": "keys", "measure": 2, "from": evs[i].pitch, "to": midi_to_pitch(evs[i].midi + 2)}}
+
+
+def sampler_figures(rounds: int) -> dict:
+    """The sample library's figures from bench/samples.py (sampler_overhead and its details): the
+    library-backed sampler against the same SynthDef on plain file buffers."""
+    import samples as sample_bench  # bench/samples.py, beside this file
+
+    return {k: v for k, v in sample_bench.figures(rounds).items() if k != "rounds"}
+
+
+def summary(ours_s, bare_s, ours_cpu, bare_cpu, ours_write_cpu) -> dict:
+    """A pairing's figures; ``cpu_ratio_without_stem_files``: ours' CPU less what writing its stem files
+    cost (the part of ours the bare tools have no match for: they write one mix), over bare's."""
+    ratio = [o / b - 1 for o, b in zip(ours_s, bare_s)]
+    cpu = [o / b for o, b in zip(ours_cpu, bare_cpu)]
+    engine_cpu = [(o - w) / b for o, w, b in zip(ours_cpu, ours_write_cpu, bare_cpu)]
+    return {"overhead": round(statistics.median(ratio), 3), "spread": [round(min(ratio), 3), round(max(ratio), 3)],
+            "ours_s": round(statistics.median(ours_s), 3), "bare_s": round(statistics.median(bare_s), 3),
+            "ours_cpu_s": round(statistics.median(ours_cpu), 3), "bare_cpu_s": round(statistics.median(bare_cpu), 3),
+            "cpu_ratio": round(statistics.median(cpu), 3), "cpu_spread": [round(min(cpu), 3), round(max(cpu), 3)],
+            "stem_files_cpu_s": round(statistics.median(ours_write_cpu), 3),
+            "cpu_ratio_without_stem_files": round(statistics.median(engine_cpu), 3),
+            "rounds_overhead": [round(r, 3) for r in ratio]}
 
 
 def main() -> None:
@@ -122,7 +238,6 @@ def main() -> None:
     ap.add_argument("--measures", type=int, default=80)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
@@ -130,69 +245,66 @@ def main() -> None:
         comp = four_part_piece(args.measures, args.seed)
         seconds = TempoMap(comp).end(comp.measures)
         notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
-        fig: dict = {"fs_ours": [], "fs_bare": [], "sc_ours": [], "sc_bare": [], "fs_bare_nofx": []}
-        cpu: dict = {k: [] for k in ("fs_ours", "fs_bare", "sc_ours", "sc_bare")}
-        info = {}
-        ours(comp, work, "fluidsynth", args.workers)  # warm-up, not counted
-        bare_fluidsynth(comp, work)
-        ours(comp, work, "supercollider", args.workers)
-        bare_supercollider(comp, work)
+        preview = first_segment(comp, work)  # first: no render or preview of this piece before it
+        jobs = part_jobs(comp)
+        duration = seconds + TAIL
+        engines = {"fluidsynth": (FluidSynthEngine(), bare_fluidsynth),
+                   "supercollider": (SuperColliderEngine(), bare_supercollider)}
+        pairings = {}  # (engine, label) -> (workers, bare groups)
+        for name, (eng, _) in engines.items():
+            pairings[(name, "1proc")] = (1, [jobs])
+            pairings[(name, "2proc")] = (2, eng.split(comp, jobs, duration))
+        fig = {k: {"ours": [], "bare": [], "ours_cpu": [], "bare_cpu": [], "ours_write_cpu": []} for k in pairings}
+        for (name, _), (workers, groups) in pairings.items():  # warm-up, not counted
+            ours(comp, work, name, workers)
+            engines[name][1](comp, work, groups)
+        loads = []
         for r in range(args.rounds):
-            for eng, key, bare in (("fluidsynth", "fs", bare_fluidsynth), ("supercollider", "sc", bare_supercollider)):
-                if r % 2:
-                    fig[f"{key}_bare"].append(timed_cpu(cpu[f"{key}_bare"], bare, comp, work))
-                t, res = timed_cpu(cpu[f"{key}_ours"], ours, comp, work, eng, args.workers)
-                fig[f"{key}_ours"].append(t)
-                info[key] = res
-                if not r % 2:
-                    fig[f"{key}_bare"].append(timed_cpu(cpu[f"{key}_bare"], bare, comp, work))
-            fig["fs_bare_nofx"].append(bare_fluidsynth(comp, work, fx=False))
-        best = {k: min(v) for k, v in fig.items()}
-        med = {k: statistics.median(v) for k, v in fig.items()}
-        ratio = {k: [o / b - 1 for o, b in zip(fig[f"{k}_ours"], fig[f"{k}_bare"])] for k in ("fs", "sc")}
-        # the quick preview of a changed piece: render and segment the opening, first segment first
-        store = open_store(Config(var_dir=work / "var"))
-        files = comp.to_files()
-        quick_preview(store, files, work / "var" / "work", seconds=8)  # warm: the unchanged piece
-        changed = Composition.from_files(files)
-        evs = changed.events("keys", 5) or changed.events("bass", 5)
-        pid = "keys" if changed.events("keys", 5) else "bass"
-        changed.set_events(pid, 5, [dataclasses.replace(evs[0], vel=max(1, evs[0].vel - 9))] + evs[1:])
-        t = time.perf_counter()
-        prev = quick_preview(store, changed.to_files(), work / "var" / "work", seconds=8)
-        first = prev["first_segment_s"]
+            for key, (workers, groups) in pairings.items():
+                name = key[0]
+                sides = [("ours", lambda: ours(comp, work, name, workers)),
+                         ("bare", lambda: engines[name][1](comp, work, groups))]
+                for side, fn in (sides if r % 2 == 0 else sides[::-1]):
+                    wall, cpu, out = timed(fn)
+                    fig[key][side].append(wall)
+                    fig[key][f"{side}_cpu"].append(cpu)
+                    if side == "ours":
+                        fig[key]["ours_write_cpu"].append(out.write_cpu_s)
+            loads.append(round(os.getloadavg()[0], 2))
+            print(f"round {r + 1}/{args.rounds}: load {loads[-1]}", flush=True)
+        pairs = {f"{n}_{label}": summary(f["ours"], f["bare"], f["ours_cpu"], f["bare_cpu"], f["ours_write_cpu"])
+                 for (n, label), f in fig.items()}
+        worst = {n: max((pairs[f"{n}_1proc"], pairs[f"{n}_2proc"]), key=lambda p: p["overhead"]) for n in engines}
+        worst_cpu = {n: max(pairs[f"{n}_1proc"]["cpu_ratio"], pairs[f"{n}_2proc"]["cpu_ratio"]) for n in engines}
+        whole = {n: whole_render(comp, work, n, 2) for n in engines}
         result = {
-            "fluidsynth_overhead": round(statistics.median(ratio["fs"]), 3),
-            "supercollider_overhead": round(statistics.median(ratio["sc"]), 3),
-            "first_segment_s": round(first, 3),
-            "fluidsynth_overhead_spread": [round(min(ratio["fs"]), 3), round(max(ratio["fs"]), 3)],
-            "supercollider_overhead_spread": [round(min(ratio["sc"]), 3), round(max(ratio["sc"]), 3)],
-            "fluidsynth_overhead_best_of": round(best["fs_ours"] / best["fs_bare"] - 1, 3),
-            "supercollider_overhead_best_of": round(best["sc_ours"] / best["sc_bare"] - 1, 3),
-            "fluidsynth_ours_s": round(med["fs_ours"], 3), "fluidsynth_bare_s": round(med["fs_bare"], 3),
-            "supercollider_ours_s": round(med["sc_ours"], 3), "supercollider_bare_s": round(med["sc_bare"], 3),
-            "fluidsynth_bare_nofx_s": round(med["fs_bare_nofx"], 3),
-            "fluidsynth_overhead_vs_nofx": round(statistics.median(
-                [o / b - 1 for o, b in zip(fig["fs_ours"], fig["fs_bare_nofx"])]), 3),
-            "fluidsynth_cpu_s": [round(statistics.median(cpu["fs_ours"]), 3), round(statistics.median(cpu["fs_bare"]), 3)],
-            "supercollider_cpu_s": [round(statistics.median(cpu["sc_ours"]), 3),
-                                    round(statistics.median(cpu["sc_bare"]), 3)],
-            "fs_stems_s": info["fs"]["timings"]["stems_s"], "sc_stems_s": info["sc"]["timings"]["stems_s"],
-            "preview_total_s": round(time.perf_counter() - t, 3), "preview_measures": prev["measures"],
+            "fluidsynth_overhead": worst["fluidsynth"]["overhead"],
+            "supercollider_overhead": worst["supercollider"]["overhead"],
+            "fluidsynth_cpu_ratio": worst_cpu["fluidsynth"],
+            "supercollider_cpu_ratio": worst_cpu["supercollider"],
+            "first_segment_s": preview["first_segment_s"],
+            "sampler_overhead": None,  # from sampler_figures() below
+            **pairs,
+            "split": {n: [[j.part for j in g] for g in pairings[(n, "2proc")][1]] for n in engines},
+            "preview": preview,
+            "whole_render": whole,
             "piece_s": round(seconds, 1), "parts": len(PARTS), "notes": notes, "measures": comp.measures,
-            "loudness_lufs": info["fs"]["mix"]["loudness_lufs"], "limiter_db": info["fs"]["mix"]["limiter_db"],
-            "rounds": args.rounds, "workers": args.workers,
-            "load_1m_start": load_start,
-            "nproc": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-            "engines": {"fluidsynth": subprocess.run(["fluidsynth", "--version"], capture_output=True,
-                                                     text=True).stdout.split("\n")[0],
-                        "supercollider": SuperColliderEngine().version()},
+            "loudness_lufs": whole["fluidsynth"]["loudness_lufs"],
+            "limiter_db": whole["fluidsynth"]["limiter_db"], "rounds": args.rounds,
+            "load_1m_start": load_start, "load_1m_rounds": loads, "load_1m": round(os.getloadavg()[0], 2),
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "engines": {"fluidsynth": FluidSynthEngine().version(), "supercollider": SuperColliderEngine().version()},
         }
-        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes")
-        for k, v in fig.items():
-            print(f"{k:12s} median {statistics.median(v):.3f}  " + " ".join(f"{x:.3f}" for x in v))
-        for k, v in ratio.items():
-            print(f"{k}_overhead median {statistics.median(v):.3f}  " + " ".join(f"{x:.3f}" for x in v))
+        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes; "
+              f"first segment {preview['first_segment_s']} s")
+        for k, p in pairs.items():
+            print(f"{k:22s} ours {p['ours_s']:.3f} s (CPU {p['ours_cpu_s']:.2f})  bare {p['bare_s']:.3f} s "
+                  f"(CPU {p['bare_cpu_s']:.2f})  overhead {p['overhead']:+.3f} {p['spread']}  cpu x{p['cpu_ratio']} "
+                  f"(x{p['cpu_ratio_without_stem_files']} without the stem files' {p['stem_files_cpu_s']:.2f} s)")
+        for n, w in whole.items():
+            print(f"{n} whole render (2 workers): {w['total_s']} s, of which the mixdown after the stems {w['mix_s']} s")
+        result.update(sampler_figures(args.rounds))
         print(json.dumps(result))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,24 +16,25 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from companion.config import Config
-
-
-def _config() -> Config:
-    return Config.from_env()
-
-
-def _services():
-    from jobs import context
-
-    cfg = _config()
-    context.configure(cfg)
-    return context.services()
+from companion.algorithms.cli import generate_cmd
+from companion.analytics.cli import analytics as analytics_grp
+from companion.clictx import config as _config
+from companion.clictx import services as _services
+from companion.compositions.cli import compositions as compositions_grp
+from companion.render.cli import render_cmd
+from companion.rights.cli import rights as rights_grp
+from companion.samples.cli import samples as samples_grp
+from companion.shf.cli import shf as shf_grp
 
 
 @click.group()
 @click.version_option(package_name="scripthammer")
 def main():
     """ScriptHammer music companion."""
+
+
+for _cmd in (compositions_grp, generate_cmd, render_cmd, shf_grp, samples_grp, rights_grp, analytics_grp):
+    main.add_command(_cmd)
 
 
 @main.command("migrate")
@@ -44,6 +45,21 @@ def migrate_cmd():
     cfg = _config()
     upgrade(cfg.database_url)
     click.echo(f"database at {cfg.database_url.split('@')[-1]} is up to date")
+    _library_defaults(_services())
+
+
+def _library_defaults(svc) -> None:
+    """The band's default instruments into the sample library (idempotent)."""
+    from companion.errors import ScriptHammerError
+    from companion.samples.defaults import migrate_defaults
+
+    try:
+        res = migrate_defaults(svc)
+    except ScriptHammerError as exc:  # e.g. the SoundFont is not installed: renders will say so too
+        click.echo(f"sample library: the default instruments were not added: {exc.message}", err=True)
+        return
+    if res["commit"] is not None:
+        click.echo(f"sample library: the default SoundFont for {len(res['instruments'])} instruments")
 
 
 @main.command("seed")
@@ -64,6 +80,7 @@ def _seed(svc) -> None:
     from companion.db import upgrade
 
     upgrade(svc.config.database_url)
+    _library_defaults(svc)
     with svc.db.session() as s:
         ids = seed_members(s, svc.band)
         click.echo(f"band seeded: {', '.join(ids)}")
@@ -120,8 +137,9 @@ def _seed_generated(svc, measures: int, seed: int = 1) -> int | None:
     """A new piece written by the whole band (each member commits their part), rendered with each
     instrument's engine (FluidSynth and SuperCollider), released with an SHF download. Idempotent:
     does nothing once the piece's track exists."""
-    from companion.algorithms.cli import _queue_render
     from companion.algorithms.generate import generate
+    from companion.clictx import job_summary, queue_job
+    from companion.render.cli import RENDER_FUNC
     from companion.catalog.models import Track
     from companion.compositions.rights import member_actor
     from companion.compositions.store import Store
@@ -138,20 +156,19 @@ def _seed_generated(svc, measures: int, seed: int = 1) -> int | None:
     res = generate(store, svc.band, member_actor(svc.band, leader), comp_id=GENERATED_ID,
                    title="Orbit of the Blue Dot", seed=seed, measures=measures, visibility="public")
     click.echo(f"  {len(res['commits'])} commits on branch {res['branch']}; rendering and releasing")
-    queued = _queue_render(svc, res["composition"], res["head"], {}, True, "Orbit of the Blue Dot", False,
-                           leader, inline=False)
-    _follow(svc, queued["job"])
-    from companion.tasks.models import Job
-
-    with svc.db.session() as s:
-        result = dict(s.get(Job, queued["job"]).result or {})
+    job_id = queue_job(svc, "render", {"composition": res["composition"], "commit": res["head"], "settings": {},
+                                       "publish": True, "title": "Orbit of the Blue Dot", "stems": False},
+                       RENDER_FUNC, leader, inline=False)
+    _follow(svc, job_id)
+    result = job_summary(svc, job_id)["result"] or {}
     track_id = result.get("track_id")
     if track_id:
         with svc.db.session() as s:  # the demo site shows it to everyone
             track = s.get(Track, track_id)
             track.release_state, track.year = "public", dt.date.today().year
-    if result.get("release_job"):
-        _follow(svc, result["release_job"])
+    for follow_up in ("release_job", "shf_job"):  # the release, then the SHF joining the track
+        if result.get(follow_up):
+            _follow(svc, result[follow_up])
     return track_id
 
 
@@ -266,13 +283,74 @@ def cache_prune(days: float):
     click.echo(f"removed {removed} cached file(s)")
 
 
+def _queue_kinds(ctx, param, value: str | None) -> list[str] | None:
+    from companion.tasks.queues import UnknownQueue, check_kinds
+
+    if not value:
+        return None
+    try:
+        return check_kinds(k for k in value.split(",") if k.strip())
+    except UnknownQueue as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command("worker")
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker_cmd(burst: bool):
-    """Run an RQ worker on the companion's queue."""
+@click.option("--queues", "kinds", callback=_queue_kinds, metavar="KIND,...",
+              help="Work only these queues (release, render, publish, commerce, live, analytics, default); "
+                   "default: all of them.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--name", default=None, help="The worker's name in RQ (default: a random one).")
+def worker_cmd(kinds: list[str] | None, burst: bool, name: str | None):
+    """Run an RQ worker on the companion's queues (each queue can have workers of its own)."""
     from jobs.worker import run_worker
 
-    run_worker(_config(), burst=burst)
+    run_worker(_config(), queues=kinds, burst=burst, name=name)
+
+
+def _worker_groups(cfg: Config) -> list[list[str]]:
+    from companion.tasks.queues import UnknownQueue, parse_groups
+
+    try:
+        return parse_groups(cfg.worker_groups)
+    except UnknownQueue as exc:
+        raise click.ClickException(f"SCRIPTHAMMER_WORKER_GROUPS: {exc}") from None
+
+
+def _start(cmd: list[str], env: dict) -> subprocess.Popen:
+    """A child in a process group of its own (so that stopping it stops whatever it started too)."""
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
+def _stop_all(procs: list[subprocess.Popen], timeout: float = 10) -> None:
+    """SIGTERM each child's process group (newest first), again a second later (an RQ worker's cold
+    shutdown: it stops its work horse, which runs in a group of its own), then SIGKILL what is left
+    after ``timeout``."""
+    for p in reversed(procs):
+        _signal_group(p, signal.SIGTERM)
+    for _ in range(10):
+        if all(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.1)
+    for p in reversed(procs):
+        if p.poll() is None:
+            _signal_group(p, signal.SIGTERM)
+    deadline = time.time() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in procs:
+        _signal_group(p, signal.SIGKILL)  # the group too: a child's own children may outlive it
+        if p.poll() is None:
+            p.wait(5)
+
+
+def _signal_group(p: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @main.group("tokens")
@@ -300,12 +378,62 @@ def tokens_create(member_id, role, label, minutes):
     click.echo(secret)
 
 
+@main.group("commerce")
+def commerce_grp():
+    """WooCommerce: reconcile entitlements with the store's orders and subscriptions."""
+
+
+@commerce_grp.command("reconcile")
+@click.option("--full", is_flag=True, help="Read every order and subscription, not only recent changes.")
+@click.option("--inline", is_flag=True, help="Run here instead of on a worker.")
+def commerce_reconcile(full: bool, inline: bool):
+    """Repair entitlements from WooCommerce's REST API (a missed webhook), with progress."""
+    from companion.commerce import reconcile as reconciling
+    from companion.errors import ScriptHammerError
+
+    svc = _services()
+    if inline:
+        bar = tqdm(total=100, unit="%", desc="reconcile")
+
+        def progress(pct: int, stage: str) -> None:
+            bar.set_postfix_str(stage)
+            bar.update(max(0, pct - bar.n))
+
+        try:
+            result = reconciling.reconcile(svc, full=full, progress=progress)
+        except ScriptHammerError as exc:  # WooCommerceUnavailable too
+            raise click.ClickException(exc.message) from None
+        finally:
+            bar.close()
+        click.echo(f"orders {result['orders']}, subscriptions {result['subscriptions']}, "
+                   f"changed {result['changed']}, older than applied {result['stale']}")
+        return
+    try:
+        job_id = reconciling.request_reconcile(svc, full=full, created_by="cli")
+    except ScriptHammerError as exc:
+        raise click.ClickException(exc.message) from None
+    state = _follow(svc, job_id)
+    if state != "finished":
+        raise click.ClickException(f"reconciliation {state}: see `scripthammer jobs`")
+
+
+def _schedule_reconcile(svc) -> None:
+    """With WooCommerce's REST API configured, the workers' scheduler reconciles every N minutes."""
+    from companion.commerce import reconcile as reconciling
+
+    try:
+        if reconciling.schedule_next(svc, minutes=1):
+            click.echo(f"WooCommerce reconciliation every {svc.config.commerce_reconcile_minutes} min (first in 1 min)")
+    except Exception as exc:  # noqa: BLE001 - Redis trouble must not stop `up`
+        click.echo(f"could not schedule WooCommerce reconciliation: {exc}", err=True)
+
+
 def ensure_redis(cfg: Config) -> subprocess.Popen | None:
     """Start a local redis-server when the configured local Redis is not answering."""
     import redis
 
     try:
-        redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1).ping()
+        redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1, **cfg.redis_options()).ping()
         return None
     except redis.ConnectionError:
         pass
@@ -319,11 +447,14 @@ def ensure_redis(cfg: Config) -> subprocess.Popen | None:
         raise click.ClickException("redis-server is not installed (run scripts/setup.sh)")
     data = cfg.var_dir / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(u.port or 6379), "--dir", str(data),
-                             "--save", "60 1", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    args = [exe, "--bind", "127.0.0.1", "--port", str(u.port or 6379), "--dir", str(data),
+            "--save", "60 1", "--appendonly", "yes", "--appendfsync", "everysec"]
+    if cfg.redis_password:
+        args += ["--requirepass", cfg.redis_password]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
     for _ in range(50):
         try:
-            redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1).ping()
+            redis.Redis.from_url(cfg.redis_url, socket_connect_timeout=1, **cfg.redis_options()).ping()
             return proc
         except redis.ConnectionError:
             time.sleep(0.1)
@@ -346,10 +477,12 @@ def serve_cmd(workers: int):
 @click.option("--generate/--no-generate", "gen", default=True,
               help="Have the band write, render and release a new piece (with its SHF).")
 @click.option("--measures", default=16, show_default=True, help="Length of the generated piece.")
-@click.option("--workers", default=1, show_default=True, help="RQ worker processes.")
+@click.option("--workers", default=1, show_default=True,
+              help="RQ worker processes per queue group (SCRIPTHAMMER_WORKER_GROUPS).")
 def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int):
-    """The main job: Redis, RQ workers and the API, with the band and a demo track seeded."""
+    """The main job: Redis, RQ workers (one per queue group) and the API, with the band and a demo track."""
     cfg = _config()
+    groups = _worker_groups(cfg)
     procs: list[subprocess.Popen] = []
     redis_proc = ensure_redis(cfg)
     if redis_proc:
@@ -357,21 +490,24 @@ def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int
     svc = _services()
     _seed(svc)
     env = dict(os.environ)
-    for _ in range(workers):
-        procs.append(subprocess.Popen([sys.executable, "-m", "companion.cli", "worker"], env=env))
-    procs.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4",
-                                   "-b", f"{cfg.host}:{cfg.port}", "--timeout", "600", "--access-logfile", "-",
-                                   "companion.wsgi:app"], env=env))
+    for group in groups:
+        for _ in range(workers):
+            procs.append(_start([sys.executable, "-m", "companion.cli", "worker", "--queues", ",".join(group)], env))
+        click.echo(f"worker(s) for the queue(s) {', '.join(group)}: {workers}")
+    if cfg.analytics_ingest == "stream":
+        procs.append(_start([sys.executable, "-m", "companion.cli", "analytics", "consume"], env))
+        click.echo("analytics consumer: 1 (scale with `scripthammer analytics consume`)")
+    procs.append(_start([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4",
+                         "-b", f"{cfg.host}:{cfg.port}", "--timeout", "600", "--access-logfile", "-",
+                         "companion.wsgi:app"], env))
+    _schedule_reconcile(svc)
 
     def stop(*_):
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_all([p for p in procs if p is not redis_proc])  # Redis last: workers finish talking to it
+        if redis_proc:
+            _stop_all([redis_proc])
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -407,14 +543,6 @@ def up_cmd(demo: bool, demo_seconds: int, gen: bool, measures: int, workers: int
     finally:
         stop()
 
-
-from companion.algorithms.cli import generate_cmd as _generate  # noqa: E402
-from companion.algorithms.cli import render_cmd as _render  # noqa: E402
-from companion.compositions.cli import compositions as _compositions  # noqa: E402
-from companion.shf.cli import shf as _shf  # noqa: E402
-
-for _cmd in (_compositions, _generate, _render, _shf):
-    main.add_command(_cmd)
 
 if __name__ == "__main__":
     main()

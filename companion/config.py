@@ -25,8 +25,26 @@ class Config:
 
     var_dir: Path = dataclasses.field(default_factory=_default_var_dir)
     database_url: str = ""  # default: sqlite under var_dir
+    # Redis (the job queues, nonces, rate limits): keep it on localhost or a private network. AUTH:
+    # redis_password (and redis_username for an ACL user) or a password in the URL; TLS: a
+    # rediss:// URL, with the CA (and a client certificate, if Redis asks for one) below.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_username: str = ""
+    redis_password: str = ""
+    redis_tls_ca_file: str = ""
+    redis_tls_cert_file: str = ""
+    redis_tls_key_file: str = ""
+    redis_tls_verify: bool = True
+    # The queues' names in Redis are "<queue_name>:<kind>" (companion/tasks/queues.py); `scripthammer up`
+    # starts one worker per group of worker_groups ("," within a group, ";" between groups).
     queue_name: str = "scripthammer"
+    worker_groups: str = "publish,commerce,default;release;render;live,analytics"
+    # How fast a dead worker's job is found and retried: workers beat every worker_monitor_seconds, a
+    # job is abandoned worker_heartbeat_grace seconds after its worker's last beat, and workers look
+    # for abandoned jobs every worker_maintenance_seconds.
+    worker_monitor_seconds: int = 10
+    worker_heartbeat_grace: int = 60
+    worker_maintenance_seconds: int = 30
     # Object store: "local" (a folder) or "s3".
     storage: str = "local"
     storage_dir: str = ""  # default: var_dir/objects
@@ -52,11 +70,60 @@ class Config:
     tip_currency: str = "USD"
     tip_presets: str = "3,5,10"
     unlock_url: str = ""
+    # Signed delivery (companion/access): the secret /media URLs are signed with (default: a random
+    # key made on first use at var/keys/delivery.key), and how long signed URLs live.
+    delivery_secret: str = ""
+    stream_url_seconds: int = 900  # per-listener HLS: this plus the track's length
+    download_url_seconds: int = 3600  # download links, like Bandcamp's: hours at most
+    # WooCommerce (docs/commerce.md): webhooks are signed with wc_webhook_secret (empty: derived from
+    # wp_shared_secret, as the plugin derives it); reconciliation reads its REST API at wc_url (empty:
+    # wp_url) with a read-only consumer key and secret, every commerce_reconcile_minutes (0: never).
+    wc_webhook_secret: str = ""
+    wc_url: str = ""
+    wc_consumer_key: str = ""
+    wc_consumer_secret: str = ""
+    wc_timeout: float = 20.0
+    commerce_reconcile_minutes: int = 60
+    # A subscription stays entitled this long past its next payment date (renewals can be late).
+    commerce_grace_hours: int = 48
+    # Prices (docs/pricing.md): a TOML file of price models replacing the defaults in
+    # companion/commerce/pricing.py; what the leader saves with PUT /api/pricing wins over both.
+    pricing_file: str = ""
+    # Rights (docs/rights.md): the secret watermark key (default: a random key made on first use at
+    # var/keys/watermark.key; every companion that marks or detects must share it).
+    watermark_key: str = ""
     # SHF: the band's Ed25519 signing key (PEM) and a folder of trusted public keys.
     # Default: var/keys/band-ed25519.pem (made on first use, mode 0600) and var/keys/trusted/.
     shf_signing_key: str = ""
     shf_trusted_keys_dir: str = ""
     max_upload_mb: int = 1024
+    # The sample library: the largest sample or SoundFont it takes (MB), the longest recording it
+    # decodes (seconds, whatever a header claims), the most samples one recording is sliced into.
+    sample_max_mb: int = 512
+    sample_max_seconds: int = 900
+    sample_max_slices: int = 256
+    # Smaller limits where a large body is never legitimate (a 413 states the limit).
+    composition_import_max_mb: int = 8
+    signed_body_max_kb: int = 1024
+    # Rate limits (Flask-Limiter on Redis, "N per second|minute|hour|day", several joined by ";"):
+    # requests that present credentials which fail (401) and playback beacons, per client address.
+    auth_failure_limit: str = "20 per minute"
+    # Every route, per client address and route, whoever calls (429 with Retry-After beyond; empty: none).
+    public_rate_limit: str = "3000 per minute;200 per second"
+    beacon_rate_limit: str = "120 per minute"
+    # Analytics (docs/analytics.md): "stream" puts beacons on a Redis stream that consumers
+    # (`scripthammer analytics consume`) write in batches; "direct" inserts them in the request.
+    # analytics_consent "required" stores beacons only from players that say the listener consented;
+    # day partitions (PostgreSQL) older than analytics_retention_days are dropped (0: kept).
+    analytics_ingest: str = "stream"
+    analytics_consent: str = "implied"
+    analytics_retention_days: int = 0
+    analytics_batch: int = 500
+    analytics_claim_idle_seconds: int = 30
+    # Rollups (companion/analytics/rollups.py): a consumer rolls today and yesterday every N minutes
+    # (0: only by the CLI and the job); yesterday is rolled again until late_hours after its end.
+    analytics_rollup_minutes: int = 10
+    analytics_rollup_late_hours: float = 2.0
     loudness_target_lufs: float = -14.0
     true_peak_ceiling_db: float = -1.0
     hls_bitrates: str = "48,96,192"
@@ -65,7 +132,22 @@ class Config:
     encode_workers: int = 0  # 0: one per core
     job_timeout: int = 3600
     job_retries: int = 3
+    job_retry_intervals: str = "5,30,120"  # seconds before each retry (the last repeats)
     guest_token_max_days: int = 30
+    # Live sessions (companion/live): how many run at once on this companion, the JACK period (frames),
+    # the live HLS segment length (s), how far ahead of its bar line a bar is sent to scsynth (s), and the
+    # audience's votes per client address, and whether listeners get WebRTC (Janus) besides HLS.
+    live_max_sessions: int = 2
+    live_jack_period: int = 1024
+    live_hls_seconds: float = 1.0
+    live_lookahead: float = 0.3
+    live_vote_rate_limit: str = "30 per minute"
+    live_runner: str = "thread"  # thread: in the companion process that starts it; queue: a "live" queue worker
+    live_webrtc: bool = True  # each session also on a Janus of its own (WebRTC listeners); False: HLS only
+    # TURN (coturn's REST API credentials, use-auth-secret): the ICE servers handed to WebRTC peers
+    turn_urls: str = ""  # comma-separated, e.g. "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349"
+    turn_secret: str = ""  # coturn's static-auth-secret
+    turn_ttl: int = 3600  # seconds a TURN credential lasts
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -89,6 +171,40 @@ class Config:
         return int(self.max_upload_mb) * 1024 * 1024
 
     @property
+    def sample_max_bytes(self) -> int:
+        return int(self.sample_max_mb) * 1024 * 1024
+
+    @property
+    def composition_import_max_bytes(self) -> int:
+        return int(self.composition_import_max_mb) * 1024 * 1024
+
+    @property
+    def signed_body_max_bytes(self) -> int:
+        return int(self.signed_body_max_kb) * 1024
+
+    @property
+    def retry_intervals(self) -> list[int]:
+        """Seconds before retry 1, 2, ... (job_retries of them; the last interval repeats)."""
+        steps = [max(0, int(x)) for x in str(self.job_retry_intervals).split(",") if x.strip()] or [0]
+        return [steps[min(i, len(steps) - 1)] for i in range(max(0, int(self.job_retries)))]
+
+    def redis_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``redis.Redis.from_url(self.redis_url, ...)``: AUTH and TLS."""
+        opts: dict[str, Any] = {}
+        if self.redis_username:
+            opts["username"] = self.redis_username
+        if self.redis_password:
+            opts["password"] = self.redis_password
+        if self.redis_url.startswith("rediss://"):
+            opts["ssl_cert_reqs"] = "required" if self.redis_tls_verify else "none"
+            opts["ssl_check_hostname"] = bool(self.redis_tls_verify)
+            for key, value in (("ssl_ca_certs", self.redis_tls_ca_file), ("ssl_certfile", self.redis_tls_cert_file),
+                               ("ssl_keyfile", self.redis_tls_key_file)):
+                if value:
+                    opts[key] = value
+        return opts
+
+    @property
     def hls_ladder(self) -> tuple[int, ...]:
         return tuple(int(x) for x in str(self.hls_bitrates).split(",") if x.strip())
 
@@ -107,12 +223,25 @@ class Config:
 
     def public(self) -> dict[str, Any]:
         """Settings safe to show (no secrets)."""
-        hidden = {"wp_shared_secret", "wp_app_password", "s3_secret_access_key"}
+        hidden = {"wp_shared_secret", "wp_app_password", "s3_secret_access_key", "delivery_secret",
+                  "wc_webhook_secret", "wc_consumer_secret", "redis_password", "watermark_key", "turn_secret"}
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             out[f.name] = "***" if f.name in hidden and v else (str(v) if isinstance(v, Path) else v)
+        out["redis_url"] = _without_password(self.redis_url)
         return out
+
+
+def _without_password(url: str) -> str:
+    """``redis://:secret@host/0`` -> ``redis://:***@host/0``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
 
 
 def _coerce(field: dataclasses.Field, raw: str) -> Any:

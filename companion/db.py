@@ -25,6 +25,21 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def insert_ignoring_duplicates(session: Session, table: sa.Table, rows: list[dict]) -> None:
+    """INSERT ``rows`` into ``table``, skipping those whose key is there already (PostgreSQL and SQLite:
+    ON CONFLICT DO NOTHING; MariaDB: INSERT IGNORE)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+        stmt = insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table).on_conflict_do_nothing()
+    else:
+        stmt = table.insert().prefix_with("IGNORE")
+    session.execute(stmt, rows)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -84,19 +99,10 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Apply the migrations up to ``revision``."""
     from alembic import command
 
     if url.startswith("sqlite:///"):
         Path(url.split("sqlite:///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
-
-
-def import_models() -> None:
-    """Import every domain's models so Base.metadata knows all tables."""
-    from companion.band import models as _band  # noqa: F401
-    from companion.catalog import models as _catalog  # noqa: F401
-    from companion.tasks import models as _tasks  # noqa: F401
-    from companion.analytics import models as _analytics  # noqa: F401
-    from companion.wordpress import models as _wordpress  # noqa: F401

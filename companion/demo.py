@@ -8,11 +8,12 @@ given ``seed``. music21 is slow to import and to build with, so it is only touch
 """
 from __future__ import annotations
 
-import io
 import random
 import shutil
 import subprocess
 from pathlib import Path
+
+from companion.errors import ScriptHammerError
 
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
@@ -158,8 +159,11 @@ def _ensure_drum_channel(path: Path) -> None:
         mid.save(str(path))
 
 
-class RenderError(RuntimeError):
-    """FluidSynth or its soundfont is missing, or the render failed."""
+class RenderError(ScriptHammerError):
+    """FluidSynth or its soundfont is missing, or the demo's render failed (permanent: not retried)."""
+
+    status = 503
+    code = "demo_render_failed"
 
 
 def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 44100,
@@ -193,31 +197,3 @@ def render_midi(midi_path: str | Path, wav_path: str | Path, sample_rate: int = 
         raise RenderError(f"fluidsynth failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}")
     tmp.replace(wav_path)
     return wav_path
-
-
-_BAND_COLOURS = [(18, 22, 38), (232, 93, 4), (244, 211, 94), (45, 156, 219), (235, 235, 230)]
-
-
-def demo_cover_png(title: str, size: int = 600) -> bytes:
-    """A simple generated cover (PNG bytes): band-colour stripes, a sun, the title."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    img = Image.new("RGB", (size, size), _BAND_COLOURS[0])
-    draw = ImageDraw.Draw(img)
-    seed = sum(map(ord, title))
-    for i in range(12):
-        colour = _BAND_COLOURS[1 + (i + seed) % (len(_BAND_COLOURS) - 1)]
-        y = int(size * (0.55 + i * 0.035))
-        draw.rectangle([0, y, size, y + max(2, size // 120 + i)], fill=colour)
-    r = size // 5
-    cx, cy = size // 2, int(size * 0.42)
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=_BAND_COLOURS[1], outline=_BAND_COLOURS[2], width=6)
-    try:
-        font = ImageFont.load_default(size=size // 14)
-    except TypeError:  # Pillow < 10.1
-        font = ImageFont.load_default()
-    draw.text((size // 16, size // 16), "SCRIPTHAMMER", fill=_BAND_COLOURS[4], font=font)
-    draw.text((size // 16, int(size * 0.86)), title[:28], fill=_BAND_COLOURS[2], font=font)
-    buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=True)
-    return buf.getvalue()

@@ -17,6 +17,15 @@ from jobs.base import last_attempt, running
 from jobs.context import services
 
 
+class TransientFailure(RuntimeError):
+    """WordPress down or refusing the credentials for now: RQ retries the job (with the backoff of
+    Config.job_retry_intervals); the last attempt's failure is recorded with ``code``."""
+
+    def __init__(self, message: str, code: str = "failed"):
+        super().__init__(message)
+        self.code = code
+
+
 def publish_item(job_id: str) -> dict:
     """Run one publish or unpublish job (params: kind, item_id, action). Idempotent."""
     svc = services()
@@ -33,8 +42,10 @@ def publish_item(job_id: str) -> dict:
                                          progress=lambda pct, stage: set_progress(svc, job_id, pct, stage))
         except (WordPressUnavailable, WordPressAuthError) as exc:
             service.record_failure(svc, kind, item_id, exc, final=last_attempt())
-            raise
+            # Transient: re-raised as a plain error, so that running() lets RQ retry (a ScriptHammerError
+            # would fail the job at once).
+            raise TransientFailure(f"{type(exc).__name__}: {exc.message}", exc.code) from exc
         with svc.db.session() as s:
             s.get(Job, job_id).result = {k: v for k, v in result.items() if k in (
-                "wp_post_id", "wp_status", "wp_link", "state", "created", "release_state", "released_from")}
+                "wp_post_id", "wp_status", "wp_link", "state", "created", "release_state", "released_from", "product")}
     return result

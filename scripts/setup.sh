@@ -23,7 +23,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # --- system packages -------------------------------------------------------------
 PACKAGES=(
   python3 python3-venv python3-dev python3-pip build-essential git ca-certificates curl
-  ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng supercollider-server util-linux
+  janus janus-tools jackd2 coturn
+  ffmpeg sox fluidsynth fluid-soundfont-gm espeak-ng supercollider-server util-linux bubblewrap libimage-exiftool-perl
   redis-server postgresql mariadb-server
   chromium fonts-dejavu-core
   php-cli php-mysql php-xml php-curl php-mbstring php-gd php-zip wordpress wordpress-theme-twentytwentyone phpunit
@@ -52,7 +53,7 @@ stamp=.venv/.scripthammer-deps
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "==> installing Python dependencies"
   .venv/bin/pip install -q --upgrade pip wheel
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[test,postgres,mysql]"
   touch "$stamp"
 fi
 
@@ -65,6 +66,17 @@ if [ -f player/package.json ]; then
   fi
   echo "==> building the player bundle"
   (cd player && npm run --silent build)
+fi
+
+# --- the studio app (npm): roll, score (OpenSheetMusicDisplay), FluidSynth in WebAssembly (js-synthesizer) ---
+if [ -f studio/package.json ]; then
+  if [ ! -d studio/node_modules ] || [ studio/package.json -nt studio/node_modules ]; then
+    echo "==> npm install (studio)"
+    (cd studio && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error \
+                    || npm install --no-audit --no-fund --loglevel=error; })
+  fi
+  echo "==> building the studio"
+  (cd studio && npm run --silent build)
 fi
 
 # --- the database ---------------------------------------------------------------------

@@ -9,6 +9,12 @@
 # (`scripthammer up`) gets SCRIPTHAMMER_WP_URL / _WP_USER / _WP_APP_PASSWORD / _WP_SHARED_SECRET
 # from var/wordpress/companion.env, written here once (an Application Password of the dedicated
 # user `companion`, never a person's password). Nothing here fetches WooCommerce or BuddyPress.
+# SCRIPTHAMMER_WP_DIR (default var/wordpress) and SCRIPTHAMMER_WP_DB_NAME (default scripthammer_wp,
+# also the MariaDB user) put a second site beside the first.
+#
+# Every server started here runs in a process group of its own (setsid) and is stopped with its group
+# when this script ends or is signalled: PHP's built-in server forks PHP_CLI_SERVER_WORKERS children
+# that would otherwise keep listening after their master.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,7 +22,7 @@ WITH_COMPANION=1
 for arg in "$@"; do
   case "$arg" in
     --no-companion) WITH_COMPANION=0 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
@@ -24,7 +30,8 @@ done
 PORT=${SCRIPTHAMMER_WP_PORT:-8080}
 WP_URL="http://127.0.0.1:${PORT}"
 COMPANION_URL=${SCRIPTHAMMER_PUBLIC_URL:-http://127.0.0.1:8750}
-BASE="$ROOT/var/wordpress"
+BASE=${SCRIPTHAMMER_WP_DIR:-$ROOT/var/wordpress}
+DB=${SCRIPTHAMMER_WP_DB_NAME:-scripthammer_wp}
 SITE="$BASE/site"
 CORE=${SCRIPTHAMMER_WP_CORE:-/usr/share/wordpress}
 ADMIN_USER=${SCRIPTHAMMER_WP_ADMIN_USER:-admin}
@@ -47,13 +54,13 @@ if [ ! -f "$BASE/db.password" ]; then
 fi
 DB_PASS=$(cat "$BASE/db.password")
 $SUDO mariadb -uroot <<SQL
-CREATE DATABASE IF NOT EXISTS scripthammer_wp CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS 'scripthammer_wp'@'localhost' IDENTIFIED BY '${DB_PASS}';
-CREATE USER IF NOT EXISTS 'scripthammer_wp'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
-ALTER USER 'scripthammer_wp'@'localhost' IDENTIFIED BY '${DB_PASS}';
-ALTER USER 'scripthammer_wp'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
-GRANT ALL PRIVILEGES ON scripthammer_wp.* TO 'scripthammer_wp'@'localhost';
-GRANT ALL PRIVILEGES ON scripthammer_wp.* TO 'scripthammer_wp'@'127.0.0.1';
+CREATE DATABASE IF NOT EXISTS \`${DB}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '${DB}'@'localhost' IDENTIFIED BY '${DB_PASS}';
+CREATE USER IF NOT EXISTS '${DB}'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
+ALTER USER '${DB}'@'localhost' IDENTIFIED BY '${DB_PASS}';
+ALTER USER '${DB}'@'127.0.0.1' IDENTIFIED BY '${DB_PASS}';
+GRANT ALL PRIVILEGES ON \`${DB}\`.* TO '${DB}'@'localhost';
+GRANT ALL PRIVILEGES ON \`${DB}\`.* TO '${DB}'@'127.0.0.1';
 SQL
 
 # --- WordPress files -----------------------------------------------------------------------------
@@ -73,8 +80,8 @@ if [ ! -f "$SITE/wp-config.php" ]; then
     printf "define('%s', '%s');\n" "$k" "$(head -c 48 /dev/urandom | base64 | tr -d "/+='\n")"; done)
   cat > "$SITE/wp-config.php" <<PHP
 <?php
-define('DB_NAME', 'scripthammer_wp');
-define('DB_USER', 'scripthammer_wp');
+define('DB_NAME', '${DB}');
+define('DB_USER', '${DB}');
 define('DB_PASSWORD', '${DB_PASS}');
 define('DB_HOST', '127.0.0.1');
 define('DB_CHARSET', 'utf8mb4');
@@ -95,12 +102,23 @@ fi
 
 # --- serve, install, activate ------------------------------------------------------------------------
 echo "==> WordPress on $WP_URL"
-PHP_CLI_SERVER_WORKERS=4 php -d memory_limit=512M -d upload_max_filesize=64M -d post_max_size=64M \
+# setsid: a session (and process group) of its own, whose id is the server's pid ($!).
+PHP_CLI_SERVER_WORKERS=4 setsid php -d memory_limit=512M -d upload_max_filesize=64M -d post_max_size=64M \
   -S "127.0.0.1:${PORT}" -t "$SITE" >"$BASE/php-server.log" 2>&1 &
 PHP_PID=$!
-PIDS=("$PHP_PID")
-stop() { trap - EXIT INT TERM; for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; exit 0; }
-trap stop EXIT INT TERM
+GROUPS_STARTED=("$PHP_PID")
+alive() { local g; for g in "${GROUPS_STARTED[@]}"; do kill -0 -- "-$g" 2>/dev/null && return 0; done; return 1; }
+stop() {
+  trap - EXIT INT TERM HUP
+  local g i
+  # newest first (the companion, then WordPress), each whole process group
+  for ((i=${#GROUPS_STARTED[@]}-1; i>=0; i--)); do kill -TERM -- "-${GROUPS_STARTED[i]}" 2>/dev/null || true; done
+  for _ in $(seq 100); do alive || break; sleep 0.1; done
+  for g in "${GROUPS_STARTED[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  exit 0
+}
+trap stop EXIT INT TERM HUP
 for _ in $(seq 100); do curl -fsS -o /dev/null "$WP_URL/wp-login.php" 2>/dev/null && break; sleep 0.2; done
 
 if [ ! -f "$BASE/admin.password" ]; then
@@ -151,8 +169,8 @@ if [ "$WITH_COMPANION" = 1 ]; then
   echo "==> starting the companion with WordPress settings (scripthammer up)"
   set -a; . "$BASE/companion.env"; set +a
   export SCRIPTHAMMER_PUBLIC_URL="$COMPANION_URL"
-  .venv/bin/scripthammer up &
-  PIDS+=("$!")
+  setsid .venv/bin/scripthammer up &
+  GROUPS_STARTED+=("$!")
   echo "==> waiting for the demo track, then publishing it"
   .venv/bin/python - <<'PY'
 import json, os, sys, time

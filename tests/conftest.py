@@ -2,20 +2,27 @@
 
 Servers are started once per session. Each test app gets its own SQLite file or PostgreSQL
 database, its own Redis queue name and its own object-store folder.
+
+Nothing is left behind: every server the suite starts runs in a process group of its own
+(:func:`start_server`) and is stopped with its group (:func:`stop_group`), children included (PHP's
+built-in server forks PHP_CLI_SERVER_WORKERS children that outlive their master). The session marks
+its processes (``SHM_TEST_SESSION`` in their environment) and, when it ends, fails if any process it
+started is still running (:func:`leftover_processes`), naming and then killing them.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 import sqlalchemy as sa
 
 from companion.config import Config
@@ -23,6 +30,168 @@ from companion.config import Config
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MARIADB_URL = os.environ.get("SCRIPTHAMMER_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306")
 PG_ADMIN_URL = os.environ.get("SCRIPTHAMMER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+#: marks every process this test session starts (children inherit the environment).
+SESSION_MARK = "SHM_TEST_SESSION"
+
+
+def start_server(cmd: list[str], **popen) -> subprocess.Popen:
+    """Start a server in a process group of its own: :func:`stop_group` stops it with its children."""
+    return subprocess.Popen(cmd, start_new_session=True, **popen)
+
+
+def stop_group(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM the process group ``proc`` leads, SIGKILL it after ``timeout``, and reap ``proc``.
+
+    The whole group, not only ``proc``: a master's workers (PHP's built-in server, gunicorn, an RQ
+    worker's work horse) would otherwise keep running, and listening, after it."""
+    if proc is None:
+        return
+    others = descendants(proc.pid)  # e.g. RQ's work horse, which puts itself in a group of its own
+    _killpg(proc.pid, signal.SIGTERM)
+    deadline = time.time() + timeout
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    while (group_members(proc.pid) or any(_live(p) for p in others)) and time.time() < deadline:
+        time.sleep(0.05)
+    _killpg(proc.pid, signal.SIGKILL)
+    for pid in others:
+        if _live(pid):
+            _killpg(os.getpgid(pid), signal.SIGKILL) if _proc_stat(pid)[2] == pid else os.kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(5)
+
+
+def _live(pid: int) -> bool:
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    """Live processes descending from ``pid`` (whatever their process group)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _proc_stat(int(entry))
+            if st and st[0] != "Z":
+                parents[int(entry)] = st[1]
+    out = []
+    for child in parents:
+        p, hops = child, 0
+        while p in parents and hops < 64:
+            p, hops = parents[p], hops + 1
+            if p == pid:
+                out.append(child)
+                break
+    return out
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, process group) of a live process, from /proc/<pid>/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _proc_stat(int(entry))
+            if st and st[2] == pgid and st[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def leftover_processes(mark: str, *, ignore: set[int] = frozenset()) -> dict[int, str]:
+    """Live processes (not zombies) other than this one and ``ignore`` that carry ``SHM_TEST_SESSION=mark``
+    in their environment, or descend from this process: pid -> command line."""
+    me = os.getpid()
+    token = f"{SESSION_MARK}={mark}".encode()
+    parents: dict[int, int] = {}
+    marked: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me or int(entry) in ignore:
+            continue
+        pid = int(entry)
+        st = _proc_stat(pid)
+        if st is None or st[0] == "Z":
+            continue
+        parents[pid] = st[1]
+        try:
+            if token in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                marked.add(pid)
+        except OSError:
+            pass
+    descendants = set()
+    for pid in parents:
+        p, seen = pid, 0
+        while p in parents and seen < 64:
+            p, seen = parents[p], seen + 1
+            if p == me:
+                descendants.add(pid)
+                break
+    return {pid: _cmdline(pid) for pid in sorted(marked | descendants)}
+
+
+def pytest_configure(config) -> None:
+    config._shm_mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = config._shm_mark
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say how many tests ran against the stand-ins of WooCommerce, Subscriptions and BuddyPress."""
+    ran = [r for outcome in ("passed", "failed") for r in terminalreporter.stats.get(outcome, [])
+           if getattr(r, "when", "") == "call" and "standin-plugins" in r.nodeid]
+    if ran:
+        terminalreporter.write_sep("-", "stand-ins")
+        terminalreporter.write_line(
+            f"{len(ran)} tests ran against the labelled stand-ins of WooCommerce, WooCommerce Subscriptions and "
+            "BuddyPress (ids [...-standin-plugins]), not the real plugins: see docs/wordpress.md, "
+            "SCRIPTHAMMER_WP_EXTRA_PLUGINS")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the session if a process it started is still running once every fixture has stopped."""
+    mark = getattr(session.config, "_shm_mark", None)
+    if not mark:
+        return
+    deadline = time.time() + 10
+    left = leftover_processes(mark)
+    while left and time.time() < deadline:
+        time.sleep(0.2)
+        left = leftover_processes(mark)
+    if not left:
+        return
+    lines = "\n".join(f"  {pid}  {cmd[:200]}" for pid, cmd in left.items())
+    sys.stderr.write(f"\nprocesses left behind by the test session (now killed):\n{lines}\n")
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def free_port() -> int:
@@ -50,12 +219,11 @@ def redis_url(tmp_path_factory) -> str:
         pytest.fail("redis-server is not installed: run scripts/setup.sh")
     port = free_port()
     d = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(d)], stdout=subprocess.DEVNULL)
+    proc = start_server([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                         "--dir", str(d)], stdout=subprocess.DEVNULL)
     wait_for_port(port)
     yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    stop_group(proc)
 
 
 def _pg_available() -> bool:
@@ -123,7 +291,10 @@ def make_database_url(kind: str, tmp_path: Path, request) -> str:
 def build_config(tmp_path: Path, database_url: str, redis_url: str, **overrides) -> Config:
     values = dict(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
                   queue_name=f"shm-test-{uuid.uuid4().hex[:8]}", wp_shared_secret="test-shared-secret",
-                  testing=True, job_retries=0, encode_workers=2)
+                  testing=True, job_retries=0, encode_workers=2,
+                  # the public limit on every route has its own tests (tests/hostile); elsewhere a quick test
+                  # client makes hundreds of requests a second to one route (/media/<key>) from one address
+                  public_rate_limit="100000 per minute;10000 per second")
     values.update(overrides)
     return Config(**values)
 
@@ -160,6 +331,19 @@ def config(tmp_path, redis_url, request) -> Config:
     return build_config(tmp_path, make_database_url(kind, tmp_path, request), redis_url)
 
 
+@pytest.fixture(autouse=True)
+def _close_services_made_by_the_test():
+    """Jobs run in the test's process keep one Services per configuration (companion.services
+    .services_for); those a test's configuration made are closed after it, or their database and
+    Redis connections would pile up over the run (past select()'s FD_SETSIZE in some children)."""
+    from companion import services
+
+    before = set(services._cache)
+    yield
+    for key in set(services._cache) - before:
+        services._cache.pop(key).close()
+
+
 @pytest.fixture
 def app(config):
     from companion import create_app
@@ -171,6 +355,31 @@ def app(config):
     yield application
     context.configure(None)
     application.extensions["scripthammer"].close()
+
+
+@pytest.fixture
+def app_with(config):
+    """app_with(beacon_rate_limit="5 per minute", ...) -> an app like ``app`` with these settings changed
+    (migrated, band seeded, member tokens on ``.test_tokens``)."""
+    import dataclasses
+
+    from companion import create_app
+    from jobs import context
+
+    made = []
+
+    def make(**overrides):
+        cfg = dataclasses.replace(config, **overrides)
+        tokens = prepare(cfg)
+        application = create_app(cfg)
+        application.test_tokens = tokens
+        made.append(application)
+        return application
+
+    yield make
+    context.configure(None)
+    for application in made:
+        application.extensions["scripthammer"].close()
 
 
 @pytest.fixture
@@ -210,7 +419,7 @@ def run_jobs(app):
 
     def run() -> None:
         svc = app.extensions["scripthammer"]
-        SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=False)
+        svc.worker(SimpleWorker).work(burst=True, with_scheduler=False)
 
     return run
 
@@ -218,16 +427,13 @@ def run_jobs(app):
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory) -> str:
     """A real S3 API server (moto's standalone server) on a free local port."""
-    import sys
-
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                        stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, timeout=30)
     yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    stop_group(proc)
     log.close()
 
 
@@ -248,3 +454,19 @@ def make_audio(path: Path, seconds: float = 6.0, *, codec_args: tuple = ("-c:a",
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-filter_complex", graph, "-map", "[out]",
                     *codec_args, str(path)], check=True)
     return path
+
+
+# Playwright's sync API holds an event loop in this thread: close it when the module is done
+# (module scope: a folder without __init__.py has no package scope of its own)
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (tests/browser.py); missing, it fails in CI and skips elsewhere."""
+    from tests.browser import BrowserMissing, chromium
+
+    try:
+        with chromium() as b:
+            yield b
+    except BrowserMissing as exc:
+        if IN_CI:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))

@@ -129,13 +129,6 @@ def key_of(comp: Composition, default: str = "D minor") -> Key:
     return Key.parse(default)
 
 
-def tempo_of(comp: Composition, default: int = 104) -> float:
-    for g in sorted(comp.global_events, key=GlobalEvent.sort_key):
-        if g.kind == "tempo":
-            return 60_000_000 / g.value
-    return float(default)
-
-
 @dataclass
 class Harmony:
     """The changes, as (measure, onset, chord) in time order, and a lookup by time."""

@@ -10,92 +10,79 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compositions.model import FormatError, pitch_to_midi
+# ScriptHammerError through the composition model: a bundled copy of this module (SHF regeneration)
+# reaches the companion only through ..compositions
+from ..compositions.model import FormatError, ScriptHammerError, pitch_to_midi
 
 FORMAT_NAME = "scripthammer-instrument"
 FORMAT_VERSION = 1
 INSTRUMENTS_DIR = Path(__file__).parent / "instruments"
-ENGINES = ("fluidsynth", "supercollider")
 BUILTIN_SYNTHDEFS = ("sh_epiano", "sh_polysynth", "sh_kit", "sh_fuzz_guitar", "sh_reed", "sh_brass", "sh_vocoder",
-                     "sh_bass")
-OSCILLATORS = ("saw", "pulse", "sine", "tri", "fm")
-FILTERS = ("lpf", "rlpf", "bpf", "none")
-ARTICULATIONS = ("legato", "staccato", "accent", "ghost", "sustain", "palm-mute", "dead-note", "bend", "vibrato",
-                 "fall", "rip", "growl", "breath", "flam", "roll", "choke", "spoken", "sung", "stab", "swell")
+                     "sh_bass", "sh_sampler")
+#: the SynthDef that plays the instrument's ``[[supercollider.samples]]`` from the sample library
+SAMPLER = "sh_sampler"
 
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://scripthammer.invalid/schemas/instrument-definition.schema.json",
-    "title": "ScriptHammer instrument definition, version 1",
-    "type": "object",
-    "required": ["format", "version", "id", "member", "name", "part_kind", "range", "polyphony", "engine",
-                 "fluidsynth", "supercollider", "mix"],
-    "additionalProperties": False,
-    "properties": {
-        "format": {"const": FORMAT_NAME},
-        "version": {"const": FORMAT_VERSION},
-        "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
-        "member": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
-        "name": {"type": "string", "minLength": 1},
-        "description": {"type": "string"},
-        "part_kind": {"enum": ["melody", "arrangement", "rhythm", "harmony", "lead", "vocals", "form"]},
-        "part": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
-        "channel": {"type": "integer", "minimum": 0, "maximum": 15},
-        "percussion": {"type": "boolean"},
-        "range": {"type": "object", "additionalProperties": False, "required": ["low", "high"],
-                  "properties": {k: {"type": "string", "pattern": "^[A-G](##|#|bb|b)?-?[0-9]$"}
-                                 for k in ("low", "high", "comfortable_low", "comfortable_high")}},
-        "polyphony": {"type": "integer", "minimum": 0, "maximum": 128},
-        "articulations": {"type": "array", "items": {"enum": list(ARTICULATIONS)}, "uniqueItems": True},
-        "engine": {"enum": list(ENGINES)},
-        "fluidsynth": {"type": "object", "additionalProperties": False, "required": ["program"],
-                       "properties": {"program": {"type": "integer", "minimum": 0, "maximum": 127},
-                                      "bank": {"type": "integer", "minimum": 0, "maximum": 128},
-                                      "gain": {"type": "number", "minimum": 0, "maximum": 10}}},
-        "supercollider": {
-            "type": "object", "additionalProperties": False, "required": ["synthdef"],
-            "properties": {
-                "synthdef": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
-                "params": {"type": "object", "additionalProperties": {"type": "number"}},
-                "define": {
-                    "type": "object", "additionalProperties": False, "required": ["oscillator"],
-                    "properties": {
-                        "oscillator": {"enum": list(OSCILLATORS)},
-                        "detune_cents": {"type": "number", "minimum": 0, "maximum": 100},
-                        "voices": {"type": "integer", "minimum": 1, "maximum": 4},
-                        "filter": {"enum": list(FILTERS)},
-                        "cutoff_hz": {"type": "number", "minimum": 20, "maximum": 20000},
-                        "resonance": {"type": "number", "minimum": 0.05, "maximum": 1},
-                        "filter_env": {"type": "number", "minimum": 0, "maximum": 8},
-                        "attack": {"type": "number", "minimum": 0, "maximum": 5},
-                        "decay": {"type": "number", "minimum": 0, "maximum": 5},
-                        "sustain": {"type": "number", "minimum": 0, "maximum": 1},
-                        "release": {"type": "number", "minimum": 0, "maximum": 10},
-                        "vibrato_hz": {"type": "number", "minimum": 0, "maximum": 12},
-                        "vibrato_depth": {"type": "number", "minimum": 0, "maximum": 1},
-                        "drive": {"type": "number", "minimum": 0, "maximum": 20},
-                    }},
-            }},
-        "mix": {"type": "object", "additionalProperties": False, "required": ["gain_db", "pan", "reverb_send"],
-                "properties": {"gain_db": {"type": "number", "minimum": -60, "maximum": 12},
-                               "pan": {"type": "number", "minimum": -1, "maximum": 1},
-                               "reverb_send": {"type": "number", "minimum": 0, "maximum": 1}}},
-        "bus": {"type": "object", "additionalProperties": False,
-                "properties": {"reverb_seconds": {"type": "number", "minimum": 0.1, "maximum": 10},
-                               "reverb_predelay_ms": {"type": "number", "minimum": 0, "maximum": 200},
-                               "limiter_ceiling_db": {"type": "number", "minimum": -12, "maximum": 0},
-                               "loudness_target_lufs": {"type": "number", "minimum": -30, "maximum": -6}}},
-    },
-}
+#: the JSON Schema every file is validated against (docs/instrument-definition.schema.json links here)
+SCHEMA_FILE = Path(__file__).with_name("instrument-definition.schema.json")
+#: SHF bundles carry this module; inside the regenerate sandbox it is imported under this package,
+#: where jsonschema cannot be imported (the sandbox refuses the modules it needs). There it reads the
+#: instrument files of a bundle signed by a trusted key, and the trusted companion validates them
+#: with this module before it re-renders (companion.shf.regenerate).
+SANDBOXED_PACKAGE = "shfbundle."
 
 
-class InstrumentError(ValueError):
+@functools.cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+
+    s = schema()
+    cls = jsonschema.validators.validator_for(s)
+    cls.check_schema(s)
+    return cls(s)
+
+
+class InstrumentError(ScriptHammerError, ValueError):
     """An instrument definition file that breaks the format (the message names file and field)."""
+
+    status = 400
+    code = "bad_instrument"
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """A sample or SoundFont of the sample library, as an instrument file names it: by its bytes'
+    sha256 (what renders use), its library name and version (for people), and for a sampler
+    sample the keys and velocities it plays."""
+
+    sample: str
+    version: int
+    sha256: str
+    root: int = 60
+    low: int = 60
+    high: int = 60
+    velocity_low: int = 0
+    velocity_high: int = 127
+
+
+def _ref(raw: dict, where: str, what: str) -> SampleRef:
+    root = int(raw.get("root", 60))
+    ref = SampleRef(sample=raw["sample"], version=int(raw["version"]), sha256=raw["sha256"], root=root,
+                    low=int(raw.get("low", root)), high=int(raw.get("high", root)),
+                    velocity_low=int(raw.get("velocity_low", 0)), velocity_high=int(raw.get("velocity_high", 127)))
+    if not (ref.low <= ref.root <= ref.high and ref.velocity_low <= ref.velocity_high):
+        raise _err(where, f"{what} {ref.sample}: need low <= root <= high and velocity_low <= velocity_high")
+    return ref
 
 
 @dataclass(frozen=True)
@@ -125,65 +112,67 @@ class Instrument:
     bus: dict[str, float] = field(default_factory=dict)
     description: str = ""
     source: str = ""  # the file's text, as written (bundled into SHF files)
+    soundfont: SampleRef | None = None  # the library SoundFont FluidSynth plays it from (None: the engine's)
+    samples: tuple[SampleRef, ...] = ()  # the library samples the sh_sampler SynthDef plays
 
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.source.encode()).hexdigest()
-
-    def in_range(self, midi: int) -> bool:
-        return self.low <= midi <= self.high
 
 
 def _err(where: str, msg: str) -> InstrumentError:
     return InstrumentError(f"{where}: {msg}")
 
 
-def _check(schema: dict, value: Any, path: str, where: str) -> None:
-    """A small validator for the subset of JSON Schema :data:`SCHEMA` uses (no dependency)."""
-    if "const" in schema and value != schema["const"]:
-        raise _err(where, f"{path} must be {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise _err(where, f"{path} must be one of {', '.join(map(str, schema['enum']))} (not {value!r})")
-    t = schema.get("type")
-    if t == "object":
-        if not isinstance(value, dict):
-            raise _err(where, f"{path} must be a table")
-        for k in schema.get("required", ()):
-            if k not in value:
-                raise _err(where, f"{path}.{k} is required")
-        props = schema.get("properties", {})
-        for k, v in value.items():
-            if k in props:
-                _check(props[k], v, f"{path}.{k}", where)
-            elif schema.get("additionalProperties") is False:
-                raise _err(where, f"{path}.{k} is not a known field")
-            elif isinstance(schema.get("additionalProperties"), dict):
-                _check(schema["additionalProperties"], v, f"{path}.{k}", where)
-    elif t == "array":
-        if not isinstance(value, list):
-            raise _err(where, f"{path} must be a list")
-        if schema.get("uniqueItems") and len(set(map(str, value))) != len(value):
-            raise _err(where, f"{path} has duplicates")
-        for i, v in enumerate(value):
-            _check(schema.get("items", {}), v, f"{path}[{i}]", where)
-    elif t == "string":
-        import re
-        if not isinstance(value, str):
-            raise _err(where, f"{path} must be a string")
-        if len(value) < schema.get("minLength", 0):
-            raise _err(where, f"{path} must not be empty")
-        if "pattern" in schema and not re.match(schema["pattern"], value):
-            raise _err(where, f"{path} {value!r} does not match {schema['pattern']}")
-    elif t in ("integer", "number"):
-        ok = isinstance(value, int) if t == "integer" else isinstance(value, (int, float))
-        if not ok or isinstance(value, bool):
-            raise _err(where, f"{path} must be a{'n integer' if t == 'integer' else ' number'}")
-        if "minimum" in schema and value < schema["minimum"]:
-            raise _err(where, f"{path} must be >= {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise _err(where, f"{path} must be <= {schema['maximum']}")
-    elif t == "boolean" and not isinstance(value, bool):
-        raise _err(where, f"{path} must be true or false")
+def _field(path) -> str:
+    """A JSON path as the file's field: ``instrument.range.low``, ``instrument.articulations[0]``."""
+    out = "instrument"
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+TYPE_WORDS = {"object": "a table", "array": "a list", "integer": "an integer", "number": "a number",
+              "boolean": "true or false", "string": "a string"}
+
+
+def _say(err) -> str:
+    """What is wrong, in the file's own words (the field, then the rule it breaks)."""
+    where, v, rule = _field(err.absolute_path), err.instance, err.validator_value
+    kind = err.validator
+    if kind == "required":
+        missing = [k for k in rule if k not in v]
+        return f"{where}.{missing[0]} is required"
+    if kind == "additionalProperties":
+        known = err.schema.get("properties", {})
+        extra = sorted(k for k in v if k not in known)
+        return f"{where}.{extra[0]} is not a known field"
+    if kind == "const":
+        return f"{where} must be {rule!r}"
+    if kind == "enum":
+        return f"{where} must be one of {', '.join(map(str, rule))} (not {v!r})"
+    if kind == "type":
+        return f"{where} must be {TYPE_WORDS.get(rule, rule)}"
+    if kind == "minimum":
+        return f"{where} must be >= {rule}"
+    if kind == "maximum":
+        return f"{where} must be <= {rule}"
+    if kind == "pattern":
+        return f"{where} {v!r} does not match {rule}"
+    if kind == "minLength":
+        return f"{where} must not be empty"
+    if kind == "uniqueItems":
+        return f"{where} has duplicates"
+    return f"{where}: {err.message}"
+
+
+def validate(data: dict, where: str) -> None:
+    """Check parsed TOML against the schema; InstrumentError names the file and the first bad field."""
+    if __name__.startswith(SANDBOXED_PACKAGE):
+        return
+    errors = sorted(_validator().iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        raise _err(where, _say(errors[0]))
 
 
 def parse_instrument(text: str, where: str = "<instrument>") -> Instrument:
@@ -192,7 +181,7 @@ def parse_instrument(text: str, where: str = "<instrument>") -> Instrument:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _err(where, f"not TOML: {exc}") from None
-    _check(SCHEMA, data, "instrument", where)
+    validate(data, where)
     rng = data["range"]
     try:
         low, high = pitch_to_midi(rng["low"]), pitch_to_midi(rng["high"])
@@ -208,6 +197,10 @@ def parse_instrument(text: str, where: str = "<instrument>") -> Instrument:
                           f"({', '.join(BUILTIN_SYNTHDEFS)}); define it with [supercollider.define]")
     if "define" in sc and sc["synthdef"] in BUILTIN_SYNTHDEFS:
         raise _err(where, f"supercollider.synthdef {sc['synthdef']!r} is a built-in name; pick another name")
+    if (sc["synthdef"] == SAMPLER) != bool(sc.get("samples")):
+        raise _err(where, f"supercollider.samples go with synthdef = {SAMPLER!r}, and it needs them")
+    samples = tuple(_ref(r, where, "supercollider.samples") for r in sc.get("samples", ()))
+    soundfont = data["fluidsynth"].get("soundfont")
     percussion = bool(data.get("percussion", False))
     channel = int(data.get("channel", 9 if percussion else 0))
     if percussion != (channel == 9):
@@ -221,7 +214,8 @@ def parse_instrument(text: str, where: str = "<instrument>") -> Instrument:
         synthdef=sc["synthdef"], sc_params=dict(sc.get("params", {})), sc_define=sc.get("define"),
         gain_db=float(data["mix"]["gain_db"]), pan=float(data["mix"]["pan"]),
         reverb_send=float(data["mix"]["reverb_send"]), bus=dict(data.get("bus", {})),
-        description=data.get("description", ""), source=text)
+        description=data.get("description", ""), source=text,
+        soundfont=_ref(soundfont, where, "fluidsynth.soundfont") if soundfont else None, samples=samples)
 
 
 def load_instrument(path: str | Path) -> Instrument:

@@ -1,7 +1,6 @@
 """Which algorithm plays which instrument, and the order the band writes in."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from .base import Algorithm
@@ -44,9 +43,3 @@ def source_files() -> dict[str, bytes]:
         out[rel] = p.read_bytes()
     return out
 
-
-def source_digest() -> str:
-    h = hashlib.sha256()
-    for k, v in source_files().items():
-        h.update(k.encode() + b"\0" + hashlib.sha256(v).digest())
-    return h.hexdigest()

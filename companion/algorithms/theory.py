@@ -175,18 +175,6 @@ def chord_from_pitches(pitches: list[int]) -> Chord:
     return Chord(root, best, tuple(sorted(rel)))
 
 
-@dataclass(frozen=True)
-class HarmonySlot:
-    """A chord held from ``measure``/``onset`` for ``length`` quarter notes."""
-
-    measure: int
-    onset: object  # Fraction
-    length: object
-    chord: Chord
-    degree: str
-    function: str
-
-
 def progression(key: Key, measures: int, seed, mood: str = "cosmic", chords_per_measure: int = 1,
                 cadence: bool = True) -> list[tuple[Chord, str, str]]:
     """A chord per slot for ``measures * chords_per_measure`` slots: [(chord, degree, function)].

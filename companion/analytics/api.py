@@ -1,16 +1,18 @@
 """POST /api/beacons: the player's batched playback events (navigator.sendBeacon)."""
 from __future__ import annotations
 
-import json
-
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from companion import schema_fields as fields
 
-from companion.analytics import service
-from companion.app import services
-from companion.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from companion.analytics import fastparse, ingest, service
+from companion.band.auth import current_identity
+from companion.band.ratelimit import limit_blueprint
+from companion.db import utcnow
+from companion.errors import Conflict, PayloadTooLarge, UnsupportedMedia
+from companion.services import current as services
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/beacons",
                 description="Playback beacons from the player: validated, then stored as playback events.")
@@ -19,7 +21,8 @@ _ACCEPTED_TYPES = ("text/plain", "application/json", "")
 
 
 class BeaconAcceptedSchema(Schema):
-    stored = fields.Integer()
+    accepted = fields.Integer(metadata={"description": "events accepted (0 when Do-Not-Track, Global Privacy "
+                                                       "Control or a missing consent means nothing is kept)"})
 
 
 def _cors(resp: Response) -> Response:
@@ -35,16 +38,42 @@ def _add_cors(resp):
     return _cors(resp)
 
 
+def limit_beacons(limiter) -> None:
+    """Beacons are a public write: at most ``Config.beacon_rate_limit`` per client address (429 beyond)."""
+    limit_blueprint(limiter, blp, lambda: services().config.beacon_rate_limit, code="too_many_beacons",
+                    what="Too many beacons")
+
+
 def _read_body(limit: int) -> bytes:
     length = request.content_length
     if length is not None and length > limit:
-        raise PayloadTooLarge(f"A beacon may be at most {limit} bytes.", code="beacon_too_large",
-                              details={"limit_bytes": limit})
+        raise PayloadTooLarge.over("A beacon", limit, code="beacon_too_large")
     data = request.stream.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"A beacon may be at most {limit} bytes.", code="beacon_too_large",
-                              details={"limit_bytes": limit})
+        raise PayloadTooLarge.over("A beacon", limit, code="beacon_too_large")
     return data
+
+
+#: how long a (session, seq) pair is remembered to refuse replays.
+REPLAY_WINDOW_SECONDS = 8 * 86400
+
+
+def _not_tracked(svc, beacon: dict) -> bool:
+    """Do-Not-Track or Global Privacy Control, or no consent where the site asks for it: keep nothing."""
+    if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
+        return True
+    return svc.config.analytics_consent == "required" and beacon.get("consent") is not True
+
+
+def _batch_key(svc, beacon: dict) -> str | None:
+    """The Redis key that remembers a numbered batch (session, seq); None for an unnumbered one."""
+    if beacon.get("seq") is None:
+        return None
+    return f"{svc.config.queue_name}:analytics:seen:{beacon['session']}:{beacon['seq']}"
+
+
+def _replayed() -> Conflict:
+    return Conflict("This beacon batch was already accepted.", code="beacon_replayed")
 
 
 @blp.route("")
@@ -58,22 +87,54 @@ class Beacons(MethodView):
     @blp.alt_response(400, description="not JSON")
     @blp.alt_response(413, description="larger than the limit")
     @blp.alt_response(415, description="neither text/plain nor application/json")
-    @blp.alt_response(422, description="fields not valid, unknown event type or unknown track")
+    @blp.alt_response(409, description="a replayed batch (the same session and seq again)")
+    @blp.alt_response(422, description="fields not valid, unknown event type, markup in a reaction, an event "
+                                       "time far in the past or future, or a track that cannot be reported "
+                                       "on (one generic answer for missing, draft and hidden tracks)")
+    @blp.alt_response(429, description="more beacons from this client than Config.beacon_rate_limit allows")
     def post(self):
-        """Store a batch of playback events (play, pause, seek, progress, complete, bitrate, download, tip_click)."""
+        """Accept a batch of playback events (play, pause, seek, progress, complete, bitrate, download,
+        tip_click, reaction, exposure, ui).
+
+        A public write (no credentials needed), rate-limited per client address. Accepted batches go
+        onto the analytics stream (or, with SCRIPTHAMMER_ANALYTICS_INGEST=direct, into the table at
+        once). Do-Not-Track (``DNT: 1``), Global Privacy Control (``Sec-GPC: 1``) and, when the site asks
+        for consent, a batch without ``consent: true`` are answered 202 with nothing kept."""
+        private = current_identity().has("band.read_private")
         if (request.mimetype or "") not in _ACCEPTED_TYPES:
             raise UnsupportedMedia("Send beacons as text/plain or application/json.", code="beacon_type",
                                    details={"content_type": request.mimetype})
-        raw = _read_body(service.MAX_BEACON_BYTES)
-        try:
-            payload = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidInput("A beacon must be UTF-8 JSON.", code="beacon_not_json") from None
-        beacon = service.parse_beacon(payload)
-        with services().db.session() as s:
-            stored = service.store_beacon(s, beacon)
-        return {"stored": stored}
+        beacon = fastparse.parse(_read_body(service.MAX_BEACON_BYTES))
+        svc = services()
+        if _not_tracked(svc, beacon):
+            return {"accepted": 0}
+        service.check_times(beacon)
+        with svc.db.session() as s:
+            service.check_tracks(s, beacon, private=private)
+        received = utcnow()
+        listener = ingest.listener_id(svc, request.remote_addr, request.headers.get("User-Agent"), received.date())
+        rows = service.event_rows(beacon, received_at=received, listener=listener)
+        once = _batch_key(svc, beacon)
+        if svc.config.analytics_ingest == "direct":
+            if once and ingest.seen_before(svc, once, REPLAY_WINDOW_SECONDS):
+                raise _replayed()
+            try:
+                with svc.db.session() as s:
+                    ingest.write_rows(s, rows)
+            except BaseException:
+                if once:
+                    svc.redis.delete(once)  # not kept: the player may send it again
+                raise
+        else:
+            try:
+                ingest.publish(svc, rows, once_key=once, once_seconds=REPLAY_WINDOW_SECONDS)
+            except ingest.Replayed:
+                raise _replayed() from None
+        return {"accepted": len(rows)}
 
+    @blp.doc(responses={"204": {"description": "The CORS headers, no body"}})
     def options(self):
         """CORS preflight for players on other sites that fall back to fetch()."""
-        return Response(status=204)
+        resp = Response(status=204)
+        del resp.headers["Content-Type"]  # no body, so no type
+        return resp

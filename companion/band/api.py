@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+from companion import schema_fields as fields
 
-from companion.app import services
-from companion.band.auth import current_identity, require
+from companion.services import current as services
+from companion.band.auth import current_identity, require, requires
 from companion.band.models import ApiToken
 from companion.band.service import list_members, member_picture_svg
 from companion.band.tokens import create_token, revoke_token
@@ -41,13 +42,18 @@ class IdentitySchema(Schema):
     expires_at = fields.DateTime(allow_none=True)
 
 
+#: what a guest token may be limited to: compositions (their parts and branches), and catalog items
+#: (unreleased tracks and albums it may hear and download: docs/security.md). No scope: nothing.
+GUEST_SCOPES = frozenset({"compositions", "parts", "branches", "tracks", "albums"})
+
+
 class TokenCreateSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(["member", "leader", "guest", "listener", "service"]))
     member_id = fields.String(load_default=None)
     label = fields.String(load_default="", validate=validate.Length(max=120))
     expires_in_minutes = fields.Integer(load_default=None, validate=validate.Range(min=1))
     scopes = fields.Dict(load_default=dict, metadata={
-        "description": "guests: {compositions: [...], parts: [...], branches: [...]}"})
+        "description": "guests: {compositions: [...], parts: [...], branches: [...], tracks: [ids], albums: [ids]}"})
 
 
 class TokenSchema(Schema):
@@ -131,6 +137,7 @@ class Tokens(MethodView):
             return list(s.scalars(sa.select(ApiToken).order_by(ApiToken.created_at)))
 
     @blp.doc(security=[{"bearer": []}])
+    @requires("tokens.manage")
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenCreatedSchema)
     def post(self, body):
@@ -146,9 +153,15 @@ class Tokens(MethodView):
                                    code="guest_expiry_too_long")
             scopes = body["scopes"] or {}
             for k, v in scopes.items():
-                if k not in {"compositions", "parts", "branches"} or not isinstance(v, list):
-                    raise InvalidInput("guest scopes take lists named compositions, parts and branches",
+                if k not in GUEST_SCOPES or not isinstance(v, list):
+                    raise InvalidInput("guest scopes take lists named " + ", ".join(sorted(GUEST_SCOPES)),
                                        code="bad_scopes", details={"scope": k})
+                if k in {"tracks", "albums"} and not all(type(x) is int and x > 0 for x in v):
+                    raise InvalidInput(f"guest scope {k} takes {k[:-1]} ids (positive integers)",
+                                       code="bad_scopes", details={"scope": k})
+                if k not in {"tracks", "albums"} and not all(isinstance(x, str) and 0 < len(x) <= 200 for x in v):
+                    raise InvalidInput(f"guest scope {k} takes names (strings)", code="bad_scopes",
+                                       details={"scope": k})
         with services().db.session() as s:
             row, secret = create_token(s, role=body["role"], member_id=body["member_id"], label=body["label"],
                                        expires_in=expires, scopes=body["scopes"], created_by=ident.member_id)
@@ -160,6 +173,7 @@ class Tokens(MethodView):
 @blp.route("/tokens/<token_id>")
 class TokenItem(MethodView):
     @blp.doc(security=[{"bearer": []}])
+    @requires("tokens.manage")
     @blp.response(200, TokenSchema)
     def delete(self, token_id):
         """Revoke a token."""

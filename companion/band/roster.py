@@ -7,6 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from companion.errors import ScriptHammerError
+
 ROLES = ("leader", "member", "guest", "listener", "service")
 
 
@@ -41,10 +43,6 @@ class Band:
     def rights_of(self, role: str) -> frozenset[str]:
         return self.roles.get(role, frozenset())
 
-    def has_right(self, role: str, right: str) -> bool:
-        rights = self.rights_of(role)
-        return "*" in rights or right in rights
-
     def owner_of(self, part_kind: str, lead_instrument: str | None = None) -> list[str]:
         """Members who own parts of this kind (lead parts narrow by instrument)."""
         out = []
@@ -66,8 +64,11 @@ class Band:
         return part_kind in m.owns
 
 
-class BandFileError(ValueError):
-    pass
+class BandFileError(ScriptHammerError, ValueError):
+    """The band file is not valid (a deployment error: the companion cannot start with it)."""
+
+    status = 500
+    code = "bad_band_file"
 
 
 def parse_band(data: dict[str, Any]) -> Band:

@@ -32,6 +32,9 @@ def create_token(session: Session, *, role: str, member_id: str | None = None, l
         if member is None:
             raise NotFound(f"no band member {member_id!r}", code="member_not_found")
         role = member.role
+    elif member_id is not None:
+        raise InvalidInput(f"a {role} token belongs to no band member: leave member_id out",
+                           code="member_id_not_allowed", details={"role": role})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(token_hash=hash_token(secret), prefix=secret[:10], role=role, member_id=member_id,
                    label=label, scopes=scopes or {}, created_by=created_by,

@@ -23,6 +23,8 @@ class Album(Base):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     cover_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     release_state: Mapped[str] = mapped_column(sa.String(20), default="draft")
+    # Where a fan buys it (the WooCommerce product WordPress made for it); the player's buy link.
+    buy_url: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
 
@@ -41,6 +43,7 @@ class Track(Base):
     year: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     description: Mapped[str] = mapped_column(sa.Text, default="")
     release_state: Mapped[str] = mapped_column(sa.String(20), default="draft")
+    buy_url: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="empty")
     cover_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     # The uploaded original and what probing found.
@@ -62,6 +65,13 @@ class Track(Base):
     manifest_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     error_code: Mapped[str | None] = mapped_column(sa.String(60), nullable=True)
     error_message: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Credits (companion/rights/credits.py): the composition version this recording sounds (set when a
+    # render is published, or by the leader), its ISRC (12 characters, no dashes) and, for a recording
+    # of a work that is no composition here, the work's ISWC (otherwise the composition's is used).
+    composition_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+    composition_commit: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    isrc: Mapped[str | None] = mapped_column(sa.String(12), nullable=True, unique=True)
+    iswc: Mapped[str | None] = mapped_column(sa.String(15), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)
 
@@ -96,3 +106,27 @@ class Rendition(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
 
     track: Mapped[Track] = relationship(back_populates="renditions")
+
+
+#: What a stored object is to the item that names it (see companion/catalog/objects.py).
+OBJECT_ROLES = ("master", "download", "preview", "stream", "peaks", "cover", "source", "manifest")
+
+
+class CatalogObject(Base):
+    """One stored object named by one album or track, in one role: the index /media classifies keys by.
+
+    ``key`` is an object key, or for an HLS ladder its folder with a trailing slash (every
+    playlist and segment under it has the role ``stream``). The item's release state is not
+    copied here: classifying joins the item's row, so a change of state counts at once. Rows
+    may repeat (two writers of one item at the same moment); the next change of the item
+    rebuilds its rows.
+    """
+
+    __tablename__ = "catalog_objects"
+    __table_args__ = (sa.Index("ix_catalog_objects_item", "item_type", "item_id"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(400), index=True)
+    item_type: Mapped[str] = mapped_column(sa.String(10))  # track | album
+    item_id: Mapped[int] = mapped_column(sa.Integer)
+    role: Mapped[str] = mapped_column(sa.String(20))

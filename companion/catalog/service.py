@@ -46,10 +46,11 @@ def _check_state(state: str | None) -> None:
 
 
 def create_album(session: Session, *, title: str, year: int | None = None, description: str = "",
-                 release_state: str = "draft", artist: str = "ScriptHammer", slug: str | None = None) -> Album:
+                 release_state: str = "draft", artist: str = "ScriptHammer", slug: str | None = None,
+                 buy_url: str | None = None) -> Album:
     _check_state(release_state)
     album = Album(title=title, year=year, description=description, release_state=release_state, artist=artist,
-                  slug=unique_slug(session, Album, slugify(slug or title)))
+                  slug=unique_slug(session, Album, slugify(slug or title)), buy_url=buy_url)
     session.add(album)
     session.flush()
     return album
@@ -57,7 +58,7 @@ def create_album(session: Session, *, title: str, year: int | None = None, descr
 
 def create_track(session: Session, *, title: str, album_id: int | None = None, track_number: int | None = None,
                  year: int | None = None, description: str = "", release_state: str = "draft",
-                 artist: str = "ScriptHammer", slug: str | None = None) -> Track:
+                 artist: str = "ScriptHammer", slug: str | None = None, buy_url: str | None = None) -> Track:
     _check_state(release_state)
     if album_id is not None:
         get_album(session, album_id)
@@ -66,7 +67,7 @@ def create_track(session: Session, *, title: str, album_id: int | None = None, t
             raise Conflict(f"album {album_id} already has a track {track_number}", code="track_number_taken",
                            details={"album_id": album_id, "track_number": track_number})
     track = Track(title=title, album_id=album_id, track_number=track_number, year=year, description=description,
-                  release_state=release_state, artist=artist,
+                  release_state=release_state, artist=artist, buy_url=buy_url,
                   slug=unique_slug(session, Track, slugify(slug or title)))
     session.add(track)
     session.flush()

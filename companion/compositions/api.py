@@ -1,15 +1,25 @@
 """REST endpoints for compositions: versions, history, branches, tags, diff, merge, import, export.
 
-Handlers only translate HTTP to the plain functions of :mod:`companion.compositions.service`,
-which check rights and raise the typed errors the app turns into JSON.
+Rights (docs/rights.md): every write declares its coarse right with ``@requires`` (or
+``@signed_in``) above ``@blp.arguments``, so an anonymous or unentitled caller gets 401/403
+before the body is read or validated; imports are then capped at
+``Config.composition_import_max_mb`` (413 stating it) before the file is read. Handlers then
+only translate HTTP to the plain functions of :mod:`companion.compositions.service`, which
+check the content-dependent rights (private pieces, guest scopes, part ownership, merging into
+main) and raise the typed errors the app turns into JSON.
 """
 from __future__ import annotations
+
+import functools
 
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+from companion import schema_fields as fields
 
+from ..band.auth import OPTIONAL_SECURITY, requires, signed_in
+from ..schema_fields import MultipartFormParser
 from ..errors import InvalidInput, PayloadTooLarge
 from . import service as S
 from .store import MAIN, Store
@@ -17,6 +27,10 @@ from .store import MAIN, Store
 blp = Blueprint("compositions", __name__, url_prefix="/api/compositions",
                 description="Compositions under version control: versions, history, branches, tags, "
                             "musical diff, three-way merge with conflicts, import and export (MIDI, MusicXML).")
+# Imports are one multipart/form-data body (fields and the file): the "form" location of this
+# blueprint's parser reads both, so one schema documents and validates the whole body (OpenAPI 3 has
+# no formData parameters).
+blp.ARGUMENTS_PARSER = MultipartFormParser()
 
 
 def _ctx():
@@ -76,7 +90,8 @@ class CompositionSchema(Schema):
     parts = fields.List(fields.Dict())
     branches = fields.List(fields.Dict())
     tags = fields.List(fields.Dict())
-    format_version = fields.Integer()
+    format_version = fields.Integer(metadata={"description": "the version's composition format (1 is read and "
+                                                            "upgraded to 2 by the next write)"})
     files = fields.Dict(metadata={"description": "with ?text=1: the canonical files at this version"})
 
 
@@ -90,8 +105,11 @@ class CommitSchema(Schema):
     parent = fields.String(required=True, metadata={"description": "the head the change is based on; 409 if stale"})
     message = fields.String(required=True)
     changes = fields.Dict(required=True, metadata={"description":
-        '{"parts": {"<part>": {"measures": {"12": "0 C4 1/2 v80 ; ..." | [note objects]}} | {"text": "<whole part file>"}}, '
-        '"global": {"measures": {...}} | {"text": ...}, "metadata": {"title", "visibility", "measures", "parts"}}'})
+        '{"parts": {"<part>": {"measures": {"12": "0 clef=F4 ; 0 C4 1/2 v80 art=staccato ; 0 slur=2 ; ..." | '
+        '[event objects: notes {onset, pitch, duration, velocity, articulations, ornaments, ...} or notation '
+        '{kind: clef|key|meter|slur|cresc|dim|dyn, onset, value|span}]}} | {"text": "<whole part file>"}}, '
+        '"global": {"measures": {...}} | {"text": ...}, "metadata": {"title", "visibility", "measures", "parts"}} '
+        '(docs/composition-format.md)'})
 
 
 class CommitResultSchema(Schema):
@@ -146,10 +164,8 @@ class ImportFormSchema(Schema):
     branch = fields.String(load_default=MAIN)
     parent = fields.String(metadata={"description": "for an existing composition: the head the import replaces"})
     message = fields.String(load_default="")
-
-
-class ImportFileSchema(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    file = fields.Raw(required=True, load_only=True,
+                      metadata={"type": "string", "format": "binary", "description": "the MIDI or MusicXML file"})
 
 
 class ImportResultSchema(Schema):
@@ -167,6 +183,7 @@ class ExportQuerySchema(Schema):
 
 @blp.route("/")
 class Compositions(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.response(200, CompositionSummarySchema(many=True))
     def get(self):
         """List the compositions the caller may read."""
@@ -176,6 +193,7 @@ class Compositions(MethodView):
             raise Unauthorized("sign in to list compositions", code="auth_required")
         return S.list_compositions(store, band, ident)
 
+    @requires("compositions.write")
     @blp.arguments(CompositionCreateSchema)
     @blp.response(201, CompositionSummarySchema)
     def post(self, data):
@@ -186,23 +204,45 @@ class Compositions(MethodView):
         return {**r, "parts": [p["id"] for p in r["parts"]]}
 
 
+def _import_limit() -> int:
+    return current_app.config["SCRIPTHAMMER"].composition_import_max_bytes
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge.over("A composition import", limit, code="import_too_large")
+
+
+def capped_import(view):
+    """Refuse an import body over ``Config.composition_import_max_mb`` before reading it (413 stating
+    the limit); a body without a Content-Length is read at most to the limit."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        limit = _import_limit()
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)
+        request.max_content_length = limit
+        return view(*args, **kwargs)
+    return wrapper
+
+
 def _upload() -> tuple[bytes, str]:
     f = request.files.get("file")
     if f is None:
         raise InvalidInput("send the file as multipart form field 'file'", code="file_missing")
-    data = f.read()
-    limit = current_app.config["SCRIPTHAMMER"].max_upload_bytes
+    limit = _import_limit()
+    data = f.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge("the upload is larger than this companion accepts")
+        raise _too_large(limit)
     return data, f.filename or ""
 
 
 @blp.route("/import")
 class ImportNew(MethodView):
-    @blp.arguments(ImportFormSchema, location="form")
-    @blp.arguments(ImportFileSchema, location="files")
+    @requires("compositions.write")
+    @capped_import
+    @blp.arguments(ImportFormSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, ImportResultSchema)
-    def post(self, form, _files):
+    def post(self, form):
         """Import a MIDI or MusicXML file as a new composition (malformed input: 422, nothing written)."""
         store, band, ident = _ctx()
         if form.get("id") and store.exists(form["id"]):
@@ -216,6 +256,7 @@ class ImportNew(MethodView):
 
 @blp.route("/<comp_id>")
 class CompositionItem(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.arguments(RevQuerySchema, location="query")
     @blp.response(200, CompositionSchema)
     def get(self, args, comp_id):
@@ -226,6 +267,7 @@ class CompositionItem(MethodView):
 
 @blp.route("/<comp_id>/commits")
 class Commits(MethodView):
+    @requires("compositions.write")
     @blp.arguments(CommitSchema)
     @blp.response(201, CommitResultSchema)
     def post(self, data, comp_id):
@@ -240,10 +282,11 @@ class Commits(MethodView):
 
 @blp.route("/<comp_id>/import")
 class ImportVersion(MethodView):
-    @blp.arguments(ImportFormSchema, location="form")
-    @blp.arguments(ImportFileSchema, location="files")
+    @requires("compositions.write")
+    @capped_import
+    @blp.arguments(ImportFormSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, ImportResultSchema)
-    def post(self, form, _files, comp_id):
+    def post(self, form, comp_id):
         """Import a MIDI or MusicXML file as a new version of an existing composition."""
         store, band, ident = _ctx()
         store.repo(comp_id)
@@ -256,6 +299,7 @@ class ImportVersion(MethodView):
 
 @blp.route("/<comp_id>/history")
 class History(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.arguments(HistoryQuerySchema, location="query")
     @blp.response(200, VersionSchema(many=True))
     def get(self, args, comp_id):
@@ -266,12 +310,14 @@ class History(MethodView):
 
 @blp.route("/<comp_id>/branches")
 class Branches(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.response(200, BranchSchema(many=True))
     def get(self, comp_id):
         """Branches of a composition."""
         store, band, ident = _ctx()
         return S.list_branches(store, band, ident, comp_id)
 
+    @requires("compositions.write")
     @blp.arguments(BranchSchema)
     @blp.response(201, BranchSchema)
     def post(self, data, comp_id):
@@ -282,6 +328,7 @@ class Branches(MethodView):
 
 @blp.route("/<comp_id>/branches/<name>")
 class BranchItem(MethodView):
+    @requires("compositions.write")
     @blp.response(204)
     def delete(self, comp_id, name):
         """Delete a branch (not main)."""
@@ -291,12 +338,14 @@ class BranchItem(MethodView):
 
 @blp.route("/<comp_id>/tags")
 class Tags(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.response(200, TagSchema(many=True))
     def get(self, comp_id):
         """Tags (releases) of a composition."""
         store, band, ident = _ctx()
         return S.list_tags(store, band, ident, comp_id)
 
+    @requires("compositions.write")
     @blp.arguments(TagSchema)
     @blp.response(201, TagSchema)
     def post(self, data, comp_id):
@@ -307,6 +356,7 @@ class Tags(MethodView):
 
 @blp.route("/<comp_id>/tags/<name>")
 class TagItem(MethodView):
+    @requires("compositions.merge")
     @blp.response(204)
     def delete(self, comp_id, name):
         """Delete a tag (those who may merge into main)."""
@@ -316,6 +366,7 @@ class TagItem(MethodView):
 
 @blp.route("/<comp_id>/diff")
 class Diff(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.arguments(DiffQuerySchema, location="query")
     @blp.response(200, description="The musical diff as JSON, or ?format=text for a readable summary")
     def get(self, args, comp_id):
@@ -330,6 +381,7 @@ class Diff(MethodView):
 
 @blp.route("/<comp_id>/merge/preview")
 class MergePreview(MethodView):
+    @signed_in
     @blp.arguments(MergeSchema)
     @blp.response(200, description="status (up_to_date, fast_forward, merge), merge bases, conflicts with place "
                                    "(part, measure, voice, beat) and base/ours/theirs events, and stats")
@@ -341,6 +393,7 @@ class MergePreview(MethodView):
 
 @blp.route("/<comp_id>/merge")
 class Merge(MethodView):
+    @requires("compositions.merge")
     @blp.arguments(MergeSchema)
     @blp.response(201, description="The merge commit (or fast-forward)")
     def post(self, data, comp_id):
@@ -352,6 +405,7 @@ class Merge(MethodView):
 
 @blp.route("/<comp_id>/export")
 class Export(MethodView):
+    @blp.doc(security=OPTIONAL_SECURITY)
     @blp.arguments(ExportQuerySchema, location="query")
     @blp.response(200, description="MIDI, MusicXML or the canonical files as a zip")
     def get(self, args, comp_id):

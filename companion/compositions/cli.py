@@ -170,3 +170,28 @@ def merge_cmd(comp_id, source, target, preview, resolutions, resolutions_file, m
         click.echo(json.dumps(_run(lambda: S.merge_preview(store, band, who, comp_id, source, target, res)), indent=2))
     else:
         click.echo(json.dumps(_run(lambda: S.merge(store, band, who, comp_id, source, target, res, message))))
+
+
+@compositions.command("migrate")
+@click.argument("comp_ids", nargs=-1)
+@click.option("--branch", "branches", multiple=True, help="only these branches (default: every branch)")
+@click.option("--dry-run", is_flag=True, help="say what would be upgraded, write nothing")
+@as_option
+def migrate_cmd(comp_ids, branches, dry_run, as_member):
+    """Upgrade compositions (default: all) to the current format version: one commit per branch
+    whose head is older, changing the format version and headers and not one note. Reading old
+    versions keeps working without this, and every write upgrades on its own."""
+    store, band, who = _ctx(as_member)
+    ids = list(comp_ids) or store.ids()
+    done = []
+    with click.progressbar(ids, label="Upgrading compositions", file=sys.stderr) as bar:
+        for cid in bar:
+            done += _run(lambda cid=cid: S.migrate(store, band, who, cid, list(branches) or None, dry_run))
+    for item in done:
+        if item["from_version"] == item["to_version"]:
+            state = "current"
+        elif dry_run:
+            state = f"would upgrade v{item['from_version']} -> v{item['to_version']}"
+        else:
+            state = f"upgraded v{item['from_version']} -> v{item['to_version']} in {item['commit'][:10]}"
+        click.echo(f"{item['composition']}\t{item['branch']}\t{state}")

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from fractions import Fraction
 from typing import Any, Callable
 
-from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Event, measure_lines,
+from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, SPAN_KINDS, Event, measure_lines,
                     parse_events, parse_global_event)
 
 
@@ -67,17 +67,45 @@ def _pos_key(pos: tuple) -> tuple:
 def changed_fields(a: Event, b: Event) -> list[str]:
     if a.kind != b.kind:
         return ["kind"]
+    if a.kind in SPAN_KINDS:
+        names = {"dur": "span", "voice": "voice", "value": "grace_ends"}
+        return [names[f] for f in names if getattr(a, f) != getattr(b, f)]
+    if not isinstance(a, Event):  # a score-wide event: tempo, meter, key, length, marker
+        names = {"value": "value", "beat": "beat", "text": "text", "implicit": "implicit", "shown": "shown",
+                 "symbol": "symbol"}
+        return [names[f] for f in names if getattr(a, f) != getattr(b, f)]
     if a.kind != "note":
         return [f for f in ("value", "ch") if getattr(a, f) != getattr(b, f)]
     names = {"pitch": "pitch", "dur": "duration", "vel": "velocity", "ch": "channel", "off": "off_velocity",
-             "voice": "voice", "tie": "tie", "grace": "grace", "lyrics": "lyrics", "onset": "onset"}
+             "voice": "voice", "tie": "tie", "grace": "grace", "art": "articulations", "orn": "ornaments",
+             "lyrics": "lyrics", "onset": "onset"}
     return [names[f] for f in names if getattr(a, f) != getattr(b, f)]
 
 
-def _measure_diff(base_body: str, new_body: str, parse: Callable[[str], list]) -> dict:
+#: What a change is about, for the summary's ``by_kind`` counts: notation elements by their kind,
+#: a note's articulations and ornaments apart from its other fields.
+def change_kinds(a: Event | None, b: Event | None) -> list[str]:
+    e = a or b
+    if a is None or b is None or a.kind != b.kind:
+        return [e.kind if e.kind != "note" else "notes"]
+    if e.kind != "note":
+        return [e.kind]
+    fields = changed_fields(a, b)
+    out = [f for f in ("articulations", "ornaments") if f in fields]
+    if len(out) < len(fields):
+        out.append("notes")
+    return out
+
+
+def _measure_diff(base_body: str, new_body: str, parse: Callable[[str], list], kinds: Counter | None = None) -> dict:
     changes = event_changes(parse(base_body), parse(new_body))
     out: dict[str, list] = {"added": [], "removed": [], "changed": []}
     for a, b in changes:
+        if kinds is not None:
+            if isinstance(a or b, Event):
+                kinds.update(change_kinds(a, b))
+            else:
+                kinds[(a or b).kind] += 1
         if a is None:
             out["added"].append(b.to_dict())
         elif b is None:
@@ -114,10 +142,13 @@ def diff_files(a: dict[str, bytes], b: dict[str, bytes], a_ids: dict | None = No
 
     result: dict[str, Any] = {"metadata": [], "global": [], "parts": []}
     summary = Counter()
+    by_kind: Counter = Counter()
     meta_a = json.loads(read("a", METADATA_FILE) or b"{}")
     meta_b = json.loads(read("b", METADATA_FILE) or b"{}") if not same(METADATA_FILE) else meta_a
     if not same(METADATA_FILE):
         result["metadata"] = metadata_changes(meta_a, meta_b)
+        if meta_a.get("version") != meta_b.get("version"):
+            result["format"] = {"from": meta_a.get("version"), "to": meta_b.get("version")}
     parts_a = {p["id"]: p for p in meta_a.get("parts", [])}
     parts_b = {p["id"]: p for p in meta_b.get("parts", [])}
     if not same(GLOBAL_FILE):
@@ -125,7 +156,7 @@ def diff_files(a: dict[str, bytes], b: dict[str, bytes], a_ids: dict | None = No
         lb = measure_lines((read("b", GLOBAL_FILE) or b"").decode())
         for m in sorted(set(la) | set(lb)):
             if la.get(m, "") != lb.get(m, ""):
-                d = _measure_diff(la.get(m, ""), lb.get(m, ""), _global_parser(m))
+                d = _measure_diff(la.get(m, ""), lb.get(m, ""), _global_parser(m), by_kind)
                 for k in ("added", "removed", "changed"):
                     for item in d[k]:
                         result["global"].append({"change": k, "measure": m, **(
@@ -148,7 +179,7 @@ def diff_files(a: dict[str, bytes], b: dict[str, bytes], a_ids: dict | None = No
             ba, bb = la.get(m, ""), lb.get(m, "")
             if ba == bb:
                 continue
-            d = _measure_diff(ba, bb, parse_events)
+            d = _measure_diff(ba, bb, parse_events, by_kind)
             d["measure"] = m
             summary["notes_added"] += sum(1 for e in d["added"] if e["kind"] == "note")
             summary["notes_removed"] += sum(1 for e in d["removed"] if e["kind"] == "note")
@@ -161,14 +192,15 @@ def diff_files(a: dict[str, bytes], b: dict[str, bytes], a_ids: dict | None = No
     result["summary"] = {k: summary.get(k, 0) for k in
                          ("notes_added", "notes_removed", "notes_changed", "events_changed", "measures_changed",
                           "global_added", "global_removed", "global_changed")}
+    result["summary"]["by_kind"] = dict(sorted(by_kind.items()))
     return result
 
 
 def metadata_changes(a: dict, b: dict) -> list[dict]:
     out = []
     for k in sorted(set(a) | set(b)):
-        if k == "parts":
-            continue
+        if k in ("parts", "version", "format"):
+            continue  # a format upgrade is reported apart ("format"), not as a change to the piece
         if a.get(k) != b.get(k):
             out.append({"field": k, "from": a.get(k), "to": b.get(k)})
     pa = {p["id"]: p for p in a.get("parts", [])}
@@ -182,15 +214,37 @@ def metadata_changes(a: dict, b: dict) -> list[dict]:
 # --------------------------------------------------------------------------- text summary
 
 def _ev_text(e: dict) -> str:
-    if e["kind"] == "note":
-        return f"{e['pitch']} ({e['duration']}q, v{e['velocity']}{', voice ' + str(e['voice']) if e.get('voice') else ''})"
-    if e["kind"] == "cc":
+    kind = e["kind"]
+    if kind == "note":
+        bits = [f"{e['duration']}q", f"v{e['velocity']}"]
+        if e.get("voice"):
+            bits.append(f"voice {e['voice']}")
+        if e.get("tie"):
+            bits.append(f"tie {e['tie']}")
+        bits += e.get("articulations", []) + e.get("ornaments", [])
+        return f"{e['pitch']}{' grace' if e.get('grace') else ''} ({', '.join(bits)})"
+    if kind == "cc":
         return f"controller {e['number']} = {e['value']}"
-    if e["kind"] == "tempo" or (isinstance(e.get("value"), dict) and "bpm" in e["value"]):
-        return f"tempo {e['value']['bpm']} bpm"
-    if e["kind"] == "key":
-        return f"key {e['value']['name']}"
-    return f"{e['kind']} {e['value']}"
+    if kind == "tempo" or (isinstance(e.get("value"), dict) and "bpm" in e["value"]):
+        text = f"tempo {e['value']['bpm']} bpm"
+        if e.get("text"):
+            text += f" \"{e['text']}\""
+        if e.get("beat") not in (None, "1"):
+            text += f" ({e['number']} per {e['beat']}q)"
+        return text
+    if kind == "key":
+        return f"key {e['value']['name'] if e['value'] else 'none'}"
+    if kind == "clef":
+        return f"clef {e['value']}"
+    if kind == "meter":
+        return f"meter {e['value']}"
+    if kind == "slur":
+        return f"slur over {e['span']}q{', voice ' + str(e['voice']) if e.get('voice', 1) != 1 else ''}"
+    if kind in ("cresc", "dim"):
+        return f"{'crescendo' if kind == 'cresc' else 'diminuendo'} over {e['span']}q"
+    if kind == "dyn":
+        return f"dynamic {e['value']}"
+    return f"{kind} {e['value']}"
 
 
 def _beat(onset: str) -> str:
@@ -203,6 +257,11 @@ def text_summary(d: dict, a_name: str = "a", b_name: str = "b") -> str:
     s = d["summary"]
     lines = [f"Changes from {a_name} to {b_name}: {s['notes_added']} notes added, {s['notes_removed']} removed, "
              f"{s['notes_changed']} changed in {s['measures_changed']} measures."]
+    other = {k: v for k, v in s.get("by_kind", {}).items() if k != "notes"}
+    if other:
+        lines.append("  notation: " + ", ".join(f"{v} {k}" for k, v in other.items()))
+    if d.get("format"):
+        lines.append(f"  format version {d['format']['from']} -> {d['format']['to']}")
     for m in d.get("metadata", []):
         lines.append(f"  metadata {m['field']}: {json.dumps(m['from'])} -> {json.dumps(m['to'])}")
     for g in d.get("global", []):

@@ -164,6 +164,8 @@ def _conflict(cid: str, where: dict, pos: tuple, b: list, o: list, t: list) -> d
         place["voice"] = pos[1]
     else:
         place["lane"] = pos[0] if pos[0] != "cc" else f"cc{pos[1]}"
+        if pos[0] == "slur":
+            place["voice"] = pos[1]
     return {"id": cid, "kind": "events", "place": place, "base": [e.to_dict() for e in b],
             "ours": [e.to_dict() for e in o], "theirs": [e.to_dict() for e in t]}
 

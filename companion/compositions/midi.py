@@ -17,15 +17,19 @@ from typing import Any
 
 import mido
 
-from .model import (Composition, Event, GlobalEvent, Part, meter_length, midi_to_pitch, slugify,
+from ..errors import ScriptHammerError
+from .model import (Composition, Event, GlobalEvent, Part, meter_length, midi_to_pitch, slugify, sounding_notes,
                     MAJOR_TONICS, MINOR_TONICS)
 
 DEFAULT_TPB = 960
 MAX_TPB = 32767
 
 
-class MidiError(ValueError):
+class MidiError(ScriptHammerError, ValueError):
     """The bytes are not a MIDI file this importer can read."""
+
+    status = 422
+    code = "bad_midi"
 
 
 _MIDO_KEY = {}
@@ -66,6 +70,13 @@ def guess_kind(program: int | None, channel: int, name: str) -> tuple[str, str |
         if 52 <= program <= 54:
             return "vocals", None
     return "melody", None
+
+
+#: What an import accepts (a hostile file must not make the measure grid endless): the API's limit on
+#: measures, and time signatures music is written in.
+MAX_MEASURES = 100_000
+MAX_METER_NUMERATOR = 64
+METER_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
 
 
 def read_midi(data: bytes, title: str = "", band=None) -> Composition:
@@ -116,6 +127,11 @@ def from_mido(mid: mido.MidiFile, title: str = "", band=None) -> Composition:
     globals_.sort(key=lambda x: (x[0], x[1]))
     last_tick = max([t for _, evs in tracks for t, _ in evs] + [t for t, _, _ in globals_] + [0])
     meter_changes = [(t, f"{m.numerator}/{m.denominator}") for t, _, m in globals_ if m.type == "time_signature"]
+    for t, _, m in globals_:
+        if m.type == "time_signature" and not (0 < m.numerator <= MAX_METER_NUMERATOR
+                                               and m.denominator in METER_DENOMINATORS):
+            raise MidiError(f"unsupported time signature {m.numerator}/{m.denominator} at tick {t} (numerator 1-"
+                            f"{MAX_METER_NUMERATOR}, denominator one of {', '.join(map(str, METER_DENOMINATORS))})")
     starts: list[Fraction] = []
     last_q = Fraction(last_tick, tpb)
     start = Fraction(0)
@@ -141,6 +157,8 @@ def from_mido(mid: mido.MidiFile, title: str = "", band=None) -> Composition:
         start += length
         if start > last_q and mi >= len(meter_changes):
             break
+        if measure >= MAX_MEASURES:
+            raise MidiError(f"the file is longer than {MAX_MEASURES} measures")
     comp.measures = measure
     # drop a redundant "meter 4/4" at measure 1 only if the file had no time signature at all
     key_flats = []
@@ -306,16 +324,18 @@ def to_mido(comp: Composition, ticks_per_beat: int | None = None) -> mido.MidiFi
             evs.append((0, -2, mido.MetaMessage("track_name", name=p.name)))
         if p.program is not None:
             evs.append((0, -1, mido.Message("program_change", channel=p.channel, program=p.program)))
+        for n in sounding_notes(comp, p.id, starts):  # a tied chain is one note, not re-attacked
+            ev = n.event
+            ch = p.channel if ev.ch is None else ev.ch
+            t, t1 = round(n.start * tpb), round(n.end * tpb)
+            evs.append((t, 2, mido.Message("note_on", channel=ch, note=ev.midi, velocity=ev.vel)))
+            # releases of earlier notes sort before onsets at the same tick; zero-length after
+            evs.append((t1, 3 if t1 == t else 0, mido.Message("note_off", channel=ch, note=ev.midi, velocity=n.off)))
         for m, ev in comp.all_events(p.id):
             ch = p.channel if ev.ch is None else ev.ch
             t = tick(m, ev.onset)
             if ev.kind == "note":
-                if ev.grace:
-                    continue
-                t1 = round((starts[m - 1] + ev.onset + ev.dur) * tpb) if m - 1 < len(starts) else t + round(ev.dur * tpb)
-                evs.append((t, 2, mido.Message("note_on", channel=ch, note=ev.midi, velocity=ev.vel)))
-                # releases of earlier notes sort before onsets at the same tick; zero-length after
-                evs.append((t1, 3 if t1 == t else 0, mido.Message("note_off", channel=ch, note=ev.midi, velocity=ev.off)))
+                continue
             elif ev.kind == "cc":
                 evs.append((t, 1, mido.Message("control_change", channel=ch, control=ev.num, value=ev.value)))
             elif ev.kind == "program":
@@ -334,7 +354,9 @@ def _track(events: list[tuple[int, int, Any]]) -> mido.MidiTrack:
     track = mido.MidiTrack()
     now = 0
     for t, _, msg in sorted(events, key=lambda x: (x[0], x[1])):
-        track.append(msg.copy(time=t - now))
+        # the message was checked when it was made: only its time is new (a delta of sorted ticks)
+        track.append(msg.copy(skip_checks=True, time=t - now) if isinstance(msg, mido.Message)
+                     else msg.copy(time=t - now))
         now = t
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track

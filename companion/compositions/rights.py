@@ -85,9 +85,9 @@ def require_write(ident, comp_id: str, branch: str) -> None:
     if not ident.has("compositions.write"):
         raise Forbidden("changing compositions needs compositions.write", code="missing_right",
                         details={"right": "compositions.write"})
-    if ident.kind == "guest":
+    if ident.kind == "guest":  # a guest gets only what the invitation names: no scope, no access
         comps, branches = _scope(ident, "compositions"), _scope(ident, "branches")
-        if comps is not None and comp_id not in comps:
+        if comps is None or comp_id not in comps:
             raise Forbidden(f"your invitation does not cover composition {comp_id!r}", code="guest_scope",
                             details={"composition": comp_id})
         if branches is None or branch not in branches:
@@ -96,7 +96,7 @@ def require_write(ident, comp_id: str, branch: str) -> None:
 
 
 def may_change(band, ident, part_id: str, kind: str, owner: str | None) -> bool:
-    if ident.kind == "guest":
+    if ident.kind == "guest":  # only the parts (ids or kinds) the invitation names
         parts = _scope(ident, "parts") or []
         return part_id in parts or kind in parts
     if ident.member_id is None:
@@ -114,6 +114,12 @@ def require_parts(band, ident, comp_id: str, touched: list[tuple[str, str, str |
             owner_txt = f", owned by {owner}" if owner else ""
             raise Forbidden(f"{who} may not change part {part_id!r} ({kind}{owner_txt})", code="part_forbidden",
                             details={"part": part_id, "kind": kind, "owner": owner, "composition": comp_id})
+
+
+def require_member(ident, comp_id: str, what: str) -> None:
+    """Band members only (not guests): ``what`` (e.g. "delete branches") is not for invitations."""
+    if ident.kind == "guest":
+        raise Forbidden(f"guests may not {what}", code="guest_scope", details={"composition": comp_id})
 
 
 def require_merge(band, ident, comp_id: str, target: str) -> None:

@@ -1,7 +1,9 @@
 """Plain functions over compositions: what the API, the CLI and jobs call.
 
-Every function takes the store, the band and the identity acting; rights are checked here
-(not in the HTTP layer), so the CLI and jobs get the same rules.
+Every function takes the store, the band and the identity acting and checks the rights that
+depend on the content (read access to a private piece, guest scopes, per-part ownership, who
+may merge into main) before anything is changed, so the CLI and jobs get the same rules. The
+HTTP layer has already checked the coarse right before reading the body (docs/rights.md).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from . import rights
 from .diff import diff_files, text_summary
 from .merge import merge_files
 from .midi import MidiError, read_midi, write_midi
-from .model import (GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Composition, Event, FormatError, Part, format_events,
+from .model import (FORMAT_VERSION, GLOBAL_FILE, METADATA_FILE, PARTS_DIR, Composition, Event, FormatError, Part,
+                    format_events,
                     format_line, measure_lines, parse_events, parse_global_event, slugify, validate_metadata)
 from .store import MAIN, Author, Store, commit_info
 
@@ -38,10 +41,40 @@ def _head_meta(store: Store, repo: pygit2.Repository) -> dict:
     return json.loads(repo[(commit.tree / METADATA_FILE).id].data)
 
 
-def _load_checked(files: dict[str, bytes]) -> Composition:
+def upgraded(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A version's files in the current format (FORMAT_VERSION): older versions are read and
+    written again, which changes their format version and headers but not one note; files
+    already current are returned as they are."""
+    if _meta(files).get("version") == FORMAT_VERSION:
+        return files
+    return _load_checked(files).to_files()
+
+
+def same_music(a: dict[str, bytes], b: dict[str, bytes]) -> bool:
+    """Whether two versions hold the same piece, whatever their format versions: the same
+    metadata (but the version), measure lines (comments aside) and files."""
+    strip = lambda m: {k: v for k, v in m.items() if k != "version"}
+    if strip(_meta(a)) != strip(_meta(b)) or set(a) != set(b):
+        return False
+    return all(measure_lines(a[p].decode()) == measure_lines(b[p].decode()) for p in a if p != METADATA_FILE)
+
+
+def _load_checked(files: dict[str, bytes], known: dict[str, bytes] | None = None) -> Composition:
+    """The composition in ``files``, every measure parsed and checked; with ``known`` (files in the
+    current format that were checked when committed), only the measures whose text differs from
+    theirs are parsed: an edit of one measure of a long piece checks that measure, not the piece
+    (every check of the format is per measure)."""
     try:
         comp = Composition.from_files(files)
-        comp.parse_all()
+        if known is None or _meta(known).get("version") != FORMAT_VERSION:
+            comp.parse_all()
+            return comp
+        for p in comp.parts:
+            path = f"{PARTS_DIR}/{p.id}.txt"
+            before = measure_lines(known[path].decode()) if path in known else {}
+            for m, body in list(comp._lines.get(p.id, {}).items()):
+                if before.get(m) != body:
+                    comp.events(p.id, m)
         return comp
     except (FormatError, UnicodeDecodeError, KeyError, ValueError) as exc:
         raise InvalidInput(f"not a valid composition: {exc}", code="bad_composition") from None
@@ -175,7 +208,7 @@ def apply_changes(files: dict[str, bytes], changes: dict) -> dict[str, bytes]:
         try:
             validate_metadata(meta)
         except FormatError as exc:
-            raise InvalidInput(str(exc), code="bad_metadata") from None
+            raise InvalidInput(str(exc), code="bad_metadata", details=exc.details) from None
     part_ids = [p["id"] for p in meta.get("parts", [])]
     n = int(meta.get("measures", 0))
     for pid, ch in (changes.get("parts") or {}).items():
@@ -206,15 +239,17 @@ def apply_changes(files: dict[str, bytes], changes: dict) -> dict[str, bytes]:
     for path in [p for p in new if p.startswith(PARTS_DIR + "/") and p[len(PARTS_DIR) + 1:-4] not in part_ids]:
         del new[path]
     new[METADATA_FILE] = (json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-    comp = _load_checked(new)
+    comp = _load_checked(new, known=files)
     return comp.to_files()
 
 
 def commit_change(store: Store, band, ident, comp_id: str, branch: str, parent: str | None, message: str,
-                  changes: dict | None = None, files: dict[str, bytes] | None = None) -> dict:
+                  changes: dict | None = None, files: dict[str, bytes] | None = None,
+                  trailers: list[tuple[str, str]] | None = None) -> dict:
     """Commit a change on ``branch`` based on ``parent`` (409 with the head if stale).
 
-    Either ``changes`` (see :func:`apply_changes`) or a whole new set of ``files``.
+    Either ``changes`` (see :func:`apply_changes`) or a whole new set of ``files``. ``trailers``:
+    machine-readable lines for the message (the generator's ``Generated-by``, see store.py).
     Rights: compositions.write, guest scopes, and every touched part (403 naming the part).
     """
     repo = store.repo(comp_id)
@@ -227,20 +262,55 @@ def commit_change(store: Store, band, ident, comp_id: str, branch: str, parent: 
         raise Conflict(f"branch {branch!r} has moved on: your parent {parent} is not its head",
                        code="stale_parent", details={"branch": branch, "head": head, "parent": parent})
     base_commit = repo[head]
-    old = store.read_files(repo, base_commit)
+    old = upgraded(store.read_files(repo, base_commit))
     if files is None:
         new = apply_changes(old, changes or {})
     else:
         new = _load_checked(files).to_files()
     if new == old:
         raise InvalidInput("the change changes nothing", code="no_change")
+    # ``old`` is in the current format, so a format upgrade touches no part: only the change does
     touched = rights.touched_parts(_meta(old), _meta(new), old, new)
     for pid, kind, _ in touched:
         if kind not in band.part_kinds:
             raise InvalidInput(f"part {pid}: unknown part kind {kind!r}", code="bad_part_kind")
     rights.require_parts(band, ident, comp_id, touched)
-    oid = store.commit(comp_id, branch, new, author_for(ident), message, parent=head)
+    oid = store.commit(comp_id, branch, new, author_for(ident), message, parent=head, trailers=trailers)
     return {"id": oid, "branch": branch, "parent": head, "touched": [t[0] for t in touched]}
+
+
+# --------------------------------------------------------------------------- format upgrades
+
+def migrate(store: Store, band, ident, comp_id: str, branches: list[str] | None = None, dry_run: bool = False
+            ) -> list[dict]:
+    """Upgrade the heads of a composition's branches (all, or ``branches``) to the current
+    format version: one commit per branch whose head is older, authored by ``ident``, that
+    changes the format version and file headers and not one note (so it touches no part and
+    needs no part rights). Every write upgrades on its own too; this does it ahead, for all.
+    Returns what was (or, with ``dry_run``, would be) done per branch."""
+    repo = store.repo(comp_id)
+    rights.require_read(ident, comp_id, _head_meta(store, repo))
+    names = branches or [b["name"] for b in store.branches(repo)]
+    out = []
+    for name in names:
+        head = store.head(repo, name)
+        if head is None:
+            raise NotFound(f"no branch {name!r}", code="branch_not_found", details={"branch": name})
+        files = store.read_files(repo, repo[head])
+        version = _meta(files).get("version")
+        item = {"composition": comp_id, "branch": name, "from_version": version, "to_version": FORMAT_VERSION,
+                "head": head, "commit": None}
+        if version != FORMAT_VERSION:
+            rights.require_write(ident, comp_id, name)
+            new = upgraded(files)
+            if not same_music(files, new):  # by construction it is; checked, since history is forever
+                raise Conflict("upgrading would change the music; nothing was written", code="upgrade_changed_music",
+                               details={"branch": name})
+            if not dry_run:
+                item["commit"] = store.commit(comp_id, name, new, author_for(ident),
+                                              f"Upgrade to composition format v{FORMAT_VERSION}", parent=head)
+        out.append(item)
+    return out
 
 
 # --------------------------------------------------------------------------- history
@@ -277,6 +347,9 @@ def history(store: Store, band, ident, comp_id: str, rev: str | None = None, par
             pblobs = [_blob_at(p, path) for p in parents]
             if mine is None or any(pb == mine for pb in pblobs):
                 continue
+            if pblobs and all(pb is not None for pb in pblobs) and any(
+                    measure_lines(repo[pb].data.decode()) == measure_lines(repo[mine].data.decode()) for pb in pblobs):
+                continue  # only the file's header changed (a format upgrade): not a change to the part
             if measure is None:
                 info = commit_info(c)
             else:
@@ -306,8 +379,11 @@ def create_branch(store, band, ident, comp_id, name, start=None):
 
 
 def delete_branch(store, band, ident, comp_id, name):
+    """Delete a branch (not main): band members with compositions.write; never guests, not even
+    on the branch they were invited to."""
     _open_readable(store, ident, comp_id)
     rights.require_write(ident, comp_id, name)
+    rights.require_member(ident, comp_id, "delete branches")
     if name == MAIN:
         raise InvalidInput("main cannot be deleted", code="main_branch")
     store.delete_branch(comp_id, name)
@@ -320,8 +396,7 @@ def list_tags(store, band, ident, comp_id):
 def create_tag(store, band, ident, comp_id, name, rev=None, message=""):
     _open_readable(store, ident, comp_id)
     rights.require_write(ident, comp_id, MAIN)
-    if ident.kind == "guest":
-        raise Forbidden("guests do not tag releases", code="guest_scope")
+    rights.require_member(ident, comp_id, "tag releases")
     return store.create_tag(comp_id, name, rev, author_for(ident), message)
 
 
@@ -426,8 +501,10 @@ def merge_preview(store: Store, band, ident, comp_id: str, source: str, target: 
 def _merge_compute(store, repo, info, resolutions):
     ct, cs = repo[info["target"]["head"]], repo[info["source"]["head"]]
     base = base_files(store, repo, ct.id, cs.id)
+    base = upgraded(base) if base else base  # like with like: a format upgrade is no change to merge
     try:
-        return merge_files(base, store.read_files(repo, ct), store.read_files(repo, cs), resolutions)
+        return merge_files(base, upgraded(store.read_files(repo, ct)), upgraded(store.read_files(repo, cs)),
+                           resolutions)
     except FormatError as exc:
         raise InvalidInput(f"bad resolution: {exc}", code="bad_resolution") from None
 

@@ -20,6 +20,10 @@ from ..errors import Conflict, InvalidInput, NotFound
 
 MAIN = "main"
 AUTHOR_TRAILER = "ScriptHammer-Author"
+#: A machine-readable line per algorithm that wrote a commit's notes:
+#: ``Generated-by: <member>/<algorithm> part=<part> seed=<n> version=<algorithms version>``
+GENERATED_TRAILER = "Generated-by"
+TRAILERS = (AUTHOR_TRAILER, GENERATED_TRAILER)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 COMMITTER = pygit2.Signature("ScriptHammer companion", "companion@scripthammer.invalid")
@@ -45,9 +49,19 @@ def check_name(name: str, what: str = "branch") -> str:
     return name
 
 
-def message_with_author(message: str, author: Author) -> str:
+def message_with_author(message: str, author: Author, trailers: list[tuple[str, str]] | None = None) -> str:
+    """The commit message with its trailers: ``trailers`` (e.g. ``Generated-by``) then the author."""
     message = (message or "").strip() or "(no message)"
-    return f"{message}\n\n{AUTHOR_TRAILER}: {author.id}\n"
+    extra = "".join(f"{k}: {v}\n" for k, v in (trailers or []) if k in TRAILERS and "\n" not in f"{k}{v}")
+    return f"{message}\n\n{extra}{AUTHOR_TRAILER}: {author.id}\n"
+
+
+def trailers_of(commit: pygit2.Commit, key: str) -> list[str]:
+    """The values of every ``key:`` trailer line of a commit message, in order. Only the message's last
+    paragraph counts: that is the one the store writes (:func:`message_with_author`), so a line typed
+    into a message's text is never taken for a trailer."""
+    last = commit.message.strip().split("\n\n")[-1]
+    return [line.split(":", 1)[1].strip() for line in last.splitlines() if line.startswith(key + ":")]
 
 
 def author_of(commit: pygit2.Commit) -> str:
@@ -58,7 +72,7 @@ def author_of(commit: pygit2.Commit) -> str:
 
 
 def summary_of(commit: pygit2.Commit) -> str:
-    lines = [l for l in commit.message.splitlines() if not l.startswith(AUTHOR_TRAILER + ":")]
+    lines = [l for l in commit.message.splitlines() if not l.startswith(tuple(t + ":" for t in TRAILERS))]
     return "\n".join(lines).strip()
 
 
@@ -152,11 +166,13 @@ class Store:
         return out
 
     def commit(self, comp_id: str, branch: str, files: dict[str, bytes], author: Author, message: str,
-               parent: str | None, extra_parents: list[str] | None = None, when: int | None = None) -> str:
+               parent: str | None, extra_parents: list[str] | None = None, when: int | None = None,
+               trailers: list[tuple[str, str]] | None = None) -> str:
         """Commit ``files`` (the whole new tree) on ``branch`` if its head is still ``parent``.
 
         ``parent=None`` means "whatever the head is now" (for callers that just read it under
         the same lock). Raises Conflict (409) with the current head when the parent is stale.
+        ``trailers``: extra trailer lines (``Generated-by``) written before the author's.
         """
         repo = self.repo(comp_id)
         ref = f"refs/heads/{branch}"
@@ -169,8 +185,8 @@ class Store:
                                code="stale_parent", details={"branch": branch, "head": current, "parent": parent})
             tree = write_tree(repo, files)
             parents = [pygit2.Oid(hex=current)] + [pygit2.Oid(hex=p) for p in (extra_parents or [])]
-            oid = repo.create_commit(None, author.signature(when), COMMITTER, message_with_author(message, author),
-                                     tree, parents)
+            oid = repo.create_commit(None, author.signature(when), COMMITTER,
+                                     message_with_author(message, author, trailers), tree, parents)
             repo.references.create(ref, oid, force=True)
             return str(oid)
 

@@ -18,13 +18,15 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Response, current_app, render_template, request, send_file
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+from companion import schema_fields as fields
 
-from companion.app import services
+from companion.access.delivery import Viewer
+from companion.services import current as services
 from companion.band.auth import current_identity
 from companion.catalog import service as catalog
-from companion.catalog.api import album_out, track_out
-from companion.errors import NotFound, ScriptHammerError, ServiceUnavailable
+from companion.catalog.shapes import album_out, track_out, visible_tracks
+from companion.errors import NotFound, NotImplementedHere, ServiceUnavailable
 
 blp = Blueprint("embed", __name__, description="The embedded player: embed pages, oEmbed and the player bundle.",
                 template_folder="templates")
@@ -39,14 +41,13 @@ ALBUM_ROW = 36
 ALBUM_EXTRA = 12
 
 
-class NotImplementedFormat(ScriptHammerError):
-    status = 501
-    code = "format_not_implemented"
+_HTML_PAGE = {"200": {"description": "The embed page (HTML with the player)",
+                      "content": {"text/html": {"schema": {"type": "string"}}}}}
 
 
 class OEmbedArgs(Schema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    format = fields.String(load_default="json")
+    format = fields.String(load_default="json", validate=validate.Length(max=20))
     maxwidth = fields.Integer(load_default=None, validate=validate.Range(min=1))
     maxheight = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
@@ -75,10 +76,6 @@ def _script_json(obj) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _private() -> bool:
-    return current_identity().has("band.read_private")
-
-
 def _player_options(extra: dict) -> dict:
     cfg = services().config
     args = request.args
@@ -93,7 +90,8 @@ def _player_options(extra: dict) -> dict:
             opts["tip"]["presets"] = [float(x) for x in str(presets).split(",") if x.strip()]
     unlock_url = getattr(cfg, "unlock_url", "") or (cfg.wp_url.rstrip("/") + "/shop/" if cfg.wp_url else "")
     if unlock_url:
-        opts["unlock"] = {"url": unlock_url, "label": "Buy"}
+        # Where a fan subscribes (or finds the shop); a track's own buy link is in its JSON (access.buy_url).
+        opts["unlock"] = {"url": unlock_url, "label": "Subscribe" if getattr(cfg, "unlock_url", "") else "Shop"}
     vis = args.get("vis")
     if vis in {"spectrum", "oscilloscope", "off"}:
         opts["visualizer"] = vis
@@ -130,7 +128,7 @@ def asset_url(name: str) -> str:
 
 
 def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, reserve: int,
-          preload_urls: list[str], fallback_url: str) -> Response:
+          preload_urls: list[str], fallback_url: str, cache: str | None = None) -> Response:
     base = _base()
     boot = boot_script()
     html = render_template(
@@ -144,7 +142,10 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
         f"default-src 'self'; script-src 'self'{' ' + boot[1] if boot else ''}; style-src 'self' 'unsafe-inline'; img-src * data: blob:; "
         "media-src * blob:; connect-src *; worker-src blob:; form-action *; frame-ancestors *; base-uri 'none'")
     resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    resp.headers["Cache-Control"] = "public, max-age=60"
+    # The page is the same for every anonymous visitor (a listener's token stays in the fragment and
+    # the player asks for the listener's view itself); one built for a signed-in caller is theirs only.
+    resp.headers["Cache-Control"] = cache or ("private, no-store" if current_identity().authenticated
+                                              else "public, max-age=60")
     oembed = f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"})
     resp.headers["Link"] = f'<{oembed}>; rel="alternate"; type="application/json+oembed"'
     return resp
@@ -161,7 +162,7 @@ def _hls_start(hls_key: str) -> tuple[int, str, str, str, float, str] | None:
 
     Keys are content-addressed, so the answer for one key never changes (hence the cache).
     """
-    from companion.media.hls import parse_master_playlist
+    from companion.media.hls import parse_master_playlist, read_media_playlist
 
     store = services().store
     try:
@@ -191,17 +192,9 @@ def _hls_start(hls_key: str) -> tuple[int, str, str, str, float, str] | None:
     def key_of(uri: str) -> str:
         return posixpath.normpath(posixpath.join(posixpath.dirname(variant_key), uri)) if uri else ""
 
-    init, duration = "", 0.0
-    for ln in text.splitlines():
-        if ln.startswith("#EXT-X-MAP:") and not init:
-            m = re.search(r'URI="([^"]+)"', ln)
-            init = m.group(1) if m else ""
-        elif ln.startswith("#EXTINF:"):
-            try:
-                duration += float(ln[8:].split(",")[0])
-            except ValueError:
-                pass
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    media = read_media_playlist(text)
+    init, first = media.init or "", (media.uris[0] if media.segments else "")
+    duration = media.duration
     return level, variant_key, key_of(init), key_of(first), round(duration, 3), codecs
 
 
@@ -225,6 +218,11 @@ def _start_hints(hls_key: str | None, opts: dict, track_id: int | None = None) -
     return urls
 
 
+def _plain(url: str | None) -> bool:
+    """A public (unsigned) URL: the fast start preloads only those (the page is cached for everyone)."""
+    return bool(url) and "sig=" not in url
+
+
 def _fallback(track: dict) -> str:
     for r in track.get("renditions", []):
         if r.get("url") and r.get("format") == "mp3":
@@ -233,14 +231,18 @@ def _fallback(track: dict) -> str:
 
 
 @blp.route("/embed/track/<int:track_id>", methods=["GET"])
+@blp.doc(responses=_HTML_PAGE)
 def embed_track(track_id: int):
     """A page with the player for one track, for iframes (and oEmbed)."""
+    viewer = Viewer.for_request()
     with services().db.session() as s:
-        row = catalog.get_track(s, track_id, private=_private())
-        track, hls_key = track_out(row), row.hls_key
+        row = catalog.get_track(s, track_id)
+        if not viewer.sees_track(row):
+            raise NotFound(f"no track {track_id}", code="track_not_found")
+        track, hls_key = track_out(row, viewer), row.hls_key
     base = _base()
     opts = _player_options({"track": track})
-    preload = _start_hints(hls_key if track.get("hls_url") else None, opts, track["id"])
+    preload = _start_hints(hls_key if _plain(track.get("hls_url")) else None, opts, track["id"])
     start = request.args.get("t", type=float)
     if start:
         opts["startAt"] = start
@@ -250,14 +252,17 @@ def embed_track(track_id: int):
 
 
 @blp.route("/embed/album/<int:album_id>", methods=["GET"])
+@blp.doc(responses=_HTML_PAGE)
 def embed_album(album_id: int):
     """A page with the player in album mode: the track list, next/previous, continuous play."""
-    private = _private()
+    viewer = Viewer.for_request()
     with services().db.session() as s:
-        a = catalog.get_album(s, album_id, private=private)
-        tracks = [t for t in a.tracks if private or t.release_state in catalog.PUBLIC_STATES]
-        album = album_out(a, tracks)
-        first_key = tracks[0].hls_key if tracks and album["tracks"][0].get("hls_url") else None
+        a = catalog.get_album(s, album_id)
+        if not viewer.sees_album(a):
+            raise NotFound(f"no album {album_id}", code="album_not_found")
+        tracks = visible_tracks(a.tracks, viewer)
+        album = album_out(a, tracks, viewer)
+        first_key = tracks[0].hls_key if tracks and _plain(album["tracks"][0].get("hls_url")) else None
     base = _base()
     opts = _player_options({"album": album})
     first_id = album["tracks"][0]["id"] if album["tracks"] else None
@@ -269,6 +274,28 @@ def embed_album(album_id: int):
     return _page(f"{album['title']} by {album['artist']}", f"{base}/embed/album/{album_id}", opts,
                  cover_url=album.get("cover_url"), reserve=album_height(len(album["tracks"])),
                  preload_urls=preload, fallback_url=_fallback(first) if first else "")
+
+
+#: Height (px) of the live player: status, parameters and the ballot.
+LIVE_HEIGHT = 360
+
+
+@blp.route("/embed/live/<int:session_id>", methods=["GET"])
+@blp.doc(responses=_HTML_PAGE)
+def embed_live(session_id: int):
+    """A page with the player in live mode for a live session: its status, bar and parameters, the
+    audience's votes, the broadcast over WebRTC (signed-in listeners) or HLS (anyone; ``?transport=hls``)."""
+    from companion.live import service as live
+
+    st = live.get_state(services(), session_id)  # 404 live_session_not_found
+    extra = {"live": {"id": session_id, "state": st}}
+    if request.args.get("transport") in {"hls", "webrtc"}:
+        extra["transport"] = request.args["transport"]
+    opts = _player_options(extra)
+    base = _base()
+    # The state changes every bar and the player polls it: the page is never cached.
+    return _page(f"Live session {session_id}", f"{base}/embed/live/{session_id}", opts, cover_url=None,
+                 reserve=LIVE_HEIGHT, preload_urls=[], fallback_url=f"{base}{st['hls']}", cache="no-store")
 
 
 def album_height(n_tracks: int) -> int:
@@ -308,22 +335,24 @@ def _iframe(src: str, title: str, width: int | None, height: int) -> str:
 @blp.route("/oembed", methods=["GET"])
 @blp.arguments(OEmbedArgs, location="query")
 @blp.response(200, OEmbedSchema)
+@blp.alt_response(501, response="DEFAULT_ERROR", description="a format other than json (oEmbed's own rule)")
 def oembed(args):
     """oEmbed (JSON) for a track or album URL: a rich embed whose HTML is an iframe of the embed page."""
     if args["format"] != "json":
-        raise NotImplementedFormat("Only the json oEmbed format is offered.", details={"format": args["format"]})
+        raise NotImplementedHere("Only the json oEmbed format is offered.", code="format_not_implemented")
     kind, ident = _resolve(args["url"])
     base = _base()
+    anyone = Viewer.anonymous(services(), request.host_url)  # oEmbed is for public pages: as anyone sees them
     with services().db.session() as s:
         if kind == "track":
             t = catalog.get_track(s, ident, private=False)
             title, author, n = t.title, t.artist, 1
-            cover = track_out(t)["cover_url"]
+            cover = track_out(t, anyone)["cover_url"]
         else:
             a = catalog.get_album(s, ident, private=False)
-            n = len([t for t in a.tracks if t.release_state in catalog.PUBLIC_STATES])
+            n = len(visible_tracks(a.tracks, anyone))
             title, author = a.title, a.artist
-            cover = album_out(a, [])["cover_url"]
+            cover = album_out(a, [], anyone)["cover_url"]
     height = TRACK_HEIGHT if kind == "track" else album_height(n)
     if args["maxheight"]:
         height = min(height, args["maxheight"])

@@ -6,10 +6,11 @@ import time
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from companion import schema_fields as fields
 
 from companion import __version__
-from companion.app import services
+from companion.services import current as services
 
 blp = Blueprint("health", __name__, url_prefix="/api/health", description="Is everything the companion needs up?")
 
@@ -49,12 +50,18 @@ class Health(MethodView):
         def workers():
             from rq import Worker
 
-            ws = Worker.all(connection=svc.redis)
-            q = svc.queue()
-            queue_info.update({"name": q.name, "depth": q.count, "failed": q.failed_job_registry.count,
-                               "started": q.started_job_registry.count, "workers": len(ws)})
+            qs = svc.queues()
+            ws = [w for w in Worker.all(connection=svc.redis) if {q.name for q in w.queues} & {q.name for q in qs}]
+            kinds = {q.name: q.name.rsplit(":", 1)[1] for q in qs}
+            unworked = [kinds[q.name] for q in qs if not any(q.name in {wq.name for wq in w.queues} for w in ws)]
+            queue_info.update({"name": svc.config.queue_name, "depth": sum(q.count for q in qs),
+                               "failed": sum(q.failed_job_registry.count for q in qs),
+                               "started": sum(q.started_job_registry.count for q in qs), "workers": len(ws),
+                               "queues": {kinds[q.name]: q.count for q in qs}, "unworked": unworked})
             if not ws:
                 raise RuntimeError("no RQ worker is running: uploads will wait in the queue")
+            if unworked:
+                raise RuntimeError(f"no RQ worker takes the queue(s) {', '.join(unworked)}")
             return f"{len(ws)} worker(s)"
 
         def ffmpeg():

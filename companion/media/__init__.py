@@ -1,7 +1,9 @@
 """The release pipeline's domain code: probe, loudness, renditions, HLS, peaks, tags.
 
-Pure functions over files (ffmpeg/ffprobe subprocesses, mutagen, numpy): no Flask, no RQ.
-The job in jobs/ calls :func:`run_release`; the API reads the manifest it returns.
+Functions over files (ffmpeg/ffprobe subprocesses, mutagen, soundfile, numpy, m3u8): no Flask,
+no RQ. The release job calls :func:`companion.media.release.release_track`, which runs
+:func:`run_release` and puts the manifest it returns on the track; docs/release-pipeline.md
+maps the modules.
 """
 from companion.media.loudness import Loudness, measure as measure_loudness, normalization_gain
 from companion.media.peaks import compute_peaks

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from companion.errors import Unprocessable
-from companion.media.ffmpeg import MediaToolError, ffmpeg
+from companion.media.ffmpeg import MediaToolError, ffmpeg, input_args
 
 #: Below this the programme is treated as silence (the ebur128 absolute gate is -70 LUFS).
 SILENCE_LUFS = -70.0
@@ -62,10 +62,11 @@ def parse_ebur128(log: str) -> Loudness:
     return Loudness(float(match["i"]), float(match["lra"]), float(match["tp"]))
 
 
-def measure(path: str | Path) -> Loudness:
-    """Integrated loudness, loudness range and true peak of the file's first audio stream."""
+def measure(path: str | Path, demuxer: str | None = None) -> Loudness:
+    """Integrated loudness, loudness range and true peak of the file's first audio stream
+    (``demuxer``: the format to read it as, see :func:`companion.media.ffmpeg.input_args`)."""
     try:
-        proc = ffmpeg(["-threads", "1", "-i", str(path), "-map", "0:a:0", "-af", EBUR128_FILTER,
+        proc = ffmpeg(["-threads", "1", *input_args(path, demuxer), "-map", "0:a:0", "-af", EBUR128_FILTER,
                        "-f", "null", "-"], loglevel="info")
     except MediaToolError as exc:
         raise Unprocessable(f"Could not measure the loudness of {Path(path).name}.", code="loudness_failed",
@@ -82,6 +83,42 @@ def normalization_gain(loudness: Loudness, target_lufs: float = -14.0, true_peak
     if math.isfinite(loudness.true_peak_dbtp):
         gain = min(gain, true_peak_ceiling - loudness.true_peak_dbtp)
     return round(gain, 2)
+
+
+#: How far a normalised stream may measure from the target when the ceiling does not hold it back.
+LOUDNESS_TOLERANCE_LU = 0.5
+#: Headroom taken beyond a measured overshoot when a correction lowers the gain (dB, per attempt).
+PEAK_MARGIN_DB = 0.1
+
+
+def corrected_gain(gain: float, measured: Loudness, target_lufs: float = -14.0, true_peak_ceiling: float = -1.0,
+                   attempt: int = 0) -> float | None:
+    """The gain to encode a normalised stream again with, after measuring its encoding, or None
+    when the encoding ``measured`` (made with ``gain``) is right as it is.
+
+    Lossy encoders move the level: AAC overshoots the true peak (most at low bit rates) and its
+    low-pass filter takes loudness away. The encoding is right when its true peak is at or under
+    ``true_peak_ceiling`` and its loudness is within :data:`LOUDNESS_TOLERANCE_LU` of the target,
+    or under it because the ceiling leaves no room (the stream stays quieter: no limiter).
+
+    Args:
+        gain: the gain the measured encoding was made with (dB).
+        measured: its EBU R128 measurement (ffmpeg ebur128 with true peak).
+        target_lufs, true_peak_ceiling: the promise.
+        attempt: 0 for the first re-encode; later attempts only lower the gain, by more margin.
+    """
+    if measured.silent or not math.isfinite(measured.true_peak_dbtp):
+        return None
+    headroom = true_peak_ceiling - measured.true_peak_dbtp
+    if headroom < 0:
+        return round(gain + headroom - PEAK_MARGIN_DB * (attempt + 1), 2)
+    short = target_lufs - measured.integrated_lufs
+    if abs(short) <= LOUDNESS_TOLERANCE_LU or attempt > 0:
+        return None
+    step = min(short, headroom - PEAK_MARGIN_DB)
+    if step < 0.1 and short > 0:  # the ceiling holds it back: quieter than the target, as promised
+        return None
+    return round(gain + step, 2)
 
 
 def replaygain_tags(loudness: Loudness) -> dict[str, str]:

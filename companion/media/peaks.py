@@ -1,8 +1,9 @@
 """Waveform peaks in BBC audiowaveform's JSON format (version 2), computed with numpy.
 
-The player draws its waveform from these. One pass over the decoded PCM (the WAV master)
-gives the finest zoom level; each coarser level whose samples-per-pixel is a multiple of the
-finest is reduced from it (min of mins, max of maxes), so the audio is read once::
+The player draws its waveform from these. One pass over the decoded PCM (the WAV master,
+read with soundfile) gives the finest zoom level; each coarser level whose samples-per-pixel
+is a multiple of the finest is reduced from it (min of mins, max of maxes), so the audio is
+read once::
 
     {"version": 2, "channels": 1, "sample_rate": 44100, "samples_per_pixel": 256,
      "bits": 8, "length": 3379, "data": [min0, max0, min1, max1, ...]}
@@ -12,107 +13,31 @@ values are 8-bit (-128..127).
 """
 from __future__ import annotations
 
-import math
-import struct
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+import soundfile
 
 DEFAULT_ZOOMS = (256, 2048)
 
 
-class WavLayout:
-    """Where the samples of a PCM/float WAV are and how to read them."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        with open(self.path, "rb") as fh:
-            head = fh.read(12)
-            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                raise ValueError(f"{self.path.name} is not a RIFF WAVE file")
-            size = self.path.stat().st_size
-            pos = 12
-            fmt = None
-            while pos + 8 <= size:
-                fh.seek(pos)
-                cid, csize = struct.unpack("<4sI", fh.read(8))
-                if cid == b"fmt ":
-                    fmt = fh.read(csize)
-                elif cid == b"data":
-                    self.data_offset = pos + 8
-                    self.data_size = min(csize, size - pos - 8)
-                    break
-                pos += 8 + csize + (csize & 1)
-            else:
-                raise ValueError(f"{self.path.name} has no data chunk")
-        if fmt is None:
-            raise ValueError(f"{self.path.name} has no fmt chunk")
-        tag, self.channels, self.sample_rate, _, self.block_align, self.bits = struct.unpack("<HHIIHH", fmt[:16])
-        if tag == 0xFFFE and len(fmt) >= 26:
-            tag = struct.unpack("<H", fmt[24:26])[0]
-        if tag not in (1, 3):
-            raise ValueError(f"{self.path.name}: unsupported WAV sample format {tag}")
-        self.float = tag == 3
-        self.frames = self.data_size // self.block_align
-
-    def _sum_channels(self, raw: np.ndarray) -> np.ndarray:
-        """Sum of the channels of raw frame bytes, as int64/int32/float32 (unscaled)."""
-        ch = self.channels
-        if self.float:
-            x = raw.view("<f4" if self.bits == 32 else "<f8").reshape(-1, ch)
-            acc = x[:, 0].astype(np.float32)
-            for c in range(1, ch):
-                acc += x[:, c]
-            return acc
-        if self.bits == 16:
-            x = raw.view("<i2").reshape(-1, ch)
-            acc = x[:, 0].astype(np.int32)
-        elif self.bits == 32:
-            x = raw.view("<i4").reshape(-1, ch)
-            acc = x[:, 0].astype(np.int64)
-        elif self.bits == 24:
-            b = raw.reshape(-1, 3).astype(np.int32)
-            x = ((b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8) >> 8  # sign-extend 24 -> 32
-            x = x.reshape(-1, ch)
-            acc = x[:, 0].copy()
-        elif self.bits == 8:
-            x = raw.astype(np.int16).reshape(-1, ch) - 128
-            acc = x[:, 0].astype(np.int32)
-        else:
-            raise ValueError(f"unsupported bit depth {self.bits}")
-        for c in range(1, ch):
-            acc += x[:, c]
-        return acc
-
-    @property
-    def full_scale(self) -> float:
-        """Divide a channel sum by this to get the mono mix in [-1, 1)."""
-        per = 1.0 if self.float else float(2 ** (self.bits - 1))
-        return per * self.channels
-
-    def min_max(self, samples_per_pixel: int, chunk_pixels: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel min and max of the mono mix, in [-1, 1), reading the file in chunks."""
-        spp = int(samples_per_pixel)
-        raw = np.memmap(self.path, dtype=np.uint8, mode="r", offset=self.data_offset,
-                        shape=(self.frames * self.block_align,)) if self.frames else np.zeros(0, np.uint8)
-        step = spp * chunk_pixels * self.block_align
-        mins, maxs = [], []
-        for start in range(0, len(raw), step):
-            mono = self._sum_channels(np.asarray(raw[start:start + step]))
-            full = len(mono) // spp
-            if full:
-                body = mono[: full * spp].reshape(full, spp)
-                mins.append(body.min(axis=1))
-                maxs.append(body.max(axis=1))
-            if len(mono) % spp:  # only the last chunk can be partial
-                tail = mono[full * spp:]
-                mins.append(np.array([tail.min()]))
-                maxs.append(np.array([tail.max()]))
-        if not mins:
-            return np.zeros(0), np.zeros(0)
-        scale = 1.0 / self.full_scale
-        return (np.concatenate(mins).astype(np.float64) * scale, np.concatenate(maxs).astype(np.float64) * scale)
+def _mono_min_max(path: str | Path, samples_per_pixel: int,
+                  chunk_pixels: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-pixel min and max of the mono mix of a sound file (read by libsndfile in blocks of
+    whole pixels), and its sample rate. Samples are in [-1, 1): integer PCM is scaled by
+    2^(bits-1), as audiowaveform does; channels are averaged."""
+    spp = int(samples_per_pixel)
+    mins, maxs = [], []
+    with soundfile.SoundFile(str(path)) as f:
+        rate = f.samplerate
+        for block in f.blocks(blocksize=spp * chunk_pixels, dtype="float64", always_2d=True):
+            lo, hi = min_max(block.mean(axis=1), spp)
+            mins.append(lo)
+            maxs.append(hi)
+    if not mins:
+        return np.zeros(0), np.zeros(0), rate
+    return np.concatenate(mins), np.concatenate(maxs), rate
 
 
 def _to_8bit(x: np.ndarray) -> np.ndarray:
@@ -173,22 +98,18 @@ def peaks_from_samples(samples: np.ndarray, sample_rate: int,
 
 
 def compute_peaks(wav_path: str | Path, zooms: Iterable[int] = DEFAULT_ZOOMS) -> list[dict[str, Any]]:
-    """Peaks of a WAV file (8/16/24/32-bit int or float) at each zoom level, reading it once."""
-    wav = WavLayout(wav_path)
+    """Peaks of a sound file (WAV of 8/16/24/32-bit int or float; any format libsndfile reads)
+    at each zoom level, reading it once for the finest level and the levels that are multiples of it."""
     zooms = sorted(set(int(z) for z in zooms))
     if not zooms or zooms[0] <= 0:
         raise ValueError("zoom levels must be positive samples-per-pixel values")
     base = zooms[0]
-    bmins, bmaxs = wav.min_max(base)
+    bmins, bmaxs, rate = _mono_min_max(wav_path, base)
     out = []
     for z in zooms:
         if z % base:
-            mins, maxs = wav.min_max(z)
+            mins, maxs, _ = _mono_min_max(wav_path, z)
         else:
             mins, maxs = _reduce(bmins, bmaxs, z // base) if z != base else (bmins, bmaxs)
-        out.append(waveform_json(mins, maxs, wav.sample_rate, z))
+        out.append(waveform_json(mins, maxs, rate, z))
     return out
-
-
-def expected_length(frames: int, samples_per_pixel: int) -> int:
-    return math.ceil(frames / samples_per_pixel)

@@ -190,7 +190,3 @@ def rendition_bit_depth(spec: RenditionSpec, fmt: MasterFormat) -> int | None:
     if spec.codec in ("flac", "alac"):
         return 16 if (not fmt.float and fmt.bits <= 16) else 24
     return fmt.bits
-
-
-def all_specs() -> tuple[RenditionSpec, ...]:
-    return MASTERS + DOWNLOADS

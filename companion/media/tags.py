@@ -1,6 +1,7 @@
 """Tags on every rendition, written and read back with mutagen: one small function per family.
 
-* :func:`write_id3` - MP3 (ID3v2.3), and the ID3 chunk of WAV and AIFF files.
+* :func:`write_id3` - MP3, and the ID3 chunk of WAV and AIFF files: ID3v2.4 throughout (UTF-8
+  text, the year in ``TDRC``, which is a v2.4 frame: v2.3 would need ``TYER``).
 * :func:`write_vorbis` - Vorbis comments and a ``METADATA_BLOCK_PICTURE`` for FLAC, Ogg Vorbis and Ogg Opus.
 * :func:`write_mp4` - MP4 atoms for AAC and ALAC in M4A (freeform ``----:com.apple.iTunes:`` atoms
   for the track id and ReplayGain).
@@ -9,6 +10,16 @@
 anything differs. Each tagged file carries title, artist, album, album artist, track number
 (and total), year, cover art, the companion's track id (``SCRIPTHAMMER_TRACK_ID``) and any
 extra tags passed (ReplayGain 2 ``REPLAYGAIN_TRACK_GAIN``/``_PEAK``, Opus ``R128_TRACK_GAIN``).
+
+Credits (companion/rights/credits.py), when the track sounds a composition version or has codes:
+
+| | ID3v2.4 | Vorbis comments | MP4 |
+|---|---|---|---|
+| composers (by share) | ``TCOM`` (one value each) | ``COMPOSER`` (one each) | ``\xa9wrt`` |
+| performers (role, name) | ``TMCL`` (musician credits) | ``PERFORMER=Name (role)`` (one each) | ``----:PERFORMER`` |
+| ISRC | ``TSRC`` | ``ISRC`` | ``----:ISRC`` |
+| ISWC | ``TXXX:ISWC`` | ``ISWC`` | ``----:ISWC`` |
+| shares | ``TXXX:SCRIPTHAMMER_CREDITS`` | ``SCRIPTHAMMER_CREDITS`` | ``----:SCRIPTHAMMER_CREDITS`` |
 """
 from __future__ import annotations
 
@@ -20,17 +31,23 @@ from typing import Any, Callable, Mapping
 
 import mutagen
 from mutagen.flac import FLAC, Picture
-from mutagen.id3 import APIC, ID3, TALB, TDRC, TIT2, TPE1, TPE2, TRCK, TXXX
+from mutagen.id3 import APIC, ID3, TALB, TCOM, TDRC, TIT2, TMCL, TPE1, TPE2, TRCK, TSRC, TXXX
 from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
+from companion.errors import ScriptHammerError
+
 TRACK_ID_TAG = "SCRIPTHAMMER_TRACK_ID"
+CREDITS_TAG = "SCRIPTHAMMER_CREDITS"
 _MP4_FREEFORM = "----:com.apple.iTunes:"
 
 
-class TagError(RuntimeError):
+class TagError(ScriptHammerError):
     """Tags could not be written, or did not read back as written."""
+
+    status = 500
+    code = "tagging_failed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +64,12 @@ class Tags:
     track_id: str | None = None
     cover: bytes | None = None
     cover_mime: str | None = None
+    # credits: composers by share, performers as (role, name), ISRC (12 characters), ISWC, shares in a line
+    composers: tuple[str, ...] = ()
+    performers: tuple[tuple[str, str], ...] = ()
+    isrc: str | None = None
+    iswc: str | None = None
+    credits: str | None = None
 
     @property
     def cover_type(self) -> str | None:
@@ -89,6 +112,16 @@ def _id3_frames(tags: Tags, extra: Mapping[str, str]) -> list:
         frames.append(TDRC(encoding=3, text=str(tags.year)))
     if tags.track_id:
         frames.append(TXXX(encoding=3, desc=TRACK_ID_TAG, text=tags.track_id))
+    if tags.composers:
+        frames.append(TCOM(encoding=3, text=list(tags.composers)))
+    if tags.performers:
+        frames.append(TMCL(encoding=3, people=[[role, name] for role, name in tags.performers]))
+    if tags.isrc:
+        frames.append(TSRC(encoding=3, text=tags.isrc))
+    if tags.iswc:
+        frames.append(TXXX(encoding=3, desc="ISWC", text=tags.iswc))
+    if tags.credits:
+        frames.append(TXXX(encoding=3, desc=CREDITS_TAG, text=tags.credits))
     for key, value in extra.items():
         frames.append(TXXX(encoding=3, desc=key, text=value))
     if tags.cover:
@@ -96,17 +129,21 @@ def _id3_frames(tags: Tags, extra: Mapping[str, str]) -> list:
     return frames
 
 
+#: The ID3v2 version written (every frame we write, TDRC included, is a v2.4 frame).
+ID3_VERSION = 4
+
+
 def write_id3(path: str | Path, tags: Tags, extra: Mapping[str, str] = {}) -> None:
-    """ID3v2.3 tags on an MP3, or in the ``id3 `` chunk of a WAV or AIFF."""
+    """ID3v2.4 tags on an MP3, or in the ``id3 `` chunk of a WAV or AIFF."""
     audio = mutagen.File(str(path))
     if audio is None:
-        raise TagError(f"mutagen cannot open {path}")
+        raise TagError(f"mutagen cannot open {Path(path).name}")
     if audio.tags is None:
         audio.add_tags()
     audio.tags.clear()
     for frame in _id3_frames(tags, extra):
         audio.tags.add(frame)
-    audio.save(v2_version=3)
+    audio.save(v2_version=ID3_VERSION)
 
 
 def _picture(tags: Tags) -> Picture:
@@ -122,9 +159,19 @@ def _vorbis_fields(tags: Tags, extra: Mapping[str, str]) -> dict[str, str]:
     fields = {"TITLE": tags.title, "ARTIST": tags.artist, "ALBUM": tags.album, "ALBUMARTIST": tags.album_artist,
               "TRACKNUMBER": str(tags.track_number) if tags.track_number is not None else None,
               "TRACKTOTAL": str(tags.track_total) if tags.track_total else None,
-              "DATE": str(tags.year) if tags.year else None, TRACK_ID_TAG: tags.track_id}
+              "DATE": str(tags.year) if tags.year else None, TRACK_ID_TAG: tags.track_id,
+              "ISRC": tags.isrc, "ISWC": tags.iswc, CREDITS_TAG: tags.credits}
     fields.update(extra)
     return {k: v for k, v in fields.items() if v}
+
+
+def _performer_text(role: str, name: str) -> str:
+    return f"{name} ({role})"
+
+
+def _performer_pair(text: str) -> tuple[str, str]:
+    name, _, role = text.partition(" (")  # a name has no parentheses; a role may ("guitar (hacked)")
+    return (role[:-1], name) if name and role.endswith(")") else ("", text)
 
 
 def write_vorbis(path: str | Path, tags: Tags, extra: Mapping[str, str] = {}) -> None:
@@ -132,12 +179,16 @@ def write_vorbis(path: str | Path, tags: Tags, extra: Mapping[str, str] = {}) ->
     (FLAC) or a base64 ``METADATA_BLOCK_PICTURE`` comment (Ogg)."""
     audio = mutagen.File(str(path))
     if not isinstance(audio, (FLAC, OggVorbis, OggOpus)):
-        raise TagError(f"{path} is not FLAC, Ogg Vorbis or Ogg Opus")
+        raise TagError(f"{Path(path).name} is not FLAC, Ogg Vorbis or Ogg Opus")
     if audio.tags is None:
         audio.add_tags()
     audio.tags.clear()
     for key, value in _vorbis_fields(tags, extra).items():
         audio[key] = [value]
+    if tags.composers:
+        audio["COMPOSER"] = list(tags.composers)
+    if tags.performers:
+        audio["PERFORMER"] = [_performer_text(role, name) for role, name in tags.performers]
     if isinstance(audio, FLAC):
         audio.clear_pictures()
         if tags.cover:
@@ -165,6 +216,14 @@ def write_mp4(path: str | Path, tags: Tags, extra: Mapping[str, str] = {}) -> No
         audio["\xa9day"] = [str(tags.year)]
     if tags.track_id:
         audio[_MP4_FREEFORM + TRACK_ID_TAG] = [MP4FreeForm(tags.track_id.encode("utf-8"))]
+    if tags.composers:
+        audio["\xa9wrt"] = list(tags.composers)
+    if tags.performers:
+        audio[_MP4_FREEFORM + "PERFORMER"] = [MP4FreeForm(_performer_text(r, n).encode("utf-8"))
+                                              for r, n in tags.performers]
+    for key, value in (("ISRC", tags.isrc), ("ISWC", tags.iswc), (CREDITS_TAG, tags.credits)):
+        if value:
+            audio[_MP4_FREEFORM + key] = [MP4FreeForm(value.encode("utf-8"))]
     for key, value in extra.items():
         audio[_MP4_FREEFORM + key.lower()] = [MP4FreeForm(value.encode("utf-8"))]
     if tags.cover:
@@ -200,8 +259,9 @@ def read_tags(path: str | Path) -> dict[str, Any]:
     (REPLAYGAIN_*, R128_*). Also ``length`` (seconds) and stream info mutagen knows."""
     audio = mutagen.File(str(path))
     if audio is None:
-        raise TagError(f"mutagen cannot open {path}")
-    out: dict[str, Any] = {"extra": {}}
+        raise TagError(f"mutagen cannot open {Path(path).name}")
+    out: dict[str, Any] = {"extra": {}, "composers": [], "performers": [], "isrc": None, "iswc": None,
+                           "credits": None}
     info = audio.info
     out["length"] = float(getattr(info, "length", 0.0) or 0.0)
     out["sample_rate"] = getattr(info, "sample_rate", None)
@@ -220,9 +280,16 @@ def read_tags(path: str | Path) -> dict[str, Any]:
         out["track_number"] = _int_or_none(trck)
         out["track_total"] = _int_or_none(trck.split("/")[1]) if "/" in trck else None
         out["year"] = _int_or_none(str(_first(t["TDRC"].text))[:4]) if "TDRC" in t else None
+        out["composers"] = [str(x) for x in t["TCOM"].text] if "TCOM" in t else []
+        out["performers"] = [(str(r), str(n)) for r, n in t["TMCL"].people] if "TMCL" in t else []
+        out["isrc"] = str(_first(t["TSRC"].text)) if "TSRC" in t else None
         for frame in t.getall("TXXX"):
             if frame.desc == TRACK_ID_TAG:
                 out["track_id"] = str(_first(frame.text))
+            elif frame.desc == "ISWC":
+                out["iswc"] = str(_first(frame.text))
+            elif frame.desc == CREDITS_TAG:
+                out["credits"] = str(_first(frame.text))
             else:
                 out["extra"][frame.desc.upper()] = str(_first(frame.text))
         pics = t.getall("APIC")
@@ -236,12 +303,19 @@ def read_tags(path: str | Path) -> dict[str, Any]:
         out["track_number"] = trkn[0] if trkn else None
         out["track_total"] = (trkn[1] or None) if trkn else None
         out["year"] = _int_or_none(str(_first(t.get("\xa9day")) or "")[:4])
+        out["composers"] = [str(x) for x in t.get("\xa9wrt", [])]
         for key, values in t.items():
             if key.startswith(_MP4_FREEFORM):
                 name = key[len(_MP4_FREEFORM):]
                 text = bytes(values[0]).decode("utf-8")
                 if name == TRACK_ID_TAG:
                     out["track_id"] = text
+                elif name == "PERFORMER":
+                    out["performers"] = [_performer_pair(bytes(v).decode("utf-8")) for v in values]
+                elif name in ("ISRC", "ISWC"):
+                    out[name.lower()] = text
+                elif name == CREDITS_TAG:
+                    out["credits"] = text
                 else:
                     out["extra"][name.upper()] = text
         covr = _first(t.get("covr"))
@@ -255,8 +329,11 @@ def read_tags(path: str | Path) -> dict[str, Any]:
         out["track_total"] = _int_or_none(get("TRACKTOTAL"))
         out["year"] = _int_or_none((get("DATE") or "")[:4])
         out["track_id"] = get(TRACK_ID_TAG)
+        out["composers"] = list(audio.get("COMPOSER") or [])
+        out["performers"] = [_performer_pair(p) for p in (audio.get("PERFORMER") or [])]
+        out["isrc"], out["iswc"], out["credits"] = get("ISRC"), get("ISWC"), get(CREDITS_TAG)
         known = {"TITLE", "ARTIST", "ALBUM", "ALBUMARTIST", "TRACKNUMBER", "TRACKTOTAL", "DATE", TRACK_ID_TAG,
-                 "METADATA_BLOCK_PICTURE"}
+                 "METADATA_BLOCK_PICTURE", "COMPOSER", "PERFORMER", "ISRC", "ISWC", CREDITS_TAG}
         for key, values in audio.tags.items():
             if key.upper() not in known:
                 out["extra"][key.upper()] = _extra_value(values)
@@ -275,13 +352,18 @@ def _extra_value(v: Any) -> str:
 def check_tags(read: Mapping[str, Any], tags: Tags, extra: Mapping[str, str] = {}) -> list[str]:
     """Differences between what was read back and what should be there (empty when equal)."""
     problems = []
-    for field in ("title", "artist", "album", "album_artist", "track_number", "track_total", "year", "track_id"):
+    for field in ("title", "artist", "album", "album_artist", "track_number", "track_total", "year", "track_id",
+                  "isrc", "iswc", "credits"):
         want = getattr(tags, field)
         got = read.get(field)
         if want in ("", None):
             continue
         if str(got) != str(want):
             problems.append(f"{field}: wrote {want!r}, read {got!r}")
+    if list(tags.composers) != list(read.get("composers") or []):
+        problems.append(f"composers: wrote {list(tags.composers)!r}, read {read.get('composers')!r}")
+    if [tuple(p) for p in tags.performers] != [tuple(p) for p in (read.get("performers") or [])]:
+        problems.append(f"performers: wrote {list(tags.performers)!r}, read {read.get('performers')!r}")
     if tags.cover and read.get("cover") != tags.cover:
         problems.append("cover art did not read back")
     got_extra = {k.upper(): _extra_value(v) for k, v in (read.get("extra") or {}).items()}
@@ -305,7 +387,8 @@ def tag_file(path: str | Path, tag_format: str, tags: Tags, extra: Mapping[str, 
     except TagError:
         raise
     except Exception as exc:  # mutagen raises many kinds
-        raise TagError(f"could not tag {Path(path).name}: {exc}") from exc
+        why = str(exc).replace(str(Path(path).parent) + "/", "")
+        raise TagError(f"could not tag {Path(path).name}: {why}") from exc
     read = read_tags(path)
     problems = check_tags(read, tags, extra)
     if problems:

@@ -1,7 +1,8 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from companion.db import Base, import_models
+from companion.db import Base
+from companion.models import import_models
 
 import_models()
 config = context.config

@@ -1,44 +1,47 @@
-"""REST endpoints: generate music with the band, render versions, follow renders, preview, SHF downloads.
+"""REST endpoints of the renderer: render versions, follow renders, preview, SHF downloads.
 
-Generating is quick and synchronous (a branch with one commit per member); rendering is an RQ
-job (``jobs.render.render_job``) whose row carries progress and the result (render key, mixdown,
-stems, the SHF and, when published, the track and its release job).
+Rendering is an RQ job (``jobs.render.render_job``) whose row carries progress and the result
+(render key, mixdown, stems, the SHF and, when published, the track, its release job and the job
+that attaches the SHF). Generating a piece is the algorithms room's (companion/algorithms/api.py).
 """
 from __future__ import annotations
 
-from flask import current_app, send_file
+from flask import current_app, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+from companion import schema_fields as fields
 
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..band.auth import SECURITY, current_band, current_identity, require
+from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ..services import current as services
 
 blp = Blueprint("render", __name__, url_prefix="/api/render",
-                description="The band's algorithms and the renderer: generate parts on a branch (each member "
-                            "commits their own), render a version to stems and a mixdown (cached), quick HLS "
-                            "previews, and SHF bundles (signed, with the scripts and instruments used).")
+                description="The renderer: render a composition version to stems and a mixdown (cached), "
+                            "quick HLS previews, and SHF bundles (signed, with the scripts and instruments used).")
+
+# the right each write needs, checked before its body is read (None: signed in; the view checks the rest,
+# which depends on the body)
+WRITE_RIGHTS = {"Renders": None, "Preview": "band.read_private"}
+
+
+@blp.before_request
+def _caller_first():
+    """Who is asking comes before the body: an anonymous write is 401 whatever it carries."""
+    if request.method != "POST":
+        return
+    right = WRITE_RIGHTS.get((request.endpoint or "").rpartition(".")[2])
+    if right:
+        require(right)
+    elif not current_identity().authenticated:
+        raise Unauthorized("Sign in first: send a bearer token or a signed request.", code="auth_required")
 
 
 def _ctx():
-    from ..band.auth import current_band, current_identity
     from ..compositions.store import Store
 
     config = current_app.config["SCRIPTHAMMER"]
     return Store(config.compositions_dir), current_band(), current_identity()
-
-
-class GenerateSchema(Schema):
-    composition = fields.String(load_default=None, metadata={"description": "an existing composition id; "
-                                                             "absent or new: a new composition"})
-    title = fields.String(load_default="")
-    seed = fields.Integer(load_default=0, validate=validate.Range(0, 2 ** 53))
-    measures = fields.Integer(load_default=None, validate=validate.Range(1, 1000))
-    members = fields.List(fields.String(), load_default=None, metadata={"description": "default: the whole band"})
-    base = fields.String(load_default="main")
-    visibility = fields.String(load_default="private", validate=validate.OneOf(["private", "public"]))
-    params = fields.Dict(load_default=dict, metadata={"description": "mood (bright, funky, dark, cosmic), density "
-                                                      "0..1, tempo_feel (straight, swing, half-time, double-time), "
-                                                      "key ('D minor'), tempo (bpm), lyrics"})
 
 
 class RenderRequestSchema(Schema):
@@ -68,41 +71,21 @@ def _version(store, band, ident, comp_id: str, rev: str):
     return info, commit, store.read_files(repo, commit)
 
 
-@blp.route("/generate")
-class Generate(MethodView):
-    @blp.arguments(GenerateSchema)
-    @blp.response(201)
-    def post(self, body):
-        """Generate with the band: a new branch, one commit per member (their rights apply)."""
-        from ..algorithms.base import Params
-        from ..algorithms.generate import generate
-        from ..band.auth import require
-
-        require("compositions.write")
-        store, band, ident = _ctx()
-        if ident.kind == "guest":
-            raise Forbidden("guests do not run the band's algorithms", code="guest_scope")
-        try:
-            params = Params.from_dict(body["params"])
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput(str(exc), code="bad_params") from None
-        return generate(store, band, ident, comp_id=body["composition"], title=body["title"], seed=body["seed"],
-                        params=params, measures=body["measures"], members=body["members"], base=body["base"],
-                        visibility=body["visibility"])
-
-
 @blp.route("/renders")
 class Renders(MethodView):
+    @blp.doc(security=SECURITY)
     @blp.arguments(RenderRequestSchema)
     @blp.response(202)
     def post(self, body):
-        """Queue a render of a version (cached by content: an unchanged version renders nothing)."""
-        from ..app import services
-        from ..band.auth import require
+        """Queue a render of a version (cached by content: an unchanged version renders nothing).
+
+        ``publish`` needs catalog.upload; an upload token may publish only into its own track."""
         from ..render.service import RenderSettings
         from ..tasks.service import create_job, submit
 
         ident = require("catalog.upload" if body["publish"] else "band.read_private")
+        if body["publish"]:
+            _check_track(services(), ident, body["track_id"])
         store, band, _ = _ctx()
         info, commit, _ = _version(store, band, ident, body["composition"], body["rev"])
         try:
@@ -122,13 +105,27 @@ class Renders(MethodView):
                 "status_url": f"/api/render/renders/{job.id}"}
 
 
+def _check_track(svc, ident, track_id: int | None) -> None:
+    """A publish goes into an existing track the caller may upload to (an upload token: only its own;
+    it cannot make a new one)."""
+    from ..band.auth import require_track_scope
+    from ..catalog.service import get_track
+
+    if track_id is None:
+        if ident.scopes.get("tracks") is not None:
+            raise Forbidden("This upload token is for one track: name it in track_id.", code="wrong_track")
+        return
+    require_track_scope(ident, track_id)
+    with svc.db.session() as s:
+        get_track(s, track_id)  # 404 when there is none
+
+
 @blp.route("/renders/<job_id>")
 class RenderStatus(MethodView):
+    @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self, job_id):
         """A render's state, progress and result (mixdown, stems, SHF, track)."""
-        from ..app import services
-        from ..band.auth import require
         from ..tasks.models import Job
 
         require("band.read_private")
@@ -146,11 +143,10 @@ class RenderStatus(MethodView):
 
 @blp.route("/renders/<job_id>/shf")
 class RenderSHF(MethodView):
+    @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self, job_id):
         """Download the render's SHF bundle."""
-        from ..app import services
-        from ..band.auth import require
         from ..tasks.models import Job
 
         require("band.read_private")
@@ -172,12 +168,12 @@ class RenderSHF(MethodView):
 
 @blp.route("/preview")
 class Preview(MethodView):
+    @blp.doc(security=SECURITY)
     @blp.arguments(PreviewSchema)
     @blp.response(200)
     def post(self, body):
         """Render and segment the first seconds of a version now (HLS, first segment first)."""
-        from ..app import services
-        from ..band.auth import require
+        from ..access.delivery import caller_media_url
         from .preview import quick_preview
 
         ident = require("band.read_private")
@@ -186,6 +182,6 @@ class Preview(MethodView):
         svc = services()
         res = quick_preview(svc.store, files, svc.config.work_dir, seconds=body["seconds"],
                             segment_seconds=svc.config.hls_segment_seconds)
-        res["playlist_url"] = f"/media/{res['playlist_key']}"
+        res["playlist_url"] = caller_media_url(res["playlist_key"])  # a private object: signed for the caller
         res["commit"] = str(commit.id)
         return res

@@ -3,17 +3,18 @@
 Per stem: the instrument file's mix defaults (gain, pan, reverb send), then Form's automation
 for the part's channel (CC7 volume, CC11 expression, CC10 pan, CC91 reverb send). The sends
 feed one convolution reverb (the bus settings from Form's console file); the sum is brought to
-the loudness target (BS.1770, measured here) and peak-limited under the ceiling, and measured
-again (one correction pass if the limiter cost loudness).
+the loudness target and peak-limited under the ceiling. Loudness is measured by ffmpeg's ebur128
+(:mod:`companion.render.loudness`, the release pipeline's meter): once on the mix, and again on the
+result where the limiter touched it (one correction pass if the limiter cost loudness).
 
 :class:`StreamMixer` does this as the stems arrive (the engines stream them): each region is
 mixed into the dry and send buses as soon as every stem has it, the reverb convolves each
-finished block of the send bus (FFT overlap-add), and the loudness energies and the limiter's
-block peaks of the finished mix are taken on a fixed grid. What is left when the last stem
-ends is the part that needs the whole piece: the loudness gain, the limiter's gain curve and one
-pass that applies them, measures the result and writes the file (in two threads). Every sum is
-taken over the same blocks whatever the timing of the engines, so the same stems always give the
-same mixdown, bit for bit.
+finished block of the send bus (FFT overlap-add), and each finished stretch of the mix goes to the
+loudness meter (an ffmpeg process on the other core) and to the limiter's block peaks. What is left
+when the last stem ends is the part that needs the whole piece: the loudness gain, the limiter's gain
+curve and one pass that applies them and writes the file (in two threads). Every sum is taken over the
+same blocks whatever the timing of the engines, so the same stems always give the same mixdown, bit
+for bit.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import audio as A
+from .loudness import LoudnessMeter
 
 
 @dataclass
@@ -39,6 +41,10 @@ class StemMix:
     expression: list[tuple[float, int]] = field(default_factory=list)  # CC11
     pan_points: list[tuple[float, int]] = field(default_factory=list)  # CC10
     send_points: list[tuple[float, int]] = field(default_factory=list)  # CC91
+
+
+#: the mixdown may miss the loudness target by this much before a correction pass (LU)
+LOUDNESS_TOLERANCE = 0.2
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ class StreamMixer:
         while self.grid < sr * 2:
             self.grid *= 2
         self.measured = 0
-        self.energy: list[np.ndarray] = []
+        self.meter = LoudnessMeter(sr, 2)
         self.peaks: list[np.ndarray] = []
         if self.has_send:
             ir = A.impulse_response(bus.reverb_seconds, bus.reverb_predelay_ms, sr)
@@ -170,7 +176,7 @@ class StreamMixer:
             seg = self.mix[:, a:b]
             if self.has_send:
                 seg += self.wet[:, a:b]
-            self.energy.append(A.k_energies(seg.T, self.sr))
+            self.meter.feed(seg, planar=True)
             self.peaks.append(A.block_peaks_planar(seg, self.blk))
             self.measured = b
 
@@ -192,8 +198,11 @@ class StreamMixer:
             raise ValueError(f"the mixer has {self.fed} of {self.frames} frames")
         self._advance(final=True)
         bus = self.bus
-        self.energy_all = np.concatenate(self.energy) if self.energy else np.zeros(0)
-        before = A.gated_loudness(self.energy_all)
+        if self.frames:
+            before = self.meter.result()
+        else:
+            self.meter.abort()
+            before = float("-inf")
         if not math.isfinite(before):
             out = self.mix.T
             if path is not None:
@@ -203,10 +212,10 @@ class StreamMixer:
         bpeak = np.concatenate(self.peaks)
         ceiling = A.undb(bus.limiter_ceiling_db)
         gain = bus.loudness_target_lufs - before
-        after, peak, g = self._output(gain, bpeak, ceiling, path, bits, threads)
-        if abs(after - bus.loudness_target_lufs) > 0.3:  # the limiter cost loudness: one correction
+        after, peak, g = self._output(gain, before, bpeak, ceiling, path, bits, threads)
+        if abs(after - bus.loudness_target_lufs) > LOUDNESS_TOLERANCE:  # the limiter cost loudness
             gain += bus.loudness_target_lufs - after
-            after, peak, g = self._output(gain, bpeak, ceiling, path, bits, threads)
+            after, peak, g = self._output(gain, before, bpeak, ceiling, path, bits, threads)
         info = {"loudness_lufs": round(after, 2), "gain_db": round(gain, 2),
                 "limiter_db": round(A.db(float(g.min())), 2),
                 "peak_dbfs": round(A.db(peak), 2), "before_lufs": round(before, 2)}
@@ -214,19 +223,23 @@ class StreamMixer:
             return None, info
         return self.out.T, info
 
-    def _output(self, gain_db: float, bpeak: np.ndarray, ceiling: float, path, bits: int, threads: int):
-        """One pass over the mix: loudness gain x limiter gain, hard clip of interpolation corners, the
-        energies and peak of the result, and (with ``path``) its PCM written in place.
+    def abort(self) -> None:
+        """Stop the loudness meter of a mix that will not be finished."""
+        self.meter.abort()
 
-        Where the limiter leaves a chunk alone (its gain, and its neighbours' it is interpolated
-        with, are 1), the result is the mix times the loudness gain, so its energies and peak are the
-        measured ones times that gain (K-weighting is linear): only limited chunks are measured anew."""
+    def _output(self, gain_db: float, before: float, bpeak: np.ndarray, ceiling: float, path, bits: int,
+                threads: int):
+        """One pass over the mix: loudness gain x limiter gain, hard clip of interpolation corners, the
+        peak of the result and (with ``path``) its PCM written in place. Returns (loudness, peak, gains).
+
+        Where the limiter leaves the whole mix alone, the result is the mix times the loudness gain, so
+        its loudness is the measured one plus that gain (K-weighting is linear); otherwise the result is
+        measured again, streamed to the meter in order as the chunks are done."""
         G = A.undb(gain_db)
         g = A.limiter_gains(bpeak * G, ceiling, self.blk, self.sr)
         if g.min() >= 1.0:
             g = None
-        sub = self.sr // 10
-        energy = self.energy_all
+        meter = LoudnessMeter(self.sr, 2) if g is not None else None
         chunks = [(a, min(a + self.grid, self.frames)) for a in range(0, self.frames, self.grid)]
         writer = A.WavWriter(path, self.frames, 2, self.sr, bits) if path is not None else None
         if writer is None:
@@ -239,34 +252,46 @@ class StreamMixer:
             if g is None or g[max(0, ba - 1): bb + 1].min() >= 1.0:
                 y = self.mix[:, a:b] * np.float32(G)
                 pk = float(G * bpeak[ba:bb].max()) if bb > ba else 0.0
-                e = energy[a // sub: a // sub + (b - a) // sub] * (G * G)
             else:
                 y = self.mix[:, a:b] * (A.gain_curve(g, blk, a, b) * np.float32(G))[None, :]
                 pk = float(np.max(np.abs(y))) if y.size else 0.0
                 if pk > ceiling:
                     np.clip(y, -ceiling, ceiling, out=y)
                     pk = min(pk, ceiling)
-                e = A.k_energies(y.T, self.sr)
             if writer is not None:
                 writer.write(a, y.T)
             else:
                 self.out[:, a:b] = y
-            return e, pk
+            return y, pk
 
+        peak = 0.0
         try:
             if threads > 1 and len(chunks) > 1:
                 with ThreadPoolExecutor(max_workers=threads) as pool:
-                    res = list(pool.map(one, chunks))
+                    done = pool.map(one, chunks)
+                    peak = self._collect(done, meter)
             else:
-                res = [one(c) for c in chunks]
+                peak = self._collect(map(one, chunks), meter)
+            after = meter.result() if meter is not None else before + gain_db
         except BaseException:
             if writer is not None:
                 writer.abort()
+            if meter is not None:
+                meter.abort()
             raise
         if writer is not None:
             writer.close()
-        after = A.gated_loudness(np.concatenate([e for e, _ in res]))
-        return after, max(p for _, p in res), (g if g is not None else np.ones(1))
+        return after, peak, (g if g is not None else np.ones(1))
+
+    @staticmethod
+    def _collect(done, meter: LoudnessMeter | None) -> float:
+        """The peak over the output chunks, each fed to ``meter`` (in order) as it is done."""
+        peak = 0.0
+        for y, pk in done:
+            if meter is not None:
+                meter.feed(y, planar=True)
+            peak = max(peak, pk)
+        return peak
 
 
 def mixdown(stems: list[StemMix], bus: BusSettings, sr: int = A.SR) -> tuple[np.ndarray, dict]:

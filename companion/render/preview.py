@@ -1,11 +1,15 @@
 """The quick preview: the first seconds of a changed piece, playable as HLS as soon as possible.
 
 Only the measures covering ``seconds`` are rendered (through the render cache, so an unchanged
-opening costs nothing), then one AAC rendition is cut into HLS segments by ffmpeg and each
-segment is stored as soon as it exists, first segment first, with the playlist after them.
+opening costs nothing), then one AAC rendition is cut by ffmpeg into fragmented-MP4 HLS segments
+(an init segment named by ``#EXT-X-MAP`` and ``.m4s`` media segments, like the release ladder), and
+each segment is stored as soon as ffmpeg has finished it (it writes ``.tmp`` files and renames
+them), init and first segment first. The playlist is read and written by the media room's m3u8
+helpers (companion/media/hls.py) once every segment it names is stored.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -13,9 +17,16 @@ import time
 from pathlib import Path
 
 from ..compositions.model import Composition
+from ..media.hls import MIME_TYPES as MIME
+from ..media.hls import load_media_playlist, write_media_playlist
 from ..storage.base import ObjectStore
+from .errors import EngineError
 from .service import RenderSettings, render_version
 from .timeline import TempoMap
+
+PLAYLIST = "preview.m3u8"
+INIT = "preview_init.mp4"
+SEGMENTS = "preview_%03d.m4s"
 
 
 def measures_for(comp: Composition, seconds: float) -> int:
@@ -26,19 +37,26 @@ def measures_for(comp: Composition, seconds: float) -> int:
     return comp.measures
 
 
+def segmenter(src: Path, work: Path, segment_seconds: int, bitrate: int) -> list[str]:
+    """ffmpeg encoding ``src`` to AAC and cutting it into fMP4 HLS segments in ``work``."""
+    return ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-c:a", "aac", "-b:a", f"{bitrate}k",
+            "-ac", "2", "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
+            "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT,
+            "-hls_flags", "independent_segments+temp_file",
+            "-hls_segment_filename", str(work / SEGMENTS), str(work / PLAYLIST)]
+
+
 def quick_preview(store: ObjectStore, files: dict[str, bytes], work_dir: Path, seconds: float = 8.0,
                   segment_seconds: int = 4, bitrate: int = 128, settings: RenderSettings | None = None,
                   workers: int = 2) -> dict:
     t0 = time.perf_counter()
     comp = Composition.from_files(files)
     upto = measures_for(comp, seconds)
-    base = settings or RenderSettings()
-    import dataclasses
-    rs = dataclasses.replace(base, upto_measure=upto, stems=False, tail_seconds=0.5)
+    rs = dataclasses.replace(settings or RenderSettings(), upto_measure=upto, stems=False, tail_seconds=0.5)
     manifest = render_version(store, files, work_dir, rs, workers=workers)
     t_render = time.perf_counter() - t0
     prefix = f"previews/{manifest['key'][:2]}/{manifest['key']}"
-    playlist_key = f"{prefix}/preview.m3u8"
+    playlist_key = f"{prefix}/{PLAYLIST}"
     if store.exists(playlist_key):
         return {"playlist_key": playlist_key, "cached": True, "render_key": manifest["key"], "measures": upto,
                 "first_segment_s": round(time.perf_counter() - t0, 3), "segments": None}
@@ -48,30 +66,41 @@ def quick_preview(store: ObjectStore, files: dict[str, bytes], work_dir: Path, s
         if src is None:
             src = work / "mix.wav"
             store.download(manifest["mixdown"]["key"], src)
-        proc = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-c:a", "aac", "-b:a",
-                                 f"{bitrate}k", "-ac", "2", "-f", "hls", "-hls_time", str(segment_seconds),
-                                 "-hls_playlist_type", "vod", "-hls_segment_filename", str(work / "seg%03d.ts"),
-                                 str(work / "preview.m3u8")], stderr=subprocess.PIPE)
-        stored, first = [], None
+        proc = subprocess.Popen(segmenter(Path(src), work, segment_seconds, bitrate), stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        stored: list[str] = []
+        first = None
+
+        def put(name: str) -> None:
+            key = f"{prefix}/{name}"
+            if key not in stored:
+                store.put_file(key, work / name, MIME[Path(name).suffix])
+                stored.append(key)
+
         while True:
             done = proc.poll() is not None
-            segs = sorted(work.glob("seg*.ts"))
-            ready = segs if done else segs[:-1]  # the newest one may still be written
-            for seg in ready:
-                key = f"{prefix}/{seg.name}"
-                if key not in stored:
-                    store.put_file(key, seg, "video/mp2t")
-                    stored.append(key)
-                    if first is None:
-                        first = time.perf_counter() - t0
+            segs = sorted(p.name for p in work.glob("preview_*.m4s"))  # finished ones: ffmpeg renames .tmp
+            if segs and (work / INIT).exists():
+                put(INIT)
+                for name in segs:
+                    put(name)
+                if first is None:
+                    first = time.perf_counter() - t0
             if done:
                 break
             time.sleep(0.01)
+        err = proc.stderr.read().decode(errors="replace")
         if proc.returncode != 0:
-            raise RuntimeError(f"ffmpeg could not segment the preview: {proc.stderr.read().decode()[-300:]}")
-        store.put_file(playlist_key, work / "preview.m3u8", "application/vnd.apple.mpegurl")
-        return {"playlist_key": playlist_key, "segments": stored, "cached": False, "render_key": manifest["key"],
-                "render_cached": manifest.get("cached", False), "measures": upto, "render_s": round(t_render, 3),
+            raise EngineError(f"ffmpeg could not segment the preview: {err[-300:]}", code="preview_failed")
+        playlist = load_media_playlist(work / PLAYLIST)
+        for name in [n for n in (playlist.init, *playlist.uris) if n]:
+            put(name)  # anything ffmpeg finished after the last look
+        store.put_bytes(playlist_key, write_media_playlist(playlist.segments, init=playlist.init,
+                                                           target_duration=playlist.target_duration).encode(),
+                        MIME[".m3u8"])
+        return {"playlist_key": playlist_key, "segments": [k for k in stored if k.endswith(".m4s")], "cached": False,
+                "render_key": manifest["key"], "render_cached": manifest.get("cached", False), "measures": upto,
+                "render_s": round(t_render, 3),
                 "first_segment_s": round(first if first is not None else time.perf_counter() - t0, 3),
                 "total_s": round(time.perf_counter() - t0, 3)}
     finally:

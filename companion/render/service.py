@@ -20,13 +20,16 @@ from typing import Any, Callable
 
 from ..algorithms.instruments import Instrument, by_part, instruments_digest, load_instruments
 from ..compositions.model import Composition
+from ..samples.library import default_resolver
+from ..samples.usage import used as samples_used
 from ..storage.base import ObjectStore, content_key, sha256_file
 from . import audio as A
-from .engines import EngineError, PartJob, StemBuffers, engine as make_engine
+from .engines import PartJob, StemBuffers, engine as make_engine
+from .errors import EngineError
 from .mix import BusSettings, StemMix, StreamMixer
 from .timeline import TempoMap, cc_points
 
-RENDER_VERSION = "1.1"
+RENDER_VERSION = "1.2"  # 1.2: loudness by ffmpeg's ebur128
 ENGINE_CHOICES = ("auto", "fluidsynth", "supercollider")
 
 
@@ -133,19 +136,35 @@ def parts_to_render(comp: Composition, instruments: dict[str, Instrument], upto:
 ProgressFn = Callable[[int, str], None]
 
 
-def render_composition(comp: Composition, work: Path, settings: RenderSettings | None = None,
-                       instruments: dict[str, Instrument] | None = None, workers: int = 2,
-                       progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Render every part with notes to ``work/stems/<part>.wav`` and mix to ``work/mixdown.wav``.
+@dataclasses.dataclass
+class Stems:
+    """What :func:`render_stems` made: ``paths[part]`` (the stem WAVs), each part's engine, the
+    piece's length, and when each engine finished (seconds from the start)."""
+
+    parts: list[str]
+    engine_of: dict[str, str]
+    jobs: dict[str, list[PartJob]]
+    paths: dict[str, Path]
+    duration: float
+    frames: int
+    measures: int
+    done_at: dict[str, float]
+    seconds: float
+    write_cpu_s: float = 0.0  # CPU seconds this thread spent writing the stem files
+
+
+def render_stems(comp: Composition, work: Path, settings: RenderSettings | None = None,
+                 instruments: dict[str, Instrument] | None = None, workers: int = 2,
+                 progress: ProgressFn | None = None, samples=None,
+                 consume: Callable[[int, list], None] | None = None) -> Stems:
+    """The stem stage: every part with notes rendered by its engine to ``work/stems/<part>.wav``.
 
     Each engine renders all its parts in one pass, in its own thread (both engines at once when
     both are used), streaming the stems into memory; this thread writes each stem's finished
-    seconds and mixes them (dry and send buses, reverb, loudness and peak measurement) while the
-    engines are still running, then applies the loudness gain and the limiter and writes the
-    mixdown. ``workers``: how many processes each engine may split its parts between.
-
-    Returns {duration, stems: [{part, engine, path, ...}], mixdown: path, mix: {...}, timings}.
-    """
+    seconds as they come, and hands the same regions to ``consume(start_frame, [(2, k) planar array
+    per part, in ``parts`` order])`` (the mixer) on a fixed grid of frames, so the sums downstream do
+    not depend on the engines' timing. ``workers``: how many processes each engine may split its parts
+    between. This is the work the bare tools do too (bench/render.py times it against them)."""
     settings = settings or RenderSettings()
     instruments = instruments or load_instruments()
     report = progress or (lambda pct, stage: None)
@@ -164,6 +183,7 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
     engines = {name: make_engine(name) for name in by_engine}
     for eng in engines.values():
         eng.processes = max(1, workers)
+        eng.samples = samples
     engine_of = {j.part: name for name, jobs in by_engine.items() for j in jobs}
     bufs = StemBuffers(parts, frames, shared=[p for p in parts if engines[engine_of[p]].shared_stems],
                        mono=[p for p in parts if engines[engine_of[p]].mono_stems])
@@ -185,17 +205,10 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
                for name in sorted(by_engine, key=lambda n: n != "supercollider")]
     for t in threads:
         t.start()
-    mixes = []
-    for part in parts:
-        inst = parts_by[part]
-        ch = comp.part(part).channel
-        mixes.append(StemMix(part, None, inst.gain_db, inst.pan, inst.reverb_send,
-                             volume=cc_points(comp, ch, 7, tm), expression=cc_points(comp, ch, 11, tm),
-                             pan_points=cc_points(comp, ch, 10, tm), send_points=cc_points(comp, ch, 91, tm)))
-    mixer = StreamMixer(mixes, settings.bus(instruments), frames)
     writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 2, A.SR, engines[engine_of[p]].stem_bits)
                for p in parts}
     have, told = 0, 0
+    write_cpu = 0.0
     quantum = 1 << 15  # regions on a fixed grid: the same sums whatever the engines' timing
     try:
         while have < frames:
@@ -205,9 +218,12 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
                 avail = bufs.wait(have + quantum - 1)
                 continue
             region = [bufs.data[p][:, have:upto_f] for p in parts]
+            c = time.thread_time()
             for i, p in enumerate(parts):
                 writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
-            mixer.feed(have, region)
+            write_cpu += time.thread_time() - c
+            if consume is not None:
+                consume(have, region)
             have = upto_f
             pct = 5 + int(70 * have / max(1, frames))
             if pct - told >= 10:
@@ -217,37 +233,77 @@ def render_composition(comp: Composition, work: Path, settings: RenderSettings |
             t.join()
         if bufs.error is not None:
             raise bufs.error
-        stem_paths = {p: w.close() for p, w in writers.items()}
+        c = time.thread_time()
+        paths = {p: w.close() for p, w in writers.items()}
+        write_cpu += time.thread_time() - c
     except BaseException:
         for w in writers.values():
             w.abort()
         raise
+    return Stems(parts, engine_of, by_engine, paths, duration, frames, upto, done_at, time.perf_counter() - t0,
+                 write_cpu)
+
+
+def render_composition(comp: Composition, work: Path, settings: RenderSettings | None = None,
+                       instruments: dict[str, Instrument] | None = None, workers: int = 2,
+                       progress: ProgressFn | None = None, samples=None) -> dict[str, Any]:
+    """Render every part with notes to ``work/stems/<part>.wav`` and mix to ``work/mixdown.wav``.
+
+    The stems come from :func:`render_stems`; this thread mixes each finished region (dry and send
+    buses, reverb, loudness and peak measurement) while the engines are still running, then applies
+    the loudness gain and the limiter and writes the mixdown. ``workers``: how many processes each
+    engine may split its parts between.
+
+    ``samples``: where the library samples the instrument files name are found (a
+    :class:`companion.samples.library.Resolver`; default: the system's SoundFonts).
+
+    Returns {duration, stems: [{part, engine, path, ...}], mixdown: path, mix: {...}, timings,
+    samples: {sha256: {ref, version, kind, parts}} (the library samples it played)}.
+    """
+    settings = settings or RenderSettings()
+    instruments = instruments or load_instruments()
+    report = progress or (lambda pct, stage: None)
+    parts_by = by_part(instruments)
+    tm = TempoMap(comp)
+    upto = min(settings.upto_measure or comp.measures, comp.measures)
+    frames = int((tm.end(upto) + settings.tail_seconds) * A.SR)
+    parts = parts_to_render(comp, instruments, settings.upto_measure)
+    t0 = time.perf_counter()
+    mixes = []
+    for part in parts:
+        inst = parts_by[part]
+        ch = comp.part(part).channel
+        mixes.append(StemMix(part, None, inst.gain_db, inst.pan, inst.reverb_send,
+                             volume=cc_points(comp, ch, 7, tm), expression=cc_points(comp, ch, 11, tm),
+                             pan_points=cc_points(comp, ch, 10, tm), send_points=cc_points(comp, ch, 91, tm)))
+    mixer = StreamMixer(mixes, settings.bus(instruments), frames)
+    try:
+        st = render_stems(comp, work, settings, instruments, workers, report, samples, consume=mixer.feed)
+    except BaseException:
+        mixer.abort()
+        raise
     t_stems = time.perf_counter() - t0
     report(80, "mixdown")
     mix_path = work / "mixdown.wav"
-    _, info = mixer.finish(mix_path, bits=24)
+    try:
+        _, info = mixer.finish(mix_path, bits=24)
+    finally:
+        mixer.abort()
     report(95, "mixed")
-    stems = [{"part": p, "engine": engine_of[p], "instrument": parts_by[p].id, "path": str(stem_paths[p])}
-             for p in sorted(parts)]
-    return {"duration": round(duration, 3), "stems": stems, "mixdown": str(mix_path), "mix": info,
+    stems = [{"part": p, "engine": st.engine_of[p], "instrument": parts_by[p].id, "path": str(st.paths[p])}
+             for p in sorted(st.parts)]
+    return {"duration": round(st.duration, 3), "stems": stems, "mixdown": str(mix_path), "mix": info,
             "timings": {"stems_s": round(t_stems, 3), "total_s": round(time.perf_counter() - t0, 3),
-                        **{f"{n}_s": round(v, 3) for n, v in done_at.items()},
+                        **{f"{n}_s": round(v, 3) for n, v in st.done_at.items()},
                         "reverb_s": round(mixer.timings["reverb_s"], 3)},
-            "measures": upto}
+            "measures": st.measures, "samples": samples_used(st.jobs)}
 
 
 def load_cached(store: ObjectStore, key: str) -> dict | None:
-    mk = manifest_key(key)
-    if not store.exists(mk):
-        return None
-    try:
-        manifest = json.loads(store.get_bytes(mk))
-    except (KeyError, ValueError):
-        return None
-    keys = [manifest["mixdown"]["key"]] + [s["key"] for s in manifest.get("stems", []) if s.get("key")]
-    if not all(store.exists(k) for k in keys):
-        return None
-    return manifest
+    from companion.media.cache import load_complete
+
+    return load_complete(store, manifest_key(key), lambda m: [m["mixdown"]["key"], *(
+        s["key"] for s in m.get("stems", []) if s.get("key"))])
 
 
 def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, settings: RenderSettings | None = None,
@@ -269,7 +325,8 @@ def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, 
     work = Path(tempfile.mkdtemp(prefix="render-", dir=work_dir))
     stored: list[str] = []
     try:
-        res = render_composition(comp, work, settings, instruments, workers, progress)
+        res = render_composition(comp, work, settings, instruments, workers, progress,
+                                 samples=default_resolver(store, work_dir / "samples"))
         mix_sha = sha256_file(res["mixdown"])
         mix_key = content_key("renders", mix_sha, "mixdown.wav")
         store.put_file(mix_key, res["mixdown"], "audio/wav")
@@ -290,7 +347,7 @@ def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, 
                     "source": source or {}, "duration": res["duration"], "measures": res["measures"],
                     "mixdown": {"key": mix_key, "sha256": mix_sha, "size": Path(res["mixdown"]).stat().st_size,
                                 **res["mix"]},
-                    "stems": stems, "timings": res["timings"]}
+                    "stems": stems, "timings": res["timings"], "samples": res["samples"]}
         store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2, sort_keys=True).encode(), "application/json")
         return {**manifest, "cached": False}
     except BaseException:

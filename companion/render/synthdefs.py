@@ -142,8 +142,16 @@ def sh_vocoder(params: dict) -> SynthDef:
     return b.build(name="sh_vocoder")
 
 
+def sh_sampler(params: dict) -> SynthDef:
+    """The sample library's sampler voice (companion.samples.sampler): a mono buffer at a playback rate."""
+    from ..samples.sampler import sampler_synthdef
+
+    return sampler_synthdef()
+
+
 BUILTINS = {"sh_epiano": sh_epiano, "sh_kit": sh_kit, "sh_fuzz_guitar": sh_fuzz_guitar, "sh_reed": sh_reed,
-            "sh_brass": sh_brass, "sh_bass": sh_bass, "sh_polysynth": sh_polysynth, "sh_vocoder": sh_vocoder}
+            "sh_brass": sh_brass, "sh_bass": sh_bass, "sh_polysynth": sh_polysynth, "sh_vocoder": sh_vocoder,
+            "sh_sampler": sh_sampler}
 
 
 def defined(name: str, spec: dict, params: dict | None = None) -> SynthDef:

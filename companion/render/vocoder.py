@@ -16,11 +16,8 @@ import numpy as np
 
 from ..algorithms.members.verse import join_syllables
 from .audio import SR, read_wav, write_wav
+from .errors import EngineError, EngineMissing
 from .timeline import NoteTime
-
-
-class VoiceError(RuntimeError):
-    pass
 
 
 def phrases(notes: list[NoteTime], gap: float = 0.35) -> list[list[NoteTime]]:
@@ -41,11 +38,11 @@ def words(phrase: list[NoteTime]) -> str:
 def speak(text: str, wav: Path, voice: str = "en-us", speed: int = 150) -> Path:
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise VoiceError("espeak-ng is not installed (apt-get install espeak-ng)")
+        raise EngineMissing("espeak-ng is not installed (apt-get install espeak-ng)")
     proc = subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(wav), "--", text], capture_output=True,
                           timeout=60, stdin=subprocess.DEVNULL)
     if proc.returncode != 0 or not wav.is_file():
-        raise VoiceError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-200:]}")
+        raise EngineError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-200:]}")
     return wav
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -117,7 +118,7 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, sha: str
                     raise UnsafeBundle(f"{info.filename} holds more bytes than it declares", member=info.filename)
                 h.update(block)
                 chunks.append(block)
-    except (zipfile.BadZipFile, zlib_error(), EOFError, OSError) as exc:
+    except (zlib_error(), *ZIP_READ_ERRORS) as exc:
         raise IntegrityError(f"{info.filename} cannot be read: {exc}", member=info.filename) from None
     if total != size or (sha is not None and h.hexdigest() != sha):
         raise IntegrityError(f"{info.filename} does not match its hash in the manifest", member=info.filename)
@@ -151,12 +152,18 @@ def check_signature(manifest_bytes: bytes, sig_bytes: bytes | None, trusted: dic
                      "signed by a trusted key" if is_trusted else "signed by a key you do not trust")
 
 
+#: What zipfile raises on a damaged archive besides BadZipFile (a name that is not UTF-8, a truncated
+#: record, a compression it does not know...).
+ZIP_READ_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError,
+                   OverflowError, IndexError)
+
+
 def open_bundle(path: str | Path) -> Bundle:
     """Open and structurally validate a bundle (raises an SHFError subclass with a clear message)."""
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ZIP_READ_ERRORS as exc:  # a damaged central directory raises any of these
         raise NotSHF(f"{path.name} is not an SHF file (not a zip archive: {exc})") from None
     try:
         infos = zf.infolist()
@@ -165,6 +172,8 @@ def open_bundle(path: str | Path) -> Bundle:
         by: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in infos:
+            if not info.filename:
+                raise UnsafeBundle("a member has an empty name")
             name = check_name(info.filename.rstrip("/") if info.is_dir() else info.filename)
             mode = info.external_attr >> 16
             if info.is_dir():
@@ -213,6 +222,8 @@ def open_bundle(path: str | Path) -> Bundle:
             raise IntegrityError(f"members missing from the archive: {', '.join(sorted(listed - present)[:5])}")
         for name, entry in files.items():
             check_name(name)
+            if not isinstance(entry, dict):
+                raise NotSHF(f"{MANIFEST} entry {name!r} is not an object")
             role = role_of(name)
             if role is None or entry.get("role") != role:
                 raise UnsafeBundle(f"member {name!r} is not where its role lives", member=name)
@@ -224,6 +235,9 @@ def open_bundle(path: str | Path) -> Bundle:
             if not isinstance(entry.get("sha256"), str) or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
                 raise NotSHF(f"member {name!r} has no sha256 in the manifest")
         return Bundle(path, zf, manifest, raw, sig, by)
+    except ZIP_READ_ERRORS as exc:  # a damaged member record (an empty name, a bad header...)
+        zf.close()
+        raise NotSHF(f"{path.name} is not a readable SHF file: {type(exc).__name__}: {exc}") from None
     except BaseException:
         zf.close()
         raise

@@ -92,7 +92,9 @@ def write_bundle(out: str | Path, inp: BundleInput, private=None, created: str |
             if private is not None:
                 put(SIGNATURE, sign(manifest, private), True)
             for path in sorted(inp.files):
-                put(path, _read(inp.files[path]), not path.endswith((".flac", ".mid")))
+                # audio and samples are stored as they are (they barely deflate); text is deflated
+                put(path, _read(inp.files[path]), not path.endswith((".flac", ".mid")) and
+                    not path.startswith("samples/"))
         os.replace(tmp, out)
     finally:
         if tmp.exists():

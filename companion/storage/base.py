@@ -82,8 +82,9 @@ class ObjectStore(abc.ABC):
         """A path on this machine the object can be served from, when the backend has one."""
         return None
 
-    def presigned_url(self, key: str) -> str | None:
-        """A time-limited URL a client can fetch directly, when the backend offers one."""
+    def presigned_url(self, key: str, expires_in: int | None = None) -> str | None:
+        """A time-limited URL a client can fetch directly (for ``expires_in`` seconds, at most the
+        backend's limit), when the backend offers one."""
         return None
 
     def ping(self) -> None:

@@ -85,9 +85,10 @@ class S3Store(ObjectStore):
             for item in page.get("Contents", []):
                 yield item["Key"]
 
-    def presigned_url(self, key):
+    def presigned_url(self, key, expires_in=None):
+        seconds = self.presign_seconds if expires_in is None else max(1, min(int(expires_in), self.presign_seconds))
         return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": check_key(key)}, ExpiresIn=self.presign_seconds)
+            "get_object", Params={"Bucket": self.bucket, "Key": check_key(key)}, ExpiresIn=seconds)
 
     def ping(self):
         self.client.head_bucket(Bucket=self.bucket)

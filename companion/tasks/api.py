@@ -4,9 +4,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+from companion import schema_fields as fields
 
-from companion.app import services
+from companion.services import current as services
 from companion.band.auth import require
 from companion.errors import NotFound
 from companion.tasks.models import JOB_STATES, Job

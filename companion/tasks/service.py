@@ -10,9 +10,6 @@ from companion.db import utcnow
 from companion.errors import ServiceUnavailable
 from companion.tasks.models import Job
 
-RETRY_INTERVALS = (5, 30, 120)
-
-
 def create_job(session: Session, *, kind: str, track_id: int | None = None, params: dict | None = None,
                created_by: str | None = None) -> Job:
     job = Job(kind=kind, track_id=track_id, params=params or {}, created_by=created_by, state="queued")
@@ -21,15 +18,19 @@ def create_job(session: Session, *, kind: str, track_id: int | None = None, para
     return job
 
 
-def enqueue_job(svc, job: Job, func: str) -> None:
-    """Put ``func(job.id)`` on the queue with retries; ServiceUnavailable if Redis is down."""
+def enqueue_job(svc, job: Job, func: str, *, after: str | None = None) -> None:
+    """Put ``func(job.id)`` on the queue of its kind (companion/tasks/queues.py) with retries and backoff;
+    with ``after`` (an RQ job id), it runs once that job has ended, however it ended.
+    ServiceUnavailable (``queue_unavailable``) if Redis is down."""
     from rq import Retry
+    from rq.job import Dependency
 
-    retries = max(0, int(svc.config.job_retries))
+    intervals = svc.config.retry_intervals
     try:
-        rq_job = svc.queue().enqueue_call(
+        rq_job = svc.queue_for(func).enqueue_call(
             func, args=(job.id,), timeout=svc.config.job_timeout, job_id=f"shm-{job.id}",
-            retry=Retry(max=retries, interval=list(RETRY_INTERVALS[:retries]) or 0) if retries else None,
+            depends_on=Dependency(jobs=[after], allow_failure=True) if after else None,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             result_ttl=86400, failure_ttl=7 * 86400, description=f"{job.kind} job {job.id}")
     except Exception as exc:  # redis.ConnectionError and friends
         raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was queued. Try again shortly.",
@@ -37,14 +38,16 @@ def enqueue_job(svc, job: Job, func: str) -> None:
     job.rq_id = rq_job.id
 
 
-def submit(svc, job: Job, func: str, undo: Callable[[Session], None] | None = None) -> None:
-    """Enqueue a job whose row is already committed (a worker that takes it at once must find the row).
+def submit(svc, job: Job, func: str, undo: Callable[[Session], None] | None = None, *,
+           after: str | None = None) -> None:
+    """Enqueue a job whose row is already committed (a worker that takes it at once must find the row);
+    ``after``: an RQ job id it waits for (see :func:`enqueue_job`).
 
     If the queue is unreachable, the row is marked failed (``queue_unavailable``), ``undo(session)``
     reverts what the caller changed for the job, and ServiceUnavailable is raised.
     """
     try:
-        enqueue_job(svc, job, func)
+        enqueue_job(svc, job, func, after=after)
     except ServiceUnavailable as exc:
         with svc.db.session() as s:
             s.execute(sa.update(Job).where(Job.id == job.id).values(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
+from companion import schema_fields as fields
 
-from companion.app import services
+from companion.services import current as services
 from companion.band.auth import require
 from companion.wordpress import callbacks, service
 
@@ -90,6 +91,7 @@ _route("album", "albums")
 
 @blp.route("/wordpress/ping")
 class WordPressPing(MethodView):
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="WordPress is not configured or unreachable")
     @blp.doc(security=[{"bearer": []}, {"signed": []}])
     @blp.response(200, PingSchema)
     def post(self):
@@ -98,8 +100,36 @@ class WordPressPing(MethodView):
         return callbacks.ping(services())
 
 
+class HelloSchema(Schema):
+    ok = fields.Boolean()
+    signature = fields.String(metadata={"description": "valid: the request was signed with this companion's shared secret"})
+    version = fields.String()
+
+
+@blp.route("/wordpress/hello")
+class WordPressHello(MethodView):
+    @blp.doc(security=[{"signed": []}])
+    @blp.response(200, HelloSchema)
+    def get(self):
+        """WordPress's "Test connection": a signed ping. 200 only for a request signed with this companion's
+        shared secret; an unsigned one gets 401 signature_missing, a wrong secret 401 signature_invalid."""
+        from flask import request
+
+        from companion import __version__
+        from companion.band.auth import current_identity
+        from companion.errors import Unauthorized
+
+        if not request.headers.get("X-ScriptHammer-Signature"):
+            raise Unauthorized("Send a request signed with the shared secret.", code="signature_missing")
+        ident = current_identity()  # verifies the signature (401 with its reason) and spends the nonce
+        if ident.kind != "service" or ident.role != "service":
+            raise Unauthorized("Send a request signed with the shared secret.", code="signature_missing")
+        return {"ok": True, "signature": "valid", "version": __version__}
+
+
 @blp.route("/wordpress/band")
 class WordPressBand(MethodView):
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="WordPress is not configured or unreachable")
     @blp.doc(security=[{"bearer": []}, {"signed": []}])
     @blp.response(200, PingSchema)
     def post(self):

@@ -1,11 +1,12 @@
 """Signed calls from the companion to the plugin's scripthammer/v1 namespace (HMAC with the shared
-secret, as companion/band/signing.py describes): ping, a track's new state, the band roster."""
+secret, as companion/band/signing.py describes): ping, a track's new state (public things only), the
+band roster. (Products are asked for while publishing: companion.wordpress.service.ensure_product.)"""
 from __future__ import annotations
 
 from companion.catalog import service as catalog
 from companion.errors import ServiceUnavailable
 from companion.wordpress.client import WordPressError
-from companion.wordpress.service import _peaks_url, _renditions, media_url
+from companion.wordpress.service import _peaks_url, _renditions, embed_url
 
 
 def _site(svc):
@@ -41,10 +42,11 @@ def sync_track(svc, track_id: int) -> dict:
     cfg = svc.config
     with svc.db.session() as s:
         t = catalog.get_track(s, track_id)
+        # Only public things: no download, master or HLS URL (the player asks the companion for those).
+        peaks = _peaks_url(cfg, t)
         payload = {"id": t.id, "status": t.status, "release_state": t.release_state, "duration": t.duration,
-                   "hls_url": "" if t.release_state == "premium" or not t.hls_key else media_url(cfg, t.hls_key),
-                   "renditions": _renditions(cfg, t),
-                   "peaks": [{"samples_per_pixel": 1, "url": _peaks_url(cfg, t)}] if t.peaks else [],
+                   "renditions": _renditions(cfg, t), "embed_url": embed_url(cfg, "track", t.id),
+                   "peaks": [{"samples_per_pixel": 1, "url": peaks}] if peaks else [],
                    "loudness": {"integrated_lufs": t.loudness_lufs}}
     return _call(svc, "POST", f"/tracks/{track_id}/sync", payload)
 

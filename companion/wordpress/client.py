@@ -18,24 +18,26 @@ from companion.band.signing import sign
 from companion.errors import ScriptHammerError
 
 
-class WordPressError(Exception):
-    """Base of WordPress failures; ``code`` is short and stable, ``message`` is for people."""
+class WordPressError(ScriptHammerError):
+    """Base of WordPress failures; ``code`` is short and stable, ``message`` is for people, ``wp_status``
+    is WordPress's own HTTP status when it answered. Unavailable and refused credentials are transient:
+    the publish job records them and lets RQ retry (jobs/publish.py)."""
 
+    status = 502
     code = "wordpress_error"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        if code:
-            self.code = code
+        super().__init__(message, code=code, details={"wordpress_status": status} if status else None)
+        self.wp_status = status
 
 
 class WordPressUnavailable(WordPressError):
+    status = 503
     code = "wordpress_unavailable"
 
 
 class WordPressAuthError(WordPressError):
+    status = 502
     code = "wordpress_auth_failed"
 
 

@@ -8,7 +8,15 @@ or album sets its release_state to ``public`` (once WordPress has accepted the p
 companion's release_state is left alone (changing it back is a catalog edit, PATCH release_state).
 Publishing an album releases the album, not its tracks: each track is published on its own.
 
-Every function is idempotent: publishing twice updates the same post and reuses the same cover.
+Publishing a track or an album also makes its WooCommerce product (the plugin's signed route
+``POST scripthammer/v1/products``: name-your-price above a minimum), once; the companion records which
+product sells which item (companion/commerce/products.py). Without WooCommerce there is none.
+
+WordPress only ever holds public things: renditions' names, codecs and sizes (a URL for the preview
+only), the peaks, the cover and the player's embed URL. Full-length downloads and HLS are never in
+post meta: the player asks the companion for them, signed per listener.
+
+Every function is idempotent: publishing twice updates the same post and product and reuses the cover.
 """
 from __future__ import annotations
 
@@ -95,19 +103,33 @@ def request_publication(svc, kind: str, item_id: int, action: str, *, created_by
     return job.id, out
 
 
-def _renditions(config, track: Track) -> list[dict]:
-    premium = track.release_state == "premium"
+#: release states whose preview and peaks are public.
+RELEASED_STATES = ("public", "premium")
+
+
+def embed_url(config, kind: str, item_id: int) -> str:
+    """The companion's player for a track or album (public; the page's iframe)."""
+    return f"{config.public_url.rstrip('/')}/embed/{kind}/{int(item_id)}"
+
+
+def _renditions(config, track: Track, release_state: str | None = None) -> list[dict]:
+    """What WordPress may show of the renditions: names, codecs, sizes; a URL only for the public preview
+    of a released track (never a download, master or stream)."""
+    released = (release_state or track.release_state) in RELEASED_STATES
     out = []
     for r in track.renditions:
         if r.kind == "master":
             continue
         out.append({"name": r.name, "kind": r.kind, "format": r.format, "codec": r.codec, "mime": r.mime,
                     "bitrate": r.bitrate, "size": int(r.size), "duration": r.duration,
-                    "url": None if (premium and r.kind != "preview") else media_url(config, r.key)})
+                    "url": media_url(config, r.key) if (released and r.kind == "preview") else None})
     return out
 
 
-def _peaks_url(config, track: Track) -> str:
+def _peaks_url(config, track: Track, release_state: str | None = None) -> str:
+    """The peaks of a released track (public); none for drafts and unreleased tracks."""
+    if (release_state or track.release_state) not in RELEASED_STATES:
+        return ""
     peaks = sorted(track.peaks or [], key=lambda p: -int(p.get("samples_per_pixel", 0)))
     return media_url(config, peaks[0]["key"]) if peaks else ""
 
@@ -117,34 +139,97 @@ def _content(description: str | None) -> dict:
     return {"content": description} if description else {}
 
 
-def track_fields(config, track: Track, album_post_id: int | None) -> dict:
-    """The REST fields of a track's post (title, content, order and the plugin's registered meta)."""
-    hls = "" if track.release_state == "premium" or not track.hls_key else media_url(config, track.hls_key)
+def track_fields(config, track: Track, album_post_id: int | None, credits: dict | None = None) -> dict:
+    """The REST fields of a track's post (title, content, order and the plugin's registered meta), as the
+    track will be once published. ``credits`` (:func:`track_credits`): the credit line, ISRC and ISWC."""
+    state = release_state_on_publish(track.release_state)
+    c = credits or {}
     return _content(track.description) | {
         "title": track.title, "menu_order": track.track_number or 0,
         "meta": {
             f"{META}companion_id": track.id, f"{META}duration": float(track.duration or 0),
-            f"{META}renditions": _renditions(config, track), f"{META}hls_url": hls,
-            f"{META}peaks_url": _peaks_url(config, track), f"{META}release_state": track.release_state,
+            f"{META}renditions": _renditions(config, track, state),
+            f"{META}peaks_url": _peaks_url(config, track, state),
+            f"{META}embed_url": embed_url(config, "track", track.id), f"{META}release_state": state,
             f"{META}loudness_lufs": float(track.loudness_lufs or 0), f"{META}status": track.status,
             f"{META}album": int(album_post_id or 0), f"{META}track_number": int(track.track_number or 0),
+            f"{META}credits": c.get("line") or "", f"{META}isrc": c.get("isrc") or "",
+            f"{META}iswc": c.get("iswc") or "",
         },
     }
 
 
+def track_credits(svc, session, track: Track) -> dict:
+    """The credit line (composers with shares, performers), ISRC (dashed) and ISWC of a track's post."""
+    from companion.compositions.store import Store
+    from companion.rights import credits
+
+    store = Store(svc.config.compositions_dir)
+    t = credits.tag_credits(session, store, svc.band, track)
+    return {"line": credits.credit_line(t), "isrc": credits.isrc_display(t["isrc"]),
+            "iswc": t["iswc"]}
+
+
 def album_fields(config, album: Album) -> dict:
     return _content(album.description) | {"title": album.title,
-            "meta": {f"{META}companion_id": album.id, f"{META}release_state": album.release_state,
+            "meta": {f"{META}companion_id": album.id, f"{META}release_state": release_state_on_publish(album.release_state),
+                     f"{META}embed_url": embed_url(config, "album", album.id),
                      f"{META}duration": float(sum((t.duration or 0) for t in album.tracks))}}
+
+
+def _min_price(svc, kind: str, item_id: int) -> str:
+    """The minimum a new product starts at, from the band's price models (docs/pricing.md): a track's
+    minimum; an album as the bundle of its tracks."""
+    from companion.commerce import pricing
+
+    with svc.db.session() as s:
+        models = pricing.current(s, svc.config)
+        if kind == "album":
+            album = s.get(Album, int(item_id))
+            return pricing.album_price(models, len(album.tracks) if album is not None else 0)
+        return models["models"]["track"]["minimum"]
+
+
+def ensure_product(svc, client: WordPressClient, kind: str, item_id: int, title: str, post_id: int) -> dict | None:
+    """Ask the plugin for the item's WooCommerce product (made once) and record it; None when the site
+    has no WooCommerce. A failure here does not undo the publication: it is reported in the result."""
+    from companion.commerce.products import record_product
+    from companion.wordpress.client import WordPressError
+
+    try:
+        r = client.signed(svc.config.wp_shared_secret, "POST", "/products",
+                          {"kind": kind, "id": int(item_id), "title": title, "post_id": int(post_id),
+                           "min_price": _min_price(svc, kind, item_id)})
+    except WordPressError as exc:
+        return {"error": exc.code, "message": exc.message}
+    try:
+        body = r.json()
+    except ValueError:
+        body = {}
+    if r.status_code == 409 and body.get("code") == "scripthammer_woocommerce_inactive":
+        return None
+    if r.status_code not in (200, 201) or not isinstance(body, dict) or not body.get("product_id"):
+        return {"error": f"http_{r.status_code}", "message": str(body.get("message") or r.text[:200])}
+    with svc.db.session() as s:
+        record_product(s, wc_product_id=int(body["product_id"]), scope=f"{kind}:{int(item_id)}", title=title,
+                       permalink=str(body.get("permalink") or ""), min_price=str(body.get("min_price") or ""))
+    return {"product_id": int(body["product_id"]), "permalink": body.get("permalink"),
+            "created": bool(body.get("created")), "min_price": body.get("min_price")}
+
+
+def _link_buy_url(item, product: dict | None) -> None:
+    """The item's "buy" link (the catalog's buy_url, which a locked track's player offers) is its
+    product's page, unless the band chose another one."""
+    link = (product or {}).get("permalink")
+    if link and not item.buy_url:
+        item.buy_url = link
 
 
 def _cover(svc, item) -> tuple[bytes, str, str]:
     """Cover bytes, MIME type and file name: the item's own, its album's, or a generated one."""
-    from companion.demo import demo_cover_png
+    from companion.catalog.covers import cover_of
 
-    key = item.cover_key or (item.album.cover_key if isinstance(item, Track) and item.album else None)
-    data = svc.store.get_bytes(key) if key else demo_cover_png(item.title)
-    mime = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
+    data, mime = cover_of(svc.store, item)
     return data, mime, f"{item.slug}-cover.{'jpg' if mime == 'image/jpeg' else 'png'}"
 
 
@@ -191,12 +276,12 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
         item = _load(s, kind, item_id)
         if kind == "track":
             album_pub = get_publication(s, "album", item.album_id) if item.album_id else None
-            fields = track_fields(svc.config, item, album_pub.wp_post_id if album_pub else None)
+            fields = track_fields(svc.config, item, album_pub.wp_post_id if album_pub else None,
+                                  track_credits(svc, s, item))
         else:
             fields = album_fields(svc.config, item)
         # The post carries the state the item will have once published; the item itself is released
         # below, once WordPress has accepted the post (WordPress down: it stays as the band left it).
-        fields["meta"][f"{META}release_state"] = release_state_on_publish(item.release_state)
         progress(10, "cover")
         cover_id = _ensure_cover(svc, client, kind, item_id, item)
     fields["featured_media"] = cover_id
@@ -204,17 +289,19 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
     progress(50, "post")
     post_id = _existing_post(svc, client, kind, item_id)
     post = client.save_post(kind, post_id, fields)
+    product = ensure_product(svc, client, kind, item_id, fields["title"], int(post["id"]))
     with svc.db.session() as s:
         item = _load(s, kind, item_id)
         released_from = None
         if item.release_state in UNRELEASED_STATES:
             released_from, item.release_state = item.release_state, release_state_on_publish(item.release_state)
+        _link_buy_url(item, product)
         pub = get_publication(s, kind, item_id, create=True)
         pub.wp_post_id, pub.wp_status, pub.wp_link = int(post["id"]), post.get("status"), post.get("link")
         pub.state, pub.published_at = "published", utcnow()
         pub.error_code = pub.error_message = None
         return publication_out(pub, kind, item_id) | {"created": post_id is None, "release_state": item.release_state,
-                                                      "released_from": released_from}
+                                                      "released_from": released_from, "product": product}
 
 
 def unpublish(svc, kind: str, item_id: int, *, client: WordPressClient | None = None) -> dict:

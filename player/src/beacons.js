@@ -9,8 +9,13 @@ function newSession() {
 }
 
 export class Beacons {
-  constructor(url, { interval = 15000, maxBatch = 40, page = location.href, session } = {}) {
+  constructor(url, { interval = 15000, maxBatch = 40, page = location.href, session, consent } = {}) {
     this.url = url;
+    // The site's consent setting as the embedding page knows it (true/false), or undefined when the
+    // site does not ask; the companion keeps nothing without it when it asks (analytics_consent).
+    this.consent = consent;
+    // Each batch is numbered within the session: the companion refuses a batch it has seen (a replay).
+    this.seq = 0;
     this.maxBatch = maxBatch;
     this.page = page;
     this.session = session || newSession();
@@ -37,7 +42,10 @@ export class Beacons {
   flush() {
     if (!this.url || !this.queue.length) return false;
     const events = this.queue.splice(0, this.maxBatch);
-    const body = JSON.stringify({ v: 1, session: this.session, page: String(this.page).slice(0, 2000), events });
+    const batch = { v: 1, session: this.session, seq: this.seq, page: String(this.page).slice(0, 2000), events };
+    if (typeof this.consent === 'boolean') batch.consent = this.consent;
+    this.seq += 1;
+    const body = JSON.stringify(batch);
     let ok = false;
     try {
       if (navigator.sendBeacon) ok = navigator.sendBeacon(this.url, new Blob([body], { type: 'text/plain;charset=UTF-8' }));

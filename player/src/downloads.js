@@ -1,5 +1,7 @@
-// The download menu: every download rendition (and SHF when present) with its size; formats this
-// listener may not download yet say how to unlock them.
+// The download menu: the formats this listener may download (each an expiring link the companion
+// signed for them) with their sizes. A listener who may not download a premium track sees no
+// formats, only where to buy or subscribe.
+import { unlockLinks } from './access.js';
 import { formatBytes, h } from './format.js';
 
 const LABELS = {
@@ -13,19 +15,25 @@ export function formatLabel(r) {
   return r.bitrate && /mp3|aac|opus|vorbis/i.test(base) ? `${base} ${Math.round(r.bitrate / 1000)} kbps` : base;
 }
 
-/** The downloadable entries of a track: [{name, label, size, url, locked, extension}]. */
+/** The formats this listener may download: [{name, label, size, url, extension, lossless}]. */
 export function downloadsOf(track) {
-  const rs = (track.renditions || []).filter((r) => r.kind === 'download' || r.format === 'shf' || r.extension === 'shf' || r.name === 'shf');
+  const rs = (track.renditions || []).filter((r) => r.url && (r.kind === 'download' || r.format === 'shf'
+    || r.extension === 'shf' || r.name === 'shf'));
   return rs.map((r) => ({
-    name: r.name, label: formatLabel(r), size: r.size || 0, url: r.url || null, locked: !r.url,
-    extension: r.extension || '', lossless: /flac|alac|wav|aiff/.test(r.name || ''),
+    name: r.name, label: formatLabel(r), size: r.size || 0, url: r.url, extension: r.extension || '',
+    lossless: /flac|alac|wav|aiff/.test(r.name || ''),
   }));
+}
+
+/** May this listener not download the track (premium, not theirs)? */
+export function downloadsLocked(track) {
+  return !!(track.access && track.access.download === false);
 }
 
 export function unlockHint(track, unlock = {}) {
   if (unlock.text) return unlock.text;
-  if (track.release_state === 'premium') return 'Buy this track or the album to download it in every format.';
-  return 'Sign in with your purchase to download this format.';
+  if (track.release_state === 'premium') return 'Buy this track or the album (or subscribe) to download it in every format.';
+  return 'Sign in with your purchase to download this track.';
 }
 
 /**
@@ -38,29 +46,26 @@ export function renderDownloads(panel, track, { unlock = {}, onDownload } = {}) 
   const safeTitle = (track.title || 'track').replace(/[^\w\- ]+/g, '').trim() || 'track';
   panel.append(h('h3', { class: 'shp-panel-title', id: `shp-dl-title-${track.id}` }, 'Downloads'));
   if (!items.length) {
-    panel.append(h('p', { class: 'shp-note' }, 'No downloads for this track yet.'));
+    if (downloadsLocked(track)) {
+      const links = unlockLinks(track, unlock);
+      panel.append(h('p', { class: 'shp-note shp-dl-locked' }, h('span', { 'aria-hidden': 'true' }, '🔒 '),
+        unlockHint(track, unlock), ...links.map((l) => [' ', h('a', { href: l.href, target: '_blank', rel: 'noopener' }, l.label)])));
+    } else panel.append(h('p', { class: 'shp-note' }, 'No downloads for this track yet.'));
     return items;
   }
   const list = h('ul', { class: 'shp-dl-list', 'aria-labelledby': `shp-dl-title-${track.id}` });
   for (const it of items) {
     const size = formatBytes(it.size);
-    if (!it.locked) {
-      const a = h('a', {
-        class: 'shp-dl', href: it.url, download: `${safeTitle}.${it.extension}`, 'data-format': it.name,
-        'aria-label': `Download ${it.label}${size ? `, ${size}` : ''}`,
-        onclick: () => onDownload && onDownload(it),
-      }, h('span', { class: 'shp-dl-name' }, it.label), h('span', { class: 'shp-dl-size' }, size));
-      list.append(h('li', {}, a));
-    } else {
-      const hint = unlockHint(track, unlock);
-      const row = h('div', { class: 'shp-dl shp-dl-locked', 'data-format': it.name },
-        h('span', { class: 'shp-dl-name' }, h('span', { 'aria-hidden': 'true' }, '🔒 '), it.label),
-        h('span', { class: 'shp-dl-size' }, size),
-        h('span', { class: 'shp-dl-hint' }, hint, ' ',
-          unlock.url ? h('a', { href: unlock.url, target: '_blank', rel: 'noopener' }, unlock.label || 'Unlock') : null));
-      list.append(h('li', {}, row));
-    }
+    const a = h('a', {
+      class: 'shp-dl', href: it.url, download: `${safeTitle}.${it.extension}`, 'data-format': it.name,
+      'aria-label': `Download ${it.label}${size ? `, ${size}` : ''}`,
+      onclick: () => onDownload && onDownload(it),
+    }, h('span', { class: 'shp-dl-name' }, it.label), h('span', { class: 'shp-dl-size' }, size));
+    list.append(h('li', {}, a));
   }
   panel.append(list);
+  if (items.some((it) => /[?&]sig=/.test(it.url))) {
+    panel.append(h('p', { class: 'shp-note shp-dl-expiry' }, 'These links are yours and expire within the hour.'));
+  }
   return items;
 }

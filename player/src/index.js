@@ -3,21 +3,26 @@
 // parent page's postMessage commands.
 import { mark } from './marks.js';
 import './player.css';
+import { takeListenerToken } from './access.js';
 import { connect, serveBridge } from './bridge.js';
+import { LivePlayer } from './live.js';
 import { Player } from './player.js';
 
 mark('bundle');
+// First thing: the listener token leaves the address bar (it lives in memory only).
+const listenerToken = typeof window !== 'undefined' ? takeListenerToken() : null;
 const players = [];
 
 /** Mount a player in ``el`` (an element or a selector). Returns the Player. */
 export function mount(el, options = {}) {
   const container = typeof el === 'string' ? document.querySelector(el) : el;
   if (!container) throw new Error(`no element ${el}`);
-  const player = new Player(container, options);
+  // Live mode (/embed/live/<session>): a live session's broadcast and the audience's votes.
+  const player = options.live ? new LivePlayer(container, options) : new Player(container, options);
   players.push(player);
   container.scripthammerPlayer = player;
   const inFrame = window.parent && window.parent !== window;
-  if (inFrame && options.bridge !== false && players.length === 1) serveBridge(player, { allowedOrigins: options.allowedOrigins || ['*'] });
+  if (inFrame && !options.live && options.bridge !== false && players.length === 1) serveBridge(player, { allowedOrigins: options.allowedOrigins || ['*'] });
   return player;
 }
 
@@ -42,13 +47,14 @@ export function autoMount(root = document) {
       const cfg = configOf(el);
       if (cfg.keyboard === 'document') cfg.keyboardTarget = document;
       if (cfg.page === 'referrer') cfg.page = document.referrer || location.href;
+      if (cfg.listenerToken === undefined && listenerToken) cfg.listenerToken = listenerToken;
       return mount(el, cfg);
     });
 }
 
-export { Player, connect, players };
+export { LivePlayer, Player, connect, players };
 
-const api = { mount, autoMount, connect, Player, players, version: '0.1.0' };
+const api = { mount, autoMount, connect, Player, LivePlayer, players, version: '0.1.0' };
 if (typeof window !== 'undefined') {
   window.ScriptHammer = Object.assign(window.ScriptHammer || {}, api);
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => autoMount());

@@ -1,5 +1,6 @@
 // The player: builds its DOM in a container and wires stream, waveform, visualizer, playlist,
 // downloads, tip jar, beacons and keyboard together behind a small public API.
+import { authHeaders, expiring, renderPrompt } from './access.js';
 import { Beacons } from './beacons.js';
 import { Emitter } from './emitter.js';
 import { mark } from './marks.js';
@@ -24,7 +25,7 @@ export class Player extends Emitter {
   /**
    * @param {HTMLElement} container
    * @param {object} options  {track, album, tracks, index, api, beaconUrl, tip, unlock, visualizer, autoplay,
-   *                           continuous, keyboardTarget, hlsConfig}
+   *                           continuous, keyboardTarget, hlsConfig, listenerToken}
    */
   constructor(container, options = {}) {
     super();
@@ -34,6 +35,8 @@ export class Player extends Emitter {
     this.api = (options.api || location.origin).replace(/\/$/, '');
     this.id = `shp-${(uid += 1)}`;
     this.track = null;
+    // A signed-in fan's token (from the embed's fragment): kept here only, sent to the companion's API.
+    this.listenerToken = typeof options.listenerToken === 'string' ? options.listenerToken : null;
     this.positions = new Positions(options.storage);
     this.playlist = new Playlist([], { loop: !!options.loop });
     // The embed page's fast start (boot.js) may already be playing the first segment on its own element.
@@ -46,7 +49,7 @@ export class Player extends Emitter {
     this.graph = new AudioGraph(this.audio);
     this._prestarted = this._prestart(boot && boot.state === 'ready' ? boot : null);
     const beaconUrl = options.beaconUrl === false ? null : options.beaconUrl || `${this.api}/api/beacons`;
-    this.beacons = new Beacons(beaconUrl, { page: options.page || location.href });
+    this.beacons = new Beacons(beaconUrl, { page: options.page || location.href, consent: options.consent });
     this._played = 0;
     this._lastTime = 0;
     this._lastSaved = 0;
@@ -74,6 +77,7 @@ export class Player extends Emitter {
 
   async play() {
     mark('play');
+    if (this.track && this.listenerToken && expiring(this.track)) await this._renew(true);
     this.graph.resume();
     if (this.visualizer.mode !== 'off') this.visualizer.start();
     try {
@@ -140,7 +144,19 @@ export class Player extends Emitter {
     return this.audio.muted;
   }
 
+  /** A timed reaction (one of fire, heart, wow, laugh, sad, clap; optional plain-text comment) at the
+   * current position, sent with the beacons. */
+  react(emoji, text) {
+    if (!this.track) return false;
+    const data = {};
+    if (emoji) data.emoji = String(emoji);
+    if (text) data.text = String(text).slice(0, 280);
+    this.beacons.track('reaction', this.track.id, this.audio.currentTime, data);
+    return true;
+  }
+
   setVisualizer(mode) {
+    if (this.track) this.beacons.track('ui', this.track.id, this.audio.currentTime, { control: 'visualizer' });
     const ok = this.visualizer.setMode(mode);
     this.el.vizSelect.value = this.visualizer.mode;
     if (ok && mode !== 'off' && !this.audio.paused) this.visualizer.start();
@@ -188,6 +204,7 @@ export class Player extends Emitter {
     el.title = h('div', { class: 'shp-title', id: `${id}-title` }, '\u00a0');
     el.artist = h('div', { class: 'shp-artist' }, '\u00a0');
     el.badge = h('span', { class: 'shp-badge', hidden: true }, 'Preview');
+    el.prompt = h('div', { class: 'shp-prompt', role: 'note', hidden: true });
     el.time = h('div', { class: 'shp-time', 'aria-hidden': 'true' }, '0:00 / 0:00');
     el.wave = h('div', { class: 'shp-wave' }, h('canvas', { 'aria-hidden': 'true' }));
     el.prev = iconButton('shp-prev', 'Previous track', ICONS.prev, () => this.previous());
@@ -216,7 +233,7 @@ export class Player extends Emitter {
           el.wave,
           h('div', { class: 'shp-controls' }, el.prev, el.next, el.mute, el.quality, el.vizSelect,
             h('span', { class: 'shp-spacer' }), el.dlButton, el.tipButton))),
-      el.viz, el.dlPanel, el.tipPanel, el.list, el.status, this.audio);
+      el.prompt, el.viz, el.dlPanel, el.tipPanel, el.list, el.status, this.audio);
     this.container.replaceChildren(this.root);
     this.waveform = new Waveform(el.wave, { onSeek: (t, src) => this.seek(t, src), label: 'Seek' });
   }
@@ -286,6 +303,8 @@ export class Player extends Emitter {
     else if (o.startTrack !== undefined) index = Math.max(0, tracks.findIndex((t) => String(t.id) === String(o.startTrack)));
     const track = tracks[Math.min(Math.max(0, index), tracks.length - 1)];
     if (!track || !track.hls_url) return null;
+    // A signed-in fan's view of a track that is not public comes from the API (_personalize) first.
+    if (this.listenerToken && track.release_state !== 'public') return null;
     const startAt = o.startAt > 0 ? Number(o.startAt) : resumeAt(this.positions, track.id, track.duration);
     const adopt = boot && String(boot.track) === String(track.id) && !startAt ? boot : null;
     this.stream.load(track, { startAt, boot: adopt });
@@ -305,6 +324,7 @@ export class Player extends Emitter {
       const track = typeof o.track === 'object' ? o.track : await this._fetchJson(`/api/tracks/${encodeURIComponent(o.track)}`);
       this.playlist.set([track], 0);
     }
+    if (this.listenerToken) await this._personalize();
     this._renderList();
     let index = 0;
     if (o.index !== undefined) index = Number(o.index) || 0;
@@ -315,9 +335,57 @@ export class Player extends Emitter {
   }
 
   async _fetchJson(path) {
-    const resp = await fetch(`${this.api}${path}`, { mode: 'cors', credentials: credentialsOf(this.options) });
+    const resp = await fetch(`${this.api}${path}`, {
+      mode: 'cors', credentials: credentialsOf(this.options), headers: authHeaders(this.listenerToken),
+    });
+    if (resp.status === 401 && this.listenerToken) {
+      // The fan's token expired (an open tab) or was refused: go on as anyone, and say so.
+      this.listenerToken = null;
+      this._signInExpired = true;
+      return this._fetchJson(path);
+    }
     if (!resp.ok) throw new Error(`The companion answered ${resp.status} for ${path}.`);
     return resp.json();
+  }
+
+  /** A signed-in fan: replace the page's anonymous track JSON with theirs (signed URLs when entitled). */
+  async _personalize() {
+    const tracks = this.playlist.tracks;
+    // Public tracks are the same for everyone: only the others are asked for again.
+    if (!tracks.some((t) => t.release_state !== 'public')) return;
+    try {
+      if (this.album && this.album.id !== undefined) {
+        const album = await this._fetchJson(`/api/albums/${encodeURIComponent(this.album.id)}`);
+        this.album = album;
+        this.playlist.set(album.tracks || [], this.playlist.index);
+      } else {
+        const fresh = await Promise.all(tracks.map((t) => (t.release_state === 'public' ? t
+          : this._fetchJson(`/api/tracks/${encodeURIComponent(t.id)}`))));
+        this.playlist.set(fresh, this.playlist.index);
+      }
+    } catch (err) {
+      this._status(String(err.message || err));
+    }
+  }
+
+  /** New signed URLs for the current track (they expire); ``resume`` reloads the stream where it is. */
+  async _renew(resume = false) {
+    const old = this.track;
+    if (!old || !this.listenerToken) return old;
+    let fresh;
+    try {
+      fresh = await this._fetchJson(`/api/tracks/${encodeURIComponent(old.id)}`);
+    } catch (err) {
+      this._status(String(err.message || err));
+      return old;
+    }
+    const i = this.playlist.tracks.indexOf(old);
+    if (i >= 0) this.playlist.tracks[i] = fresh;
+    this.track = fresh;
+    if (resume) this.stream.load(fresh, { startAt: this.audio.currentTime || 0 });
+    this._renderAccess(fresh);
+    this._renderDownloadsFor(fresh);
+    return fresh;
   }
 
   _fail(err) {
@@ -352,6 +420,7 @@ export class Player extends Emitter {
     const peaks = () => { if (this.track === track) this.waveform.loadPeaks(track.peaks || []); };
     if (autoplay || wasPlaying) this._afterStart(peaks);
     else peaks();
+    this._renderAccess(track);
     this._renderDownloadsFor(track);
     this._renderTip(track);
     this.emit('trackchange', { track: track.id, index, title: track.title, startAt });
@@ -481,13 +550,25 @@ export class Player extends Emitter {
     q.value = '-1';
   }
 
+  _renderAccess(track) {
+    const isLocked = renderPrompt(this.el.prompt, track, this.options.unlock || {});
+    if (isLocked && this._signInExpired) {
+      const note = 'Your sign-in has expired: reload the page to hear what you have bought.';
+      this.el.prompt.append(h('span', { class: 'shp-prompt-expired' }, ` ${note}`));
+      this._status(note);
+    }
+    this.root.dataset.access = (track.access && track.access.why) || '';
+    this.root.classList.toggle('shp-locked', isLocked);
+  }
+
   _renderDownloadsFor(track) {
     const items = renderDownloads(this.el.dlPanel, track, {
       unlock: this.options.unlock || {},
       onDownload: (it) => {
         this.beacons.track('download', track.id, this.currentTime, { format: it.name });
         this.beacons.flush();
-        this.emit('download', { track: track.id, format: it.name, url: it.url });
+        // Not the URL: a signed link is this fan's own, and events cross to the parent page.
+        this.emit('download', { track: track.id, format: it.name });
       },
     });
     this.el.dlButton.hidden = false;
@@ -506,6 +587,11 @@ export class Player extends Emitter {
   }
 
   _togglePanel(which) {
+    // Download links expire (an hour): a menu opened later asks for new ones first.
+    if (which === 'dl' && this.el.dlPanel.hidden && this.track && this.listenerToken && expiring(this.track, 60)) {
+      this._renew(false).then(() => this._togglePanel(which));
+      return;
+    }
     const panels = { dl: [this.el.dlPanel, this.el.dlButton], tip: [this.el.tipPanel, this.el.tipButton] };
     for (const [key, [panel, button]] of Object.entries(panels)) {
       const open = key === which ? panel.hidden : false;

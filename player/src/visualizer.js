@@ -2,6 +2,16 @@
 // oscilloscope. It can be switched off and starts off when the listener prefers reduced motion.
 import { prefersReducedMotion } from './format.js';
 
+/** RMS of what an AnalyserNode sees now (0 without one). */
+export function analyserLevel(analyser) {
+  if (!analyser) return 0;
+  const buf = new Float32Array(analyser.fftSize);
+  analyser.getFloatTimeDomainData(buf);
+  let sum = 0;
+  for (let i = 0; i < buf.length; i += 1) sum += buf[i] * buf[i];
+  return Math.sqrt(sum / buf.length);
+}
+
 export const VIS_MODES = ['spectrum', 'oscilloscope', 'off'];
 
 /** The Web Audio graph: <audio> -> MediaElementSource -> AnalyserNode -> destination. Made once per element. */
@@ -38,14 +48,7 @@ export class AudioGraph {
   }
 
   /** RMS of what the analyser sees now (0 when silent or no graph). */
-  level() {
-    if (!this.analyser) return 0;
-    const buf = new Float32Array(this.analyser.fftSize);
-    this.analyser.getFloatTimeDomainData(buf);
-    let sum = 0;
-    for (let i = 0; i < buf.length; i += 1) sum += buf[i] * buf[i];
-    return Math.sqrt(sum / buf.length);
-  }
+  level() { return analyserLevel(this.analyser); }
 }
 
 export class Visualizer {

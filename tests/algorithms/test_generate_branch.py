@@ -57,3 +57,48 @@ def test_listeners_cannot_generate(ctx):
     listener = Actor("listener", "listener", None, "fan", frozenset())
     with pytest.raises((Forbidden, Unauthorized)):
         generate(store, band, listener, title="Nope", seed=1, measures=8)
+
+
+def _lines(store, band, who, comp, rev):
+    files = S.get_composition(store, band, who, comp, rev=rev, with_text=True)["files"]
+    return {path: {int(l.partition("|")[0]): l.partition("|")[2].strip() for l in text.splitlines()
+                   if l and not l.startswith("#")} if path.endswith(".txt") else text
+            for path, text in files.items()}
+
+
+def test_a_member_writes_only_the_selected_measures(ctx):
+    """A selection (measures 5-8): the member's part changes there and only there (ties at its edges
+    end at the edge), other parts, the global track and the metadata are as they were; the same seed
+    gives the same commit, and a selection outside the piece is refused with nothing written."""
+    from companion.errors import InvalidInput
+
+    store, band = ctx
+    ivory, reed = member_actor(band, "ivory"), member_actor(band, "reed")
+    first = generate(store, band, ivory, title="Selection", seed=1, params=Params(), measures=12)
+    S.merge(store, band, ivory, first["composition"], first["branch"], "main")
+    cid = first["composition"]
+    before = _lines(store, band, ivory, cid, "main")
+    res = generate(store, band, reed, comp_id=cid, seed=5, members=["reed"], selection=[5, 8])
+    assert [c["member"] for c in res["commits"]] == ["reed"] and res["commits"][0]["touched"] == ["sax"]
+    assert res["selection"] == [5, 8]
+    after = _lines(store, band, ivory, cid, res["branch"])
+    assert set(after) == set(before)
+    for path in before:
+        if path != "parts/sax.txt":
+            assert after[path] == before[path], path
+    sax_b, sax_a = before["parts/sax.txt"], after["parts/sax.txt"]
+    changed = {m for m in set(sax_a) | set(sax_b) if sax_a.get(m) != sax_b.get(m)}
+    assert changed and changed <= {4, 5, 6, 7, 8, 9}, changed
+    assert changed & {5, 6, 7, 8}
+    for m in changed - {5, 6, 7, 8}:  # an edge's neighbour: only a tie ended, no note moved
+        assert sax_a[m].replace(" tie=start", "").replace(" tie=stop", "") == \
+            sax_b[m].replace(" tie=start", "").replace(" tie=stop", ""), (m, sax_a[m], sax_b[m])
+    again = generate(store, band, reed, comp_id=cid, seed=5, members=["reed"], selection=[5, 8],
+                     branch="again")
+    assert _lines(store, band, ivory, cid, "again") == after
+    heads = {b["name"]: b["head"] for b in S.list_branches(store, band, ivory, cid)}
+    for bad in ([0, 3], [9, 13], [8, 5]):
+        with pytest.raises(InvalidInput) as exc:
+            generate(store, band, reed, comp_id=cid, seed=5, members=["reed"], selection=bad, branch=f"bad-{bad[0]}")
+        assert exc.value.code == "bad_selection"
+    assert {b["name"]: b["head"] for b in S.list_branches(store, band, ivory, cid)} == heads

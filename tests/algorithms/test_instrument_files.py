@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from companion.algorithms.instruments import (SCHEMA, InstrumentError, INSTRUMENTS_DIR, load_instruments,
+from companion.algorithms.instruments import (SCHEMA_FILE, InstrumentError, INSTRUMENTS_DIR, load_instruments,
                                               parse_instrument)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -22,12 +22,25 @@ def test_every_member_has_an_instrument():
     assert len({i.channel for i in insts.values()}) == len(insts)  # one MIDI channel per part
 
 
-def test_shipped_files_match_the_published_json_schema():
+def test_files_are_validated_against_the_published_json_schema():
     import tomllib
-    schema = json.loads((DOCS / "instrument-definition.schema.json").read_text())
-    assert schema == json.loads(json.dumps(SCHEMA))
+    published = DOCS / "instrument-definition.schema.json"
+    assert published.resolve().samefile(SCHEMA_FILE)  # one schema: the docs show the file the loader uses
+    schema = json.loads(published.read_text())
+    jsonschema.validators.validator_for(schema).check_schema(schema)
     for f in sorted(INSTRUMENTS_DIR.glob("*.toml")):
         jsonschema.validate(tomllib.loads(f.read_text()), schema)
+
+
+def test_a_rule_only_the_schema_states_is_enforced():
+    # the schema's own limits (no Python code repeats them): mix.reverb_send <= 1, bus limits, name not empty
+    assert "reverb_send" in json.dumps(json.loads(SCHEMA_FILE.read_text())["properties"]["mix"])
+    with pytest.raises(InstrumentError, match=r"reed.toml: instrument.mix.reverb_send must be <= 1"):
+        parse_instrument(BASE.replace("reverb_send = ", "reverb_send = 1") , "reed.toml")
+    with pytest.raises(InstrumentError, match=r"instrument.name must not be empty"):
+        parse_instrument(BASE.replace('name = "Alto saxophone"', 'name = ""'), "reed.toml")
+    with pytest.raises(InstrumentError, match=r"instrument.mix.gain_db is required"):
+        parse_instrument(BASE.replace("gain_db = -2.0\n", ""), "reed.toml")
 
 
 BASE = (INSTRUMENTS_DIR / "reed-alto-sax.toml").read_text()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,13 +19,18 @@ def track_id(client, auth):
 
 
 def _events(app):
-    with app.extensions["scripthammer"].db.session() as s:
-        return list(s.scalars(sa.select(PlaybackEvent).order_by(PlaybackEvent.id)))
+    """What the stream's consumers have written, once everything on the stream is written."""
+    from companion.analytics.ingest import drain
+
+    svc = app.extensions["scripthammer"]
+    drain(svc)
+    with svc.db.session() as s:
+        return list(s.scalars(sa.select(PlaybackEvent).order_by(PlaybackEvent.received_at, PlaybackEvent.event_uid)))
 
 
 def _beacon(track_id, **over):
     body = {"v": 1, "session": "sess-12345678", "page": "https://band.example/song/",
-            "events": [{"type": "play", "track": track_id, "pos": 0.0, "t": 1767225600000},
+            "events": [{"type": "play", "track": track_id, "pos": 0.0, "t": int(time.time() * 1000) - 5000},
                        {"type": "seek", "track": track_id, "pos": 12.5, "data": {"from": 3.0, "to": 12.5}},
                        {"type": "progress", "track": track_id, "pos": 22.5, "data": {"played": 10.0}},
                        {"type": "bitrate", "track": track_id, "pos": 23.0,
@@ -41,7 +47,7 @@ def test_a_batch_sent_as_text_plain_is_stored(app, client, track_id):
     # navigator.sendBeacon with a text/plain Blob: what the player sends.
     r = client.post("/api/beacons", data=json.dumps(_beacon(track_id)), content_type="text/plain;charset=UTF-8")
     assert r.status_code == 202, r.get_json()
-    assert r.get_json() == {"stored": 8}
+    assert r.get_json() == {"accepted": 8}
     assert r.headers["Access-Control-Allow-Origin"] == "*"
     rows = _events(app)
     assert [e.event for e in rows] == ["play", "seek", "progress", "bitrate", "download", "tip_click", "pause",
@@ -50,12 +56,12 @@ def test_a_batch_sent_as_text_plain_is_stored(app, client, track_id):
     assert {e.page_host for e in rows} == {"band.example"}
     assert rows[1].data == {"from": 3.0, "to": 12.5} and rows[1].position == 12.5
     assert rows[3].data["bitrate"] == 192000
-    assert rows[0].client_time is not None and rows[0].client_time.year == 2026
+    assert rows[0].client_time is not None and abs(rows[0].client_time.timestamp() - time.time()) < 3 * 86400
 
 
 def test_json_content_type_and_preflight(client, track_id):
     r = client.post("/api/beacons", json=_beacon(track_id, events=[{"type": "play", "track": track_id}]))
-    assert r.status_code == 202 and r.get_json()["stored"] == 1
+    assert r.status_code == 202 and r.get_json()["accepted"] == 1
     pre = client.options("/api/beacons")
     assert pre.status_code == 204 and "POST" in pre.headers["Access-Control-Allow-Methods"]
 
@@ -72,7 +78,7 @@ def test_json_content_type_and_preflight(client, track_id):
     (lambda b, t: b.update(events=[]), "bad_beacon"),
     (lambda b, t: b.update(events=[{"type": "play", "track": t}] * 101), "bad_beacon"),
     (lambda b, t: b.pop("session"), "bad_beacon"),
-    (lambda b, t: b["events"][0].update(track=t + 999), "unknown_track"),
+    (lambda b, t: b["events"][0].update(track=t + 999), "beacon_refused"),
 ])
 def test_malformed_batches_are_refused_with_422_and_nothing_is_stored(app, client, track_id, mutate, code):
     body = _beacon(track_id)
@@ -106,7 +112,8 @@ def test_the_migration_creates_the_table_and_goes_down(app, config):
     insp = sa.inspect(app.extensions["scripthammer"].db.engine)
     assert "playback_events" in insp.get_table_names()
     cols = {c["name"] for c in insp.get_columns("playback_events")}
-    assert {"session_id", "track_id", "event", "position", "data", "page_host", "client_time", "received_at"} <= cols
+    assert {"event_uid", "listener", "session_id", "track_id", "event", "position", "data", "page_host",
+            "client_time", "received_at"} <= cols
     app.extensions["scripthammer"].db.dispose()
     command.downgrade(alembic_config(config.database_url), "0001")
     assert "playback_events" not in sa.inspect(sa.create_engine(config.database_url)).get_table_names()
@@ -116,3 +123,85 @@ def test_stored_on_every_database(db_kind, app, client, track_id):
     r = client.post("/api/beacons", data=json.dumps(_beacon(track_id)), content_type="text/plain")
     assert r.status_code == 202
     assert len(_events(app)) == 8
+
+
+# --------------------------------------------------------------------------- what a beacon reveals
+
+def _track(client, auth, title, state, album=None):
+    body = {"title": title, "release_state": state}
+    if album is not None:
+        body["album_id"] = album
+    r = client.post("/api/tracks", json=body, headers=auth("ivory"))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_missing_draft_and_hidden_tracks_get_one_identical_answer(app, client, auth, track_id):
+    """The old unknown_track error listed the ids it did not know, so a fan could tell drafts
+    (refused differently) from missing ids. Now every track a fan may not report on gets the
+    same body, and nothing is stored."""
+    draft = _track(client, auth, "Draft Song", "draft")
+    unreleased = _track(client, auth, "Unreleased Song", "unreleased")
+    r = client.post("/api/albums", json={"title": "Secret Album", "release_state": "draft"}, headers=auth("ivory"))
+    assert r.status_code == 201, r.get_json()
+    hidden_premium = _track(client, auth, "Premium In A Draft Album", "premium", album=r.get_json()["id"])
+    missing = max(draft, unreleased, hidden_premium) + 1000
+    answers = []
+    for tid in (missing, draft, unreleased, hidden_premium):
+        r = client.post("/api/beacons", data=json.dumps(_beacon(tid)), content_type="text/plain")
+        answers.append((r.status_code, r.get_data()))
+    assert len(set(answers)) == 1, answers
+    status, body = answers[0]
+    assert status == 422
+    err = json.loads(body)
+    assert err["code"] == "beacon_refused" and err["details"] == {}
+    assert str(missing) not in err["message"]
+    # a batch mixing a released track with a draft is refused whole
+    mixed = _beacon(track_id, events=[{"type": "play", "track": track_id}, {"type": "play", "track": draft}])
+    r = client.post("/api/beacons", data=json.dumps(mixed), content_type="text/plain")
+    assert (r.status_code, r.get_data()) == answers[0]
+    assert _events(app) == []
+
+
+def test_released_premium_tracks_and_the_band_on_drafts_are_stored(app, client, auth):
+    premium = _track(client, auth, "Premium Song", "premium")   # anyone may hear its preview
+    draft = _track(client, auth, "Draft For The Band", "draft")
+    r = client.post("/api/beacons", data=json.dumps(_beacon(premium)), content_type="text/plain")
+    assert r.status_code == 202, r.get_json()
+    r = client.post("/api/beacons", data=json.dumps(_beacon(draft)), content_type="text/plain",
+                    headers=auth("crash"))  # band.read_private: the band tries drafts in the player
+    assert r.status_code == 202, r.get_json()
+    assert {e.track_id for e in _events(app)} == {premium, draft}
+
+
+# --------------------------------------------------------------------------- rate limit
+
+@pytest.fixture
+def limited_app(app_with):
+    """An app whose beacon limit is small enough to exceed in a test."""
+    return app_with(beacon_rate_limit="5 per minute")
+
+
+def test_beacons_over_the_limit_get_429_and_other_clients_do_not(limited_app):
+    client = limited_app.test_client()
+    with limited_app.extensions["scripthammer"].db.session() as s:
+        from companion.catalog.service import create_track
+        tid = create_track(s, title="Limited", release_state="public").id
+    fan = {"REMOTE_ADDR": "203.0.113.7"}
+    body = json.dumps(_beacon(tid, events=[{"type": "play", "track": tid}]))
+    codes = [client.post("/api/beacons", data=body, content_type="text/plain", environ_base=fan).status_code
+             for _ in range(5)]
+    assert codes == [202] * 5
+    r = client.post("/api/beacons", data=body, content_type="text/plain", environ_base=fan)
+    assert r.status_code == 429
+    err = r.get_json()
+    assert err["status"] == 429 and err["code"] == "too_many_beacons" and "5 per 1 minute" in err["message"]
+    retry = int(r.headers["Retry-After"])
+    assert 1 <= retry <= 60 and err["details"]["retry_after_seconds"] == retry
+    # a refused beacon is not stored, and the preflight is not limited
+    assert len(_events(limited_app)) == 5
+    assert client.options("/api/beacons", environ_base=fan).status_code == 204
+    # another listener is unaffected
+    other = client.post("/api/beacons", data=body, content_type="text/plain",
+                        environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert other.status_code == 202, other.get_json()

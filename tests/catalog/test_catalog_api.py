@@ -94,12 +94,14 @@ def test_upload_over_the_size_limit_is_413(tmp_path, redis_url):
 
     cfg = build_config(tmp_path, f"sqlite:///{tmp_path / 'c.db'}", redis_url, max_upload_mb=1)
     tokens = prepare(cfg)
-    client = create_app(cfg).test_client()
+    app = create_app(cfg)
+    client = app.test_client()
     t = client.post("/api/tracks", json={"title": "Big"}, headers={"Authorization": f"Bearer {tokens['ivory']}"})
     r = client.post(f"/api/tracks/{t.get_json()['id']}/upload?filename=big.wav", data=make_wav(13.0),
                     headers={"Authorization": f"Bearer {tokens['ivory']}"}, content_type="application/octet-stream")
     assert r.status_code == 413
     assert r.get_json()["code"] == "payload_too_large"
+    app.extensions["scripthammer"].close()
 
 
 def test_upload_needs_the_upload_right(client, auth):
@@ -110,3 +112,21 @@ def test_upload_needs_the_upload_right(client, auth):
     r = client.post(f"/api/tracks/{t['id']}/upload?filename=a.wav", data=make_wav(0.2),
                     content_type="application/octet-stream")
     assert r.status_code == 401
+
+
+def test_buy_urls_are_http_links_and_reach_the_track_json(client, auth):
+    h = auth("ivory")
+    for bad in ("javascript:alert(1)", "data:text/html,<b>x</b>", "shop", "ftp://band.example/x"):
+        r = client.post("/api/tracks", json={"title": "X", "buy_url": bad}, headers=h)
+        assert r.status_code == 422 and "buy_url" in r.get_json()["details"]["fields"]["json"], bad
+    album = client.post("/api/albums", json={"title": "Paid", "release_state": "premium",
+                                             "buy_url": "https://band.example/product/paid/"}, headers=h).get_json()
+    t = client.post("/api/tracks", json={"title": "Paid One", "album_id": album["id"], "release_state": "premium"},
+                    headers=h).get_json()
+    fan = client.get(f"/api/tracks/{t['id']}").get_json()
+    assert fan["buy_url"] == fan["access"]["buy_url"] == "https://band.example/product/paid/"  # the album's
+    r = client.patch(f"/api/tracks/{t['id']}", json={"buy_url": "https://band.example/product/paid-one/"}, headers=h)
+    assert r.status_code == 200
+    assert client.get(f"/api/tracks/{t['id']}").get_json()["access"]["buy_url"] == "https://band.example/product/paid-one/"
+    assert client.patch(f"/api/tracks/{t['id']}", json={"buy_url": "https://x.example/"},
+                        headers=auth("listener")).status_code == 403

@@ -33,7 +33,7 @@ def release(client, auth, run_jobs, recording, title="Cosmic Cycle"):
     job = client.get(accepted["job_url"], headers=auth("ivory")).get_json()
     assert job["state"] == "finished", job
     assert job["progress"] == 100
-    return client.get(f"/api/tracks/{t['id']}").get_json(), job
+    return client.get(f"/api/tracks/{t['id']}", headers=auth("ivory")).get_json(), job
 
 
 @pytest.mark.usefixtures("db_kind")
@@ -45,6 +45,10 @@ def test_upload_produces_every_rendition_and_serves_them(client, auth, run_jobs,
     assert any(r["kind"] == "preview" for r in track["renditions"])
     for r in track["renditions"]:
         assert r["size"] > 0 and r["url"] and r["duration"] > 0
+        # The band gets the masters signed for it; the public downloads plainly.
+        assert ("sig=" in r["url"]) == (r["kind"] == "master"), r
+    fan = client.get(f"/api/tracks/{track['id']}").get_json()
+    assert {r["name"] for r in fan["renditions"]} == names - {"master-wav", "master-flac"}
     assert abs(track["duration"] - 6.0) < 0.1
     loud = track["loudness"]
     assert -30 < loud["integrated_lufs"] < -20 and loud["true_peak_dbtp"] < 0
@@ -72,7 +76,7 @@ def test_reupload_of_the_same_file_does_no_encoding(client, auth, run_jobs, reco
     run_jobs()
     job2 = client.get(r.get_json()["job_url"], headers=auth("ivory")).get_json()
     assert job2["state"] == "finished" and job2["result"]["cached"] is True
-    again = client.get(f"/api/tracks/{track['id']}").get_json()
+    again = client.get(f"/api/tracks/{track['id']}", headers=auth("ivory")).get_json()
     assert {(r["name"], r["sha256"]) for r in again["renditions"]} == {
         (r["name"], r["sha256"]) for r in track["renditions"]}
 
@@ -104,7 +108,7 @@ def test_s3_store_serves_renditions_by_presigned_redirect(tmp_path, redis_url, s
     client = app.test_client()
     auth = lambda who: {"Authorization": f"Bearer {tokens[who]}"}  # noqa: E731
     svc = app.extensions["scripthammer"]
-    track, _ = release(client, auth, lambda: SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True),
+    track, _ = release(client, auth, lambda: svc.worker(SimpleWorker).work(burst=True),
                        recording)
     assert track["status"] == "ready"
     assert svc.store.name == "s3" and all(k.startswith(("uploads/", "renditions/", "hls/", "peaks/", "manifests/",
@@ -117,6 +121,7 @@ def test_s3_store_serves_renditions_by_presigned_redirect(tmp_path, redis_url, s
     assert got.status_code == 206 and got.content == b"fLaC"
     master = client.get("/media/" + track["hls_url"].split("/media/", 1)[1])
     assert master.status_code == 200 and b"#EXT-X-STREAM-INF" in master.data
+    svc.close()
 
 
 def test_renditions_decode_and_carry_tags(client, auth, run_jobs, recording, tmp_path):

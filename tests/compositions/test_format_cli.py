@@ -50,10 +50,10 @@ def test_metadata_matches_its_json_schema(store, band, actors, song):
     meta = json.loads(files["composition.json"])
     validate_metadata(meta)
     schema = json.loads((DOCS / "composition-format.schema.json").read_text())
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     jsonschema.validate(meta, schema)
     with pytest.raises(FormatError):
-        validate_metadata({**meta, "version": 2})
+        validate_metadata({**meta, "version": 3})  # versions 1 and 2 are read; others refused
 
 
 def test_cli_group(tmp_path, monkeypatch):
@@ -80,3 +80,48 @@ def test_cli_group(tmp_path, monkeypatch):
     assert out.read_bytes()[:4] == b"MThd"
     r = run(compositions, ["merge", "groove", "idea", "--as", "crash"])
     assert r.exit_code == 1 and "merge_into_main" in r.output
+
+
+def test_the_packaged_schema_is_the_documented_one():
+    from importlib.resources import files
+
+    packaged = files("companion.compositions").joinpath("composition-format.schema.json")
+    documented = DOCS / "composition-format.schema.json"
+    assert documented.is_symlink() and documented.resolve() == Path(str(packaged)).resolve()
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (lambda m: m["parts"][0].update(program=200), "parts[0].program", "maximum"),
+    (lambda m: m["parts"][1].update(channel=-1), "parts[1].channel", "minimum"),
+    (lambda m: m["parts"][0].update(id="Bad Id"), "parts[0].id", "match"),
+    (lambda m: m["parts"][0].pop("kind"), "parts[0]", "'kind' is a required property"),
+    (lambda m: m.update(visibility="secret"), "visibility", "is not one of"),
+    (lambda m: m.update(measures="4"), "measures", "is not of type 'integer'"),
+    (lambda m: m.update(source={"kind": "midi", "ticks_per_beat": 0}), "source.ticks_per_beat", "minimum"),
+    (lambda m: m.update(source={"kind": "abc"}), "source.kind", "is not one of"),
+    (lambda m: m.pop("title"), "", "'title' is a required property"),
+])
+def test_metadata_errors_name_the_field_from_the_schema(change, field, words):
+    from companion.compositions.model import Composition, Part
+
+    comp = Composition(title="Schema", measures=2)
+    comp.parts = [Part(id="piano", kind="melody"), Part(id="bass", kind="rhythm")]
+    meta = json.loads(comp.to_files()["composition.json"])
+    validate_metadata(meta)
+    change(meta)
+    with pytest.raises(FormatError) as info:
+        validate_metadata(meta)
+    assert info.value.message.startswith("composition.json: " + (field + ": " if field else ""))
+    assert words in info.value.message
+    assert info.value.details["field"] == (field or None)
+
+
+def test_duplicate_part_ids_are_refused():
+    from companion.compositions.model import Composition, Part
+
+    comp = Composition(title="Twice", measures=1)
+    comp.parts = [Part(id="piano", kind="melody")]
+    meta = json.loads(comp.to_files()["composition.json"])
+    meta["parts"].append(dict(meta["parts"][0]))
+    with pytest.raises(FormatError, match="listed twice"):
+        validate_metadata(meta)

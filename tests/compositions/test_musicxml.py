@@ -8,10 +8,10 @@ import pytest
 from companion.compositions.model import Composition, meter_length
 from companion.compositions.musicxml import MusicXMLError, from_music21, read_musicxml, write_musicxml
 
-music21 = pytest.importorskip("music21")
+import music21  # noqa: E402
 from music21 import corpus  # noqa: E402
 
-N_CHORALES = 40
+N_CHORALES = 24  # chorales, beside OTHERS (test_corpus_notation.py covers the notation of a broader set)
 OTHERS = ["schoenberg/opus19/movement2", "mozart/k80/movement1", "joplin/maple_leaf_rag", "corelli/opus3no1/1grave"]
 
 
@@ -70,7 +70,7 @@ def test_corpus_round_trips():
         assert [g for g in again.global_events if g.kind in ("meter", "length")] == \
             [g for g in comp.global_events if g.kind in ("meter", "length")], name
         checked += 1
-    assert checked >= 36, (checked, skipped)
+    assert checked >= 24, (checked, skipped)
     assert len(skipped) <= 2, skipped
 
 

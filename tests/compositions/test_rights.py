@@ -101,3 +101,29 @@ def test_listeners_read_public_compositions_and_their_history_only(store, band, 
     assert [c["id"] for c in S.list_compositions(store, band, fan)] == [C]
     with pytest.raises(Forbidden):
         S.commit_change(store, band, fan, C, "main", None, "x", {"parts": {"piano": {"measures": {"2": "0 A4 4 v90"}}}})
+
+
+def test_a_guest_scope_that_names_no_composition_covers_none(store, band, actors, song):
+    """No scope means no access: an invitation without 'compositions' reaches no composition, public
+    or private, by the domain functions the CLI and jobs use too."""
+    from companion.compositions.rights import Actor
+    from companion.errors import Forbidden
+
+    S.commit_change(store, band, actors["ivory"], "blue-dot", "main", song, "go public",
+                    {"metadata": {"visibility": "public"}})
+    head = S.get_composition(store, band, actors["ivory"], "blue-dot")["version"]["id"]
+    S.create_branch(store, band, actors["ivory"], "blue-dot", "jam")
+    guest = Actor("guest", "guest", "guest:t9", "Guest", band.rights_of("guest"),
+                  {"parts": ["bass", "rhythm"], "branches": ["jam", "main"]})
+    for call in (lambda: S.commit_change(store, band, guest, "blue-dot", "jam", head, "x",
+                                         {"parts": {"bass": {"measures": {"1": "0 C2 4 v90"}}}}),
+                 lambda: S.create_branch(store, band, guest, "blue-dot", "main"),
+                 lambda: S.delete_branch(store, band, guest, "blue-dot", "jam")):
+        with pytest.raises(Forbidden) as info:
+            call()
+        assert info.value.code == "guest_scope"
+    scoped = Actor("guest", "guest", "guest:t9", "Guest", band.rights_of("guest"),
+                   {"parts": ["bass"], "branches": ["jam"], "compositions": ["blue-dot"]})
+    with pytest.raises(Forbidden, match="guests may not delete branches"):
+        S.delete_branch(store, band, scoped, "blue-dot", "jam")
+    assert "jam" in [b["name"] for b in S.list_branches(store, band, actors["ivory"], "blue-dot")]

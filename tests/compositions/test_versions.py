@@ -218,3 +218,25 @@ def test_bad_change_text_is_400_and_nothing_written(store, band, actors, song):
     with pytest.raises(InvalidInput):
         commit(store, band, actors["ivory"], "main", {"1": "0 C4 1 v300"})
     assert S.get_composition(store, band, actors["ivory"], C)["version"]["id"] == song
+
+
+def test_a_commit_checks_the_measures_it_changes_and_keeps_the_others_as_they_were(store, band, actors, song):
+    """A commit parses only the measures whose text changed (the rest were checked when committed):
+    a bad measure among unchanged ones is still refused, in a measure edit and in a whole part's text,
+    and the canonical text of a changed measure is written while the others stay byte for byte."""
+    ivory = actors["ivory"]
+    before = S.get_composition(store, band, ivory, C, "main", with_text=True)["files"]["parts/piano.txt"]
+    with pytest.raises(InvalidInput) as exc:
+        commit(store, band, ivory, "main", {"4": "0 C4 1 v80 ; 1 H9 1 v80"})
+    assert exc.value.code == "bad_events"
+    text = before.replace("\n2|", "\n2| 0 C4 1 v300 ;", 1) if "\n2|" in before else None
+    assert text is not None and text != before
+    with pytest.raises(InvalidInput) as exc:
+        S.commit_change(store, band, ivory, C, "main", None, "bad", {"parts": {"piano": {"text": text}}})
+    assert exc.value.code == "bad_composition"
+    assert S.get_composition(store, band, ivory, C, "main", with_text=True)["files"]["parts/piano.txt"] == before
+    commit(store, band, ivory, "main", {"3": "  1   E4  1  v80 ; 0 C4 1 v80  "})
+    after = S.get_composition(store, band, ivory, C, "main", with_text=True)["files"]["parts/piano.txt"]
+    assert part_line(store, band, ivory, "main", "piano", 3) == "0 C4 1 v80 ; 1 E4 1 v80"
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert [b.partition("|")[0] for _, b in changed] == ["3"], changed

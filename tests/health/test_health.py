@@ -16,7 +16,7 @@ def test_health_needs_a_worker_and_reports_queue_depth(client, app):
     assert body["checks"]["ffmpeg"]["ok"]
     assert not body["checks"]["workers"]["ok"] and "no RQ worker" in body["checks"]["workers"]["detail"]
     svc = app.extensions["scripthammer"]
-    w = Worker([svc.queue()], connection=svc.redis)
+    w = svc.worker(Worker)
     w.register_birth()
     try:
         r = client.get("/api/health")

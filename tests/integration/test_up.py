@@ -35,7 +35,10 @@ def test_up_serves_the_band_and_a_playable_demo_track(tmp_path, redis_url):
         deadline = time.time() + 300
         track = None
         while time.time() < deadline:
-            tracks = requests.get(f"{base}/api/tracks", timeout=10).json()
+            try:  # gunicorn listens before its workers have loaded the app: a slow machine waits for them
+                tracks = requests.get(f"{base}/api/tracks", timeout=10).json()
+            except requests.exceptions.Timeout:
+                continue
             if tracks and tracks[0]["status"] in ("ready", "failed"):
                 track = tracks[0]
                 break

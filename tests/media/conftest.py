@@ -2,24 +2,29 @@
 real release run (real ffmpeg, mutagen, numpy; no mocks) that several tests inspect."""
 from __future__ import annotations
 
+import http.server
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from companion.demo import demo_cover_png
+from companion.catalog.covers import default_cover_png
 from companion.media.ffmpeg import RUNS
 from companion.media.loudness import measure
 from companion.media.pipeline import PipelineSettings, run_release
 from companion.media.tags import Tags
 from companion.storage import LocalStore
+from tests.conftest import IN_CI
 
 SOURCE_SECONDS = 12.0
 QUIET_LUFS = -30.0
 
 if shutil.which("ffmpeg") is None:  # pragma: no cover
+    if IN_CI:
+        raise RuntimeError("ffmpeg is not installed (scripts/setup.sh installs it)")
     pytest.skip("ffmpeg is not installed", allow_module_level=True)
 
 
@@ -52,6 +57,21 @@ def quiet_wav(media_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def hot_wav(media_dir) -> Path:
+    """A hot 24-bit master: bass and bursts of bright noise (hi-hats), true peak at -0.1 dBTP,
+    about -13 LUFS. AAC pushes its true peak well over -1 dBTP once it is normalised."""
+    graph = (f"sine=f=110:d={SOURCE_SECONDS}[a];sine=f=165:d={SOURCE_SECONDS}[b];"
+             f"anoisesrc=d={SOURCE_SECONDS}:c=white:a=0.9:seed=7,volume='if(lt(mod(t,0.5),0.04),1,0.15)':eval=frame[n];"
+             f"[a][b][n]amix=inputs=3:normalize=0,aresample=44100,aformat=channel_layouts=stereo")
+    raw = media_dir / "hot-raw.wav"
+    ff("-filter_complex", graph, "-c:a", "pcm_s24le", str(raw))
+    peak = measure(raw).true_peak_dbtp
+    out = media_dir / "hot.wav"
+    ff("-i", str(raw), "-af", f"volume={-0.1 - peak:.2f}dB", "-c:a", "pcm_s24le", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
 def sources(media_dir, quiet_wav) -> dict[str, Path]:
     """The same music in every accepted format (and a 24-bit FLAC)."""
     out = {"wav": quiet_wav}
@@ -73,7 +93,7 @@ def sources(media_dir, quiet_wav) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def cover() -> bytes:
-    return demo_cover_png("Test Orbit")
+    return default_cover_png("Test Orbit")
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +130,16 @@ def release(media_dir, quiet_wav, tags, settings) -> ReleaseRun:
     return ReleaseRun(manifest, store, work, time.perf_counter() - t, RUNS - before, progress)
 
 
+@pytest.fixture(scope="session")
+def hot_release(media_dir, hot_wav, tags, settings) -> ReleaseRun:
+    store = LocalStore(media_dir / "hot-store")
+    work = media_dir / "hot-work"
+    before = RUNS.copy()
+    t = time.perf_counter()
+    manifest = run_release(hot_wav, store, work, tags, settings)
+    return ReleaseRun(manifest, store, work, time.perf_counter() - t, RUNS - before, [])
+
+
 def ffprobe_stream(path: Path) -> dict:
     import json
 
@@ -119,3 +149,47 @@ def ffprobe_stream(path: Path) -> dict:
     audio = [s for s in data["streams"] if s["codec_type"] == "audio"][0]
     audio["format"] = data["format"]
     return audio
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A real HTTP server on a free local port that remembers every request it gets
+    (method and path) and answers 200 with a small JSON body."""
+
+    def __init__(self):
+        self.hits: list[tuple[str, str]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                recorder.hits.append((self.command, self.path))
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _answer  # noqa: N815 - http.server's names
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def listener():
+    """A :class:`Recorder` serving in a thread for one test."""
+    server = Recorder()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -8,7 +8,8 @@ import mido
 import pytest
 from PIL import Image
 
-from companion.demo import DEFAULT_SOUNDFONT, RenderError, demo_cover_png, render_midi, write_demo_midi
+from companion.catalog.covers import default_cover_png
+from companion.demo import DEFAULT_SOUNDFONT, RenderError, render_midi, write_demo_midi
 from companion.media.probe import probe
 
 
@@ -34,8 +35,8 @@ def test_demo_midi_is_deterministic(tmp_path, midi):
     assert notes(other) != notes(midi)
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
 def test_render_midi_makes_a_wav(tmp_path, midi):
+    assert shutil.which("fluidsynth"), "fluidsynth is not installed (scripts/setup.sh installs it)"
     wav = render_midi(midi, tmp_path / "song.wav")
     info = probe(wav)
     assert info.format_name == "wav" and info.sample_rate == 44100 and info.channels == 2
@@ -49,7 +50,7 @@ def test_render_midi_names_a_missing_soundfont(tmp_path, midi):
 
 
 def test_cover_is_a_600px_png():
-    data = demo_cover_png("Blue Orbit")
+    data = default_cover_png("Blue Orbit")
     img = Image.open(io.BytesIO(data))
     assert img.format == "PNG" and img.size == (600, 600)
-    assert demo_cover_png("Blue Orbit") == data
+    assert default_cover_png("Blue Orbit") == data

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 import subprocess
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from companion.media.loudness import Loudness, measure, normalization_gain, parse_ebur128, r128_track_gain, replaygain_tags
 from companion.media.peaks import compute_peaks, peaks_from_samples
-from companion.media.pipeline import Task, run_graph
+from companion.media.scheduler import Task, run_graph
 from companion.media.tags import TagError, Tags, read_tags, tag_file
 
 from .conftest import QUIET_LUFS, ff
@@ -64,16 +63,11 @@ def test_replaygain_and_r128_values():
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = 8000, width: int = 2) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(samples.shape[1])
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        if width == 2:
-            w.writeframes(samples.astype("<i2").tobytes())
-        else:  # 24-bit
-            ints = samples.astype(np.int32).reshape(-1)
-            b = np.stack([ints & 0xFF, (ints >> 8) & 0xFF, (ints >> 16) & 0xFF], axis=1).astype(np.uint8)
-            w.writeframes(b.tobytes())
+    """Integer samples (full scale 2^(8*width-1)) to a 16- or 24-bit WAV, written exactly by libsndfile."""
+    if width == 2:
+        soundfile.write(str(path), samples.astype(np.int16), rate, subtype="PCM_16")
+    else:  # libsndfile keeps the top 24 bits of int32 samples
+        soundfile.write(str(path), samples.astype(np.int32) << 8, rate, subtype="PCM_24")
 
 
 def test_peaks_match_a_direct_computation(tmp_path):
@@ -147,18 +141,19 @@ def test_graph_runs_costliest_ready_task_first_and_respects_dependencies():
     lock = threading.Lock()
 
     def job(name, seconds=0.01):
-        def run():
+        def run(*inputs):
             with lock:
                 order.append(name)
             time.sleep(seconds)
-            return name
+            return name + "(" + ",".join(inputs) + ")"
         return run
 
     tasks = [Task("a", job("a"), cost=1), Task("b", job("b"), cost=5), Task("c", job("c"), cost=3, deps=("a",)),
              Task("d", job("d"), cost=9, deps=("b", "c"))]
     results = run_graph(tasks, workers=1)
     assert order == ["b", "a", "c", "d"]
-    assert results == {"a": "a", "b": "b", "c": "c", "d": "d"}
+    # each task is called with its dependencies' results, in the order it lists them
+    assert results == {"a": "a()", "b": "b()", "c": "c(a())", "d": "d(b(),c(a()))"}
 
 
 def test_graph_stops_at_the_first_failure():
@@ -167,7 +162,18 @@ def test_graph_stops_at_the_first_failure():
     def boom():
         raise ValueError("encoder fell over")
 
-    tasks = [Task("bad", boom, cost=10), Task("after", lambda: ran.append(1), deps=("bad",))]
+    tasks = [Task("bad", boom, cost=10), Task("after", lambda _: ran.append(1), deps=("bad",))]
     with pytest.raises(ValueError, match="fell over"):
         run_graph(tasks, workers=2)
     assert ran == []
+
+
+@pytest.mark.parametrize("codec", ["pcm_u8", "pcm_s24le", "pcm_s32le", "pcm_f32le"])
+def test_peaks_of_every_wav_sample_format_agree_with_16_bit(tmp_path, quiet_wav, codec):
+    # ffmpeg writes the other sample formats; libsndfile reads them all for the peaks.
+    other = tmp_path / f"{codec}.wav"
+    ff("-i", str(quiet_wav), "-c:a", codec, str(other))
+    want, got = compute_peaks(quiet_wav), compute_peaks(other)
+    for a, b in zip(want, got):
+        assert (a["length"], a["sample_rate"]) == (b["length"], b["sample_rate"])
+        assert max(abs(p - q) for p, q in zip(a["data"], b["data"])) <= 1

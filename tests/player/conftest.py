@@ -6,7 +6,6 @@ release pipeline (upload -> RQ job -> renditions, HLS ladder, peaks).
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -17,26 +16,6 @@ from tests.conftest import build_config, free_port, make_audio, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYER_DIR = ROOT / "player"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]
-
-
-def register_ours(application) -> None:
-    """Our blueprints, until companion/app.py registers them itself."""
-    from companion.analytics.api import blp as analytics_blp
-    from companion.embed.api import blp as embed_blp
-
-    api = application.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    for blp in (embed_blp, analytics_blp):
-        if blp.name not in application.blueprints:
-            api.register_blueprint(blp)
-
-
-@pytest.fixture
-def app(app):
-    register_ours(app)
-    return app
 
 
 def build_player() -> Path:
@@ -60,10 +39,13 @@ class LiveCompanion:
     def events(self, **filters):
         import sqlalchemy as sa
 
+        from companion.analytics.ingest import drain
         from companion.analytics.models import PlaybackEvent
 
-        with self.app.extensions["scripthammer"].db.session() as s:
-            q = sa.select(PlaybackEvent).order_by(PlaybackEvent.id)
+        svc = self.app.extensions["scripthammer"]
+        drain(svc)  # what the stream's consumers would have written by now
+        with svc.db.session() as s:
+            q = sa.select(PlaybackEvent).order_by(PlaybackEvent.received_at, PlaybackEvent.event_uid)
             for k, v in filters.items():
                 q = q.where(getattr(PlaybackEvent, k) == v)
             return list(s.scalars(q))
@@ -93,7 +75,7 @@ def release_tracks(app, tokens, config, specs, album_title="Live Album"):
         ids.append(t["id"])
     context.configure(config)
     svc = app.extensions["scripthammer"]
-    SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=False)
+    svc.worker(SimpleWorker).work(burst=True, with_scheduler=False)
     tracks = [client.get(f"/api/tracks/{i}").get_json() for i in ids]
     for t in tracks:
         assert t["status"] == "ready", t
@@ -112,7 +94,6 @@ def live(tmp_path_factory, redis_url):
     config = build_config(tmp, f"sqlite:///{tmp / 'companion.db'}", redis_url)
     tokens = prepare(config)
     application = create_app(config)
-    register_ours(application)
     tracks, album = release_tracks(application, tokens, config,
                                    [("Opening Riff", 20.0, -16), ("Second Wind", 8.0, -18), ("Coda", 8.0, -18)])
     port = free_port()
@@ -123,19 +104,6 @@ def live(tmp_path_factory, redis_url):
     server.shutdown()
     thread.join(10)
     application.extensions["scripthammer"].close()
-
-
-# Playwright's sync API holds an event loop in this thread: close it when the module is done
-# (module, not package: a folder without __init__.py has no package scope of its own)
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: apt-get install -y chromium (scripts/setup.sh)")
-    with playwright_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

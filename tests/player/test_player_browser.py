@@ -86,7 +86,7 @@ def test_switches_hls_level_when_asked(page, live):
     assert page.evaluate("ScriptHammer.players[0].getState().autoLevel") is True
 
 
-def test_lists_downloads_with_sizes_and_unlock_hints(page, live):
+def test_lists_downloads_with_sizes_and_a_locked_track_lists_none(page, live):
     t = open_track(page, live)
     page.click(".shp-dl-toggle")
     assert page.get_attribute(".shp-dl-toggle", "aria-expanded") == "true"
@@ -98,14 +98,18 @@ def test_lists_downloads_with_sizes_and_unlock_hints(page, live):
     for i in items:
         assert i["size"].endswith(("KB", "MB")) and i["href"].startswith(live.url + "/media/")
         assert i["label"].startswith("Download ")
-    # A premium track: a fan sees every format locked, each saying how to unlock it.
-    premium = dict(t, release_state="premium",
-                   renditions=[dict(r, url=None) if r["kind"] != "preview" else r for r in t["renditions"]])
+    # A premium track a fan has not bought: the companion sends only the preview, and the menu lists no
+    # format, only where to buy (tests/player/test_access_browser.py plays the real thing).
+    premium = dict(t, release_state="premium", hls_url=None, buy_url="http://shop.test/product/x/",
+                   renditions=[r for r in t["renditions"] if r["kind"] == "preview"],
+                   access={"stream": "preview", "download": False, "why": "locked", "expires_at": None,
+                           "buy_url": "http://shop.test/product/x/"})
     page.evaluate("t => ScriptHammer.players[0].load(t)", premium)
-    locked = page.eval_on_selector_all(".shp-downloads .shp-dl-locked",
-                                       "els => els.map(e => e.querySelector('.shp-dl-hint').textContent)")
-    assert len(locked) == len(expected) and all("Buy" in x for x in locked)
     assert page.locator(".shp-downloads a.shp-dl").count() == 0
+    note = page.locator(".shp-downloads .shp-dl-locked")
+    assert "Buy this track" in note.text_content()
+    assert note.locator("a").first.get_attribute("href") == "http://shop.test/product/x/"
+    assert page.locator(".shp-prompt").is_visible()
 
 
 def test_album_mode_next_previous_continuous_play_and_remembered_positions(page, live):
@@ -206,6 +210,7 @@ def test_beacons_are_sent_and_stored(page, live):
     page.evaluate("ScriptHammer.players[0].setLevel(0)")
     wait_for(page, "() => ScriptHammer.players[0].getState().level === 0")
     page.click(".shp-play")  # pause
+    assert page.evaluate("ScriptHammer.players[0].react('fire', 'what a riff')") is True
     page.click(".shp-dl-toggle")
     with page.expect_download():
         page.click(".shp-downloads a[data-format='flac']")
@@ -216,16 +221,21 @@ def test_beacons_are_sent_and_stored(page, live):
     kinds: list[str] = []
     while time.time() < deadline:
         kinds = [e.event for e in live.events(session_id=session)]
-        if {"play", "seek", "bitrate", "pause", "download"} <= set(kinds):
+        if {"play", "seek", "bitrate", "pause", "download", "reaction"} <= set(kinds):
             break
         time.sleep(0.2)
-    assert {"play", "seek", "bitrate", "pause", "download"} <= set(kinds), kinds
+    assert {"play", "seek", "bitrate", "pause", "download", "reaction"} <= set(kinds), kinds
     rows = live.events(session_id=session)
     assert {r.track_id for r in rows} == {t["id"]}
     seek = next(r for r in rows if r.event == "seek")
     assert seek.data["to"] == 5 and seek.position == 5
     assert next(r for r in rows if r.event == "download").data["format"] == "flac"
     assert next(r for r in rows if r.event == "play").data["mode"] == "hls.js"
+    assert next(r for r in rows if r.event == "reaction").data == {"emoji": "fire", "text": "what a riff"}
+    # batches are numbered within the session (a replay is refused), and listeners are pseudonymous
+    assert {r.event_uid.rsplit(".", 2)[0] for r in rows} == {session}
+    assert {int(r.event_uid.rsplit(".", 2)[1]) for r in rows} <= set(range(10))
+    assert len({r.listener for r in rows}) == 1 and len(rows[0].listener) == 32
 
 
 def test_tip_jar_posts_the_amount_to_the_woocommerce_tip_product(page, live):

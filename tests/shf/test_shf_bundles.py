@@ -20,7 +20,7 @@ from tests.shf.conftest import rewrite
 def test_a_bundle_holds_everything_and_verifies(good_bundle, trusted):
     with open_bundle(good_bundle) as b:
         roles = {e["role"] for e in b.files.values()}
-        assert roles == {"master", "stem", "composition", "midi", "algorithm", "instrument", "settings"}
+        assert roles == {"master", "stem", "composition", "midi", "algorithm", "instrument", "settings", "sample"}
         assert "algorithms/members/crash.py" in b.files and "instruments/verse-vocoder.toml" in b.files
         s = b.summary(trusted)
         assert s["signature"] == {"present": True, "valid": True, "key_id": s["signature"]["key_id"],

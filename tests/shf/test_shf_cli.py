@@ -43,3 +43,20 @@ def test_generate_cli(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["branch"] == "generated-5" and len(out["commits"]) == 9
+
+
+def test_regenerate_refuses_without_a_sandbox(good_bundle, band_key, tmp_path, monkeypatch):
+    from companion.shf import sandbox
+
+    pub = tmp_path / "band.pub"
+    pub.write_text(public_hex(band_key.public_key()))
+    monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "missing-bwrap"))
+    sandbox._probe.cache_clear()
+    try:
+        r = CliRunner().invoke(shf, ["regenerate", str(good_bundle), "--trust", str(pub), "--no-render"],
+                               env={"SCRIPTHAMMER_VAR_DIR": str(tmp_path / "var")})
+    finally:
+        sandbox._probe.cache_clear()
+    assert r.exit_code == 1
+    err = json.loads(r.output.strip().splitlines()[-1])
+    assert err["code"] == "sandbox_unavailable" and "bubblewrap" in err["message"]

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from companion.shf import spec
-from companion.shf.regenerate import Limits, network_isolation, regenerate
+from companion.shf.regenerate import Limits, regenerate
 
 from tests.shf.conftest import rewrite
 
@@ -20,7 +20,7 @@ def test_regenerate_is_bit_identical(good_bundle, trusted, tmp_path):
     res = regenerate(good_bundle, trusted, tmp_path)
     assert res.ok and res.composition_identical
     assert res.audio["identical"] and res.audio["engines_match"]
-    assert res.sandbox["isolation"]["network"] == ("namespace" if network_isolation() else "audit hook only")
+    assert res.sandbox["isolation"]["tool"] == "bubblewrap"
 
 
 def test_untrusted_and_unsigned_bundles_do_not_run(good_bundle, trusted, tmp_path):
@@ -28,10 +28,10 @@ def test_untrusted_and_unsigned_bundles_do_not_run(good_bundle, trusted, tmp_pat
     with pytest.raises(spec.UntrustedBundle, match="do not trust"):
         regenerate(other, trusted, tmp_path)
     unsigned = rewrite(good_bundle, tmp_path / "u.shf", drop=("shf.sig",))
-    with pytest.raises(spec.SignatureError, match="not signed"):
+    with pytest.raises(spec.BundleSignatureError, match="not signed"):
         regenerate(unsigned, trusted, tmp_path)
     forged = rewrite(good_bundle, tmp_path / "f.shf", manifest_change=lambda m: m.update(title="x"))
-    with pytest.raises(spec.SignatureError, match="invalid"):
+    with pytest.raises(spec.BundleSignatureError, match="invalid"):
         regenerate(forged, trusted, tmp_path)
 
 
@@ -48,35 +48,199 @@ def evil(good_bundle, tmp_path, key, code: str, name="algorithms/members/form.py
     return rewrite(good_bundle, tmp_path / "evil.shf", change=change, manifest_change=fix, key=key)
 
 
-@pytest.mark.parametrize("code, match", [
-    ("open('/tmp/shf-escape-test', 'w').write('x')", "outside the scratch folder"),
-    ("import os; os.system('touch /tmp/shf-escape-test')", "not allowed"),
-    ("import socket", "not allowed"),
-    ("import subprocess", "not allowed"),
-    ("import ctypes", "not allowed"),
-    ("import os; os.remove('/etc/hostname')", "outside the scratch folder"),
-    ("import sys; sys.addaudithook(lambda *a: None); open('/tmp/shf-escape-test', 'w')", "outside the scratch"),
-])
-def test_escaping_scripts_are_stopped(good_bundle, band_key, trusted, tmp_path, code, match):
-    Path("/tmp/shf-escape-test").unlink(missing_ok=True)
-    bad = evil(good_bundle, tmp_path, band_key, code)
-    with pytest.raises(spec.SandboxError, match=match):
+def outcome(bad, trusted, tmp_path) -> str:
+    """Run a hostile bundle whose script ends by raising ``RuntimeError("OUTCOME ...")``: what it saw."""
+    with pytest.raises(spec.SandboxError) as info:
         regenerate(bad, trusted, tmp_path, FAST, render=False)
-    assert not Path("/tmp/shf-escape-test").exists()
-    assert Path("/etc/hostname").exists()
+    msg = info.value.message
+    assert "OUTCOME " in msg, msg
+    return msg.split("OUTCOME ", 1)[1]
 
 
-def test_network_is_unreachable_even_without_the_hook(good_bundle, band_key, trusted, tmp_path):
-    if not network_isolation():
-        pytest.skip("no network namespaces here (documented: the audit hook is then the only wall)")
-    # _socket is imported by the runtime before the guard? use the already-loaded module if any
-    code = ("import sys\nm = sys.modules.get('_socket')\n"
-            "if m is not None:\n    s = m.socket(2, 1)\n    s.settimeout(2)\n    s.connect(('1.1.1.1', 80))\n")
-    bad = evil(good_bundle, tmp_path, band_key, code)
+def attack(body: str) -> str:
+    """Script text: run ``body`` (which fills the dict ``seen``), then report ``seen`` by raising."""
+    return "seen = {}\n" + body + "\nraise RuntimeError('OUTCOME ' + repr(seen))"
+
+
+SHELL = attack("""
+import os
+marker = @MARKER@
+try:
+    import _posixsubprocess  # what subprocess uses; no audit event of its own
+    pid = _posixsubprocess.fork_exec(
+        [b'/bin/sh', b'-c', ('echo pwned > ' + marker).encode()], [b'/bin/sh'], True, (), None, None,
+        -1, -1, -1, -1, -1, -1, *os.pipe(), False, False, -1, None, None, None, -1, None, False)
+    os.waitpid(pid, 0)
+    seen['fork_exec'] = 'RAN'
+except OSError as exc:
+    seen['fork_exec'] = exc.errno
+try:
+    import subprocess
+    subprocess.run(['/bin/sh', '-c', 'echo pwned > ' + marker])
+    seen['subprocess'] = 'RAN'
+except OSError as exc:
+    seen['subprocess'] = exc.errno
+seen['system'] = os.system('echo pwned > ' + marker)
+try:
+    os.execv('/bin/sh', ['sh', '-c', 'echo pwned > ' + marker])
+except OSError as exc:
+    seen['execv'] = exc.errno
+""")
+
+
+def test_a_script_cannot_start_a_shell(good_bundle, band_key, trusted, tmp_path):
+    """Hole 11 (a): the audit hook let _posixsubprocess start /bin/sh. Now no process can be made."""
+    import errno
+
+    marker = tmp_path / "pwned"
+    bad = evil(good_bundle, tmp_path, band_key, SHELL.replace("@MARKER@", repr(str(marker))))
+    seen = eval(outcome(bad, trusted, tmp_path))  # noqa: S307 - our own repr of a dict of ints
+    assert seen["fork_exec"] == errno.EPERM and seen["subprocess"] == errno.EPERM, seen
+    assert seen["system"] != 0 and seen["execv"] == errno.EPERM, seen
+    assert not marker.exists()
+
+
+READ = attack("""
+for name, path in @PATHS@.items():
     try:
-        regenerate(bad, trusted, tmp_path, FAST, render=False)
-    except spec.SandboxError as exc:
-        assert "sandbox" in str(exc) or "unreachable" in str(exc) or "Network" in str(exc)
+        with open(path, 'rb') as fh:
+            seen[name] = 'READ %d bytes' % len(fh.read())
+    except OSError as exc:
+        seen[name] = exc.errno
+""")
+
+
+def test_a_script_cannot_read_the_signing_key_or_the_database(good_bundle, band_key, trusted, tmp_path):
+    """Hole 11 (b): reads were never stopped: a script could read the band's key and the database."""
+    import errno
+    import sqlite3
+
+    from companion.config import Config
+    from companion.shf.keys import key_paths, signing_key
+
+    cfg = Config(var_dir=tmp_path / "var")
+    signing_key(cfg)
+    db = tmp_path / "var" / "companion.db"
+    with sqlite3.connect(db) as c:
+        c.execute("CREATE TABLE api_tokens (token_hash TEXT)")
+        c.execute("INSERT INTO api_tokens VALUES ('secret')")
+    paths = {"key": str(key_paths(cfg)[0]), "db": str(db), "passwd": "/etc/passwd", "proc": "/proc/1/environ",
+             "repo_config": str(Path(__file__).resolve().parents[2] / "companion" / "config.py")}
+    bad = evil(good_bundle, tmp_path, band_key, READ.replace("@PATHS@", repr(paths)))
+    seen = eval(outcome(bad, trusted, tmp_path))  # noqa: S307
+    assert seen == {name: errno.ENOENT for name in paths}, seen
+
+
+CONNECT = attack("""
+import _socket
+for family, address in ((_socket.AF_INET, ('127.0.0.1', @PORT@)), (_socket.AF_UNIX, @UNIX@)):
+    try:
+        s = _socket.socket(family, _socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(address)
+        seen[int(family)] = 'CONNECTED'
+    except OSError as exc:
+        seen[int(family)] = exc.errno
+""")
+
+
+def test_a_script_cannot_open_a_socket(good_bundle, band_key, trusted, tmp_path):
+    """Hole 11 (c): no socket of any family, so not to a listener on this machine either."""
+    import errno
+    import socket
+
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    tcp.settimeout(0.5)
+    unix_path = str(tmp_path / "listener.sock")
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(unix_path)
+    unix.listen(1)
+    unix.settimeout(0.5)
+    try:
+        code = CONNECT.replace("@PORT@", str(tcp.getsockname()[1])).replace("@UNIX@", repr(unix_path))
+        bad = evil(good_bundle, tmp_path, band_key, code)
+        seen = eval(outcome(bad, trusted, tmp_path))  # noqa: S307
+        assert seen == {int(socket.AF_INET): errno.EPERM, int(socket.AF_UNIX): errno.EPERM}, seen
+        for listener in (tcp, unix):
+            with pytest.raises(socket.timeout):
+                listener.accept()
+    finally:
+        tcp.close()
+        unix.close()
+
+
+WRITE = attack("""
+for name, path in @PATHS@.items():
+    try:
+        with open(path, 'w') as fh:
+            fh.write('x')
+        seen[name] = 'WROTE'
+    except OSError as exc:
+        seen[name] = exc.errno
+with open('/out/allowed.txt', 'w') as fh:  # the one writable place
+    seen['out'] = fh.write('ok')
+""")
+
+
+def test_a_script_cannot_write_outside_its_output_folder(good_bundle, band_key, trusted, tmp_path):
+    """Hole 11 (d): only /out is writable: not the job's own scripts, not /, not the host's folders."""
+    import errno
+
+    escape = tmp_path / "escape.txt"
+    paths = {"host": str(escape), "job_script": "/job/algorithms/generate.py", "job_new": "/job/new.py",
+             "root": "/evil", "dev": "/dev/evil", "lib": "/usr/lib/evil", "code": "/sandbox/companion/evil.py"}
+    bad = evil(good_bundle, tmp_path, band_key, WRITE.replace("@PATHS@", repr(paths)))
+    seen = eval(outcome(bad, trusted, tmp_path))  # noqa: S307
+    assert seen.pop("out") == 2
+    assert seen["host"] == errno.ENOENT
+    assert all(seen[name] == errno.EROFS for name in paths if name != "host"), seen
+    assert not escape.exists()
+
+
+def test_the_seccomp_filter_refuses_dangerous_calls(good_bundle, band_key, trusted, tmp_path):
+    """Whatever a script reaches with ctypes, the kernel refuses these calls (EPERM) in the sandbox."""
+    import errno
+
+    from companion.shf.sandbox import _libseccomp
+
+    names = ["socket", "ptrace", "mount", "keyctl", "unshare", "setns", "bpf", "fork", "execve", "perf_event_open",
+             "userfaultfd", "io_uring_setup", "chroot"]
+    numbers = {n: _libseccomp().seccomp_syscall_resolve_name(n.encode()) for n in names}
+    clone = _libseccomp().seccomp_syscall_resolve_name(b"clone")
+    code = attack(f"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for name, nr in {numbers!r}.items():
+    ctypes.set_errno(0)
+    rc = libc.syscall(nr, 0, 0, 0, 0, 0)
+    seen[name] = ctypes.get_errno() if rc == -1 else 'RETURNED %d' % rc
+ctypes.set_errno(0)
+seen['clone_process'] = (libc.syscall({clone}, 17, 0, 0, 0, 0), ctypes.get_errno())
+seen['uid'] = os.getuid()
+""")
+    bad = evil(good_bundle, tmp_path, band_key, code)
+    seen = eval(outcome(bad, trusted, tmp_path))  # noqa: S307
+    assert seen.pop("uid") == 65534
+    assert seen.pop("clone_process") == (-1, errno.EPERM)
+    assert seen == {n: errno.EPERM for n in names}, seen
+
+
+def test_no_sandbox_means_nothing_runs(good_bundle, trusted, tmp_path, monkeypatch):
+    """Without bubblewrap the scripts are not run at all: a clear error, no weaker fallback."""
+    from companion.shf import sandbox
+
+    monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "no-bwrap"))
+    sandbox._probe.cache_clear()
+    work = tmp_path / "work"
+    try:
+        with pytest.raises(spec.SandboxUnavailable, match="bubblewrap") as info:
+            regenerate(good_bundle, trusted, work, FAST, render=False)
+    finally:
+        sandbox._probe.cache_clear()
+    assert info.value.code == "sandbox_unavailable" and info.value.status == 503
+    assert not work.exists()  # nothing extracted, nothing run
 
 
 def test_cpu_hog_is_stopped(good_bundle, band_key, trusted, tmp_path):
@@ -112,3 +276,14 @@ def test_changed_algorithm_is_detected(good_bundle, band_key, trusted, tmp_path)
     changed = rewrite(good_bundle, tmp_path / "c.shf", change=change, manifest_change=fix, key=band_key)
     res = regenerate(changed, trusted, tmp_path, render=False)
     assert not res.ok and not res.composition_identical
+
+
+def test_the_container_runs_as_a_user_and_has_the_sandbox():
+    """The Dockerfile installs bubblewrap and libseccomp and ends as a non-root user."""
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    assert "bubblewrap" in text and "libseccomp2" in text
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    cmd_at = max(i for i, line in enumerate(text.splitlines()) if line.startswith("CMD "))
+    user_at = max(i for i, line in enumerate(text.splitlines()) if line.startswith("USER "))
+    assert user_at < cmd_at

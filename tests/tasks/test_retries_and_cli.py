@@ -30,16 +30,16 @@ def test_transient_failure_is_retried_then_succeeds(tmp_path, redis_url):
     key = next(svc.store.list("uploads/"))
     original = svc.store.get_bytes(key)
     svc.store.delete(key)  # the store is briefly unavailable for this object
-    SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True)
+    svc.worker(SimpleWorker).work(burst=True)
     job = client.get(job_url, headers=auth).get_json()
     assert job["state"] == "retrying" and job["error"]["code"] == "transient_error"
     assert client.get(f"/api/tracks/{t['id']}", headers=auth).get_json()["status"] == "processing"
     svc.store.put_bytes(key, original)  # back again
     time.sleep(5.5)  # the first retry interval
-    SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=True)
+    svc.worker(SimpleWorker).work(burst=True, with_scheduler=True)
     deadline = time.time() + 30
     while client.get(job_url, headers=auth).get_json()["state"] != "finished" and time.time() < deadline:
-        SimpleWorker([svc.queue()], connection=svc.redis).work(burst=True, with_scheduler=True)
+        svc.worker(SimpleWorker).work(burst=True, with_scheduler=True)
         time.sleep(0.5)
     job = client.get(job_url, headers=auth).get_json()
     assert job["state"] == "finished" and job["attempts"] == 2 and job["error"] is None

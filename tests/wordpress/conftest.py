@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import IN_CI, build_config, free_port, prepare, wait_for_port
+from tests.conftest import IN_CI, build_config, free_port, prepare, start_server, stop_group, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -52,7 +52,6 @@ MARIADB_SOCKET = os.environ.get("SCRIPTHAMMER_TEST_MARIADB_SOCKET", "/run/mysqld
 SECRET = "wp-test-secret-" + uuid.uuid4().hex[:12]
 ADMIN_USER, ADMIN_PASS = "admin", "admin-" + uuid.uuid4().hex[:10]
 PUBLISHER = "companion"
-CHROMIUM = os.environ.get("SCRIPTHAMMER_CHROMIUM", "/usr/bin/chromium")
 
 #: plugin file (relative to wp-content/plugins) of each real plugin and of its stand-in.
 REAL = {"woocommerce": "woocommerce/woocommerce.php",
@@ -315,23 +314,6 @@ class Companion:
         raise TimeoutError(f"job {job_id} did not finish in {timeout}s")
 
 
-def register_wordpress_blueprint(app) -> None:
-    """Until the lead wires companion.wordpress.api into create_app, register it here."""
-    if "wordpress" in app.blueprints:
-        return
-    from companion.wordpress.api import blp
-
-    api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    api.register_blueprint(blp)
-    # The player's embed pages (another package): wire them too if create_app does not yet.
-    import importlib.util
-
-    if "embed" not in app.blueprints and importlib.util.find_spec("companion.embed.api") is not None:
-        from companion.embed.api import blp as embed_blp
-
-        api.register_blueprint(embed_blp)
-
-
 @pytest.fixture(scope="session")
 def ports(wp_core) -> dict:
     return {"wp": free_port(), "companion": free_port()}
@@ -352,15 +334,12 @@ def companion(wp_core, tmp_path_factory, redis_url, ports):
                           hls_bitrates="64", preview_seconds=4)
     tokens = prepare(config)
     app = create_app(config)
-    register_wordpress_blueprint(app)
     server = make_server("127.0.0.1", ports["companion"], app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     comp = Companion(url=url, app=app, config=config, tokens=tokens)
     yield comp
-    if comp.worker is not None and comp.worker.poll() is None:
-        comp.worker.terminate()
-        comp.worker.wait(15)
+    stop_group(comp.worker, timeout=15)
     server.shutdown()
     context.configure(None)
     app.extensions["scripthammer"].close()
@@ -371,12 +350,10 @@ def companion_worker(companion, wordpress, tmp_path_factory):
     """A real RQ worker process on the companion's queue (started once WordPress's password is known)."""
     log = open(tmp_path_factory.mktemp("worker") / "worker.log", "wb")
     env = config_env(companion.config)
-    companion.worker = subprocess.Popen([sys.executable, "-m", "companion.cli", "worker"], cwd=REPO, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+    companion.worker = start_server([sys.executable, "-m", "companion.cli", "worker"], cwd=REPO, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
     yield companion.worker
-    if companion.worker.poll() is None:
-        companion.worker.terminate()
-        companion.worker.wait(15)
+    stop_group(companion.worker, timeout=15)  # the worker and its work horse
     log.close()
 
 
@@ -390,6 +367,53 @@ def _jobs_context(request):
     yield
 
 
+def real_plugins() -> set[str]:
+    """Which of WooCommerce, Subscriptions and BuddyPress are the real plugins in this run (found in
+    SCRIPTHAMMER_WP_EXTRA_PLUGINS); the others are the labelled stand-ins."""
+    extra = Path(EXTRA_PLUGINS) if EXTRA_PLUGINS else None
+    return {key for key, plugin_file in REAL.items() if extra is not None and (extra / plugin_file).exists()}
+
+
+#: the fixtures that switch on the commerce and community plugins, and which plugins each stands on
+PLUGIN_FIXTURES = {"woo": ("woocommerce", "subscriptions"), "bp": ("buddypress",),
+                   "store": ("woocommerce", "subscriptions")}  # test_shop_flow's shop
+
+
+def pytest_generate_tests(metafunc):
+    """A test on WooCommerce, Subscriptions or BuddyPress says in its id what it ran against:
+    ``[...-standin-plugins]`` (one of them is a stand-in) or ``[...-real-plugins]``."""
+    keys = [k for fx, ks in PLUGIN_FIXTURES.items() if fx in metafunc.fixturenames for k in ks]
+    if keys:
+        label = "real-plugins" if set(keys) <= real_plugins() else "standin-plugins"
+        metafunc.parametrize("plugin_kind", [label], ids=[label], scope="module")
+
+
+@pytest.fixture(scope="module")
+def plugin_kind(request) -> str:
+    """"real-plugins" or "standin-plugins" (set by pytest_generate_tests)."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def woo(wordpress, plugin_kind):
+    """WordPress with WooCommerce active (the real one, or its stand-in: see the test's id)."""
+    wordpress.activate(wordpress.plugins["woocommerce"])
+    wordpress.admin_session().get(f"{wordpress.url}/wp-admin/", timeout=120)  # admin_init once, as an admin
+    yield wordpress
+    wordpress.deactivate(wordpress.plugins["subscriptions"], wordpress.plugins["woocommerce"])
+
+
+@pytest.fixture(scope="module")
+def bp(wordpress, plugin_kind):
+    """WordPress with BuddyPress active (the real one, or its stand-in: see the test's id)."""
+    wordpress.activate(wordpress.plugins["buddypress"])
+    if "buddypress" in wordpress.real:
+        # Real BuddyPress: its tables come with admin_init as an administrator.
+        wordpress.admin_session().get(f"{wordpress.url}/wp-admin/", timeout=120)
+    yield wordpress
+    wordpress.deactivate(wordpress.plugins["buddypress"])
+
+
 def _link_plugins(plugins_dir: Path) -> tuple[dict, set]:
     (plugins_dir / "scripthammer").symlink_to(PLUGIN_DIR, target_is_directory=True)
     chosen: dict[str, str] = {}
@@ -397,7 +421,7 @@ def _link_plugins(plugins_dir: Path) -> tuple[dict, set]:
     extra = Path(EXTRA_PLUGINS) if EXTRA_PLUGINS else None
     for key, plugin_file in REAL.items():
         folder = plugin_file.split("/")[0]
-        if extra is not None and (extra / plugin_file).exists():
+        if key in real_plugins():
             (plugins_dir / folder).symlink_to(extra / folder, target_is_directory=True)
             chosen[key] = plugin_file
             real.add(key)
@@ -451,9 +475,11 @@ def wordpress(wp_core, wp_database, companion, ports, tmp_path_factory):
     port = ports["wp"]
     env = dict(os.environ, PHP_CLI_SERVER_WORKERS="4")
     server_log = open(base / "php-server.log", "wb")
-    proc = subprocess.Popen(["php", "-d", "memory_limit=512M", "-d", "upload_max_filesize=64M",
-                             "-d", "post_max_size=64M", "-S", f"127.0.0.1:{port}", "-t", str(root)],
-                            cwd=root, env=env, stdout=server_log, stderr=subprocess.STDOUT)
+    # Its own process group: PHP's built-in server forks PHP_CLI_SERVER_WORKERS children that keep
+    # listening after their master is gone, so the group is stopped, not the master.
+    proc = start_server(["php", "-d", "memory_limit=512M", "-d", "upload_max_filesize=64M",
+                         "-d", "post_max_size=64M", "-S", f"127.0.0.1:{port}", "-t", str(root)],
+                        cwd=root, env=env, stdout=server_log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, timeout=20)
         url = f"http://127.0.0.1:{port}"
@@ -481,12 +507,39 @@ return $created[0];
         companion.config.wp_app_password = password
         yield wp
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)
         server_log.close()
+
+
+@pytest.fixture(scope="session")
+def premium_recording(companion, companion_worker, tmp_path_factory) -> int:
+    """A premium track with a 12-second recording through the release pipeline (not published; the test
+    companion's preview is 4 s, so what plays tells the preview from the whole): its id."""
+    import hashlib
+
+    from companion.catalog import service as catalog
+    from companion.catalog.uploads import accept_upload
+    from tests.conftest import make_audio
+
+    svc = companion.svc
+    with svc.db.session() as s:
+        track_id = catalog.create_track(s, title="Paid Orbit", release_state="premium").id
+    audio = make_audio(tmp_path_factory.mktemp("premium-audio") / "orbit.wav", 12.0)
+    with companion.app.test_request_context():  # accept_upload answers with the track's JSON for a caller
+        job_id, _ = accept_upload(svc, track_id, audio, audio.name, hashlib.sha256(audio.read_bytes()).hexdigest())
+    done = companion.wait_job(job_id, timeout=180)
+    assert done["state"] == "finished", done
+    return track_id
+
+
+def publish_track(companion, track_id: int) -> dict:
+    """Publish through the API as the leader and wait for the job: the job's result."""
+    r = requests.post(f"{companion.url}/api/tracks/{track_id}/publish", timeout=60,
+                      headers={"Authorization": f"Bearer {companion.tokens['ivory']}"})
+    assert r.status_code == 202, r.text
+    job = companion.wait_job(r.json()["job_id"])
+    assert job["state"] == "finished", job
+    return job["result"]
 
 
 @pytest.fixture(scope="session")
@@ -497,24 +550,3 @@ def artifacts(wp_core) -> Path:
     return d
 
 
-# Playwright's sync API holds an event loop in this thread: close it when the module is done
-# (module, not package: a folder without __init__.py has no package scope of its own)
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium driven by Playwright for Python."""
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if IN_CI:
-            pytest.fail("playwright is not installed (pip install playwright)")
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
-        yield b
-        b.close()

@@ -44,8 +44,13 @@ def test_upload_from_the_track_editor(wordpress, companion, companion_worker, br
 
     # A file that is not audio: the companion's reason, in words, and nothing queued.
     page.set_input_files("#scripthammer-file", str(junk))
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.click("#scripthammer-upload")
-    page.wait_for_selector(".scripthammer-message--error", timeout=30000)
+    try:
+        page.wait_for_selector(".scripthammer-message--error", timeout=60000)
+    except Exception as exc:  # say what the editor showed instead
+        raise AssertionError(f"no error shown: {page.inner_text('#scripthammer-message')!r} {console} {errors}") from exc
     message = page.inner_text("#scripthammer-message")
     assert "HTTP" not in message and len(message) > 20, message
 
@@ -143,21 +148,38 @@ update_post_meta( $a, 'scripthammer_companion_id', 77 );
 $with = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Listen',
   'post_content' => '<!-- wp:scripthammer/player {"track":' . $t . '} /-->' . "\\n\\n" . '[scripthammer_player album=' . $a . ']' ) );
 $without = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Plain', 'post_content' => 'Nothing here.' ) );
-return array( 'with' => $with, 'without' => $without, 'track' => $t );""")
+$live = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Live',
+  'post_content' => '<!-- wp:scripthammer/live {"session":31} /-->' ) );
+$perf = wp_insert_post( array( 'post_type' => 'sh_performance', 'post_status' => 'publish', 'post_title' => 'Tonight',
+  'post_content' => '[scripthammer_live]' ) );
+update_post_meta( $perf, 'scripthammer_live_session', 32 );
+$unset = wp_insert_post( array( 'post_type' => 'sh_performance', 'post_status' => 'publish', 'post_title' => 'Unset',
+  'post_content' => '[scripthammer_live session=abc]' ) );
+return array( 'with' => $with, 'without' => $without, 'track' => $t, 'live' => $live, 'perf' => $perf, 'unset' => $unset );""")
     html = requests.get(f"{wordpress.url}/?page_id={post['with']}", timeout=60).text
     assert f'src="{companion.url}/embed/track/4242"' in html
     assert f'src="{companion.url}/embed/album/77"' in html
     assert "scripthammer-front-css" in html  # assets only where used...
     plain = requests.get(f"{wordpress.url}/?page_id={post['without']}", timeout=60).text
     assert "scripthammer-front-css" not in plain and "scripthammer-player" not in plain  # ...not elsewhere
+    # The live player: a block with a session, a performance post's own session, none at all.
+    live = requests.get(f"{wordpress.url}/?page_id={post['live']}", timeout=60).text
+    assert f'src="{companion.url}/embed/live/31"' in live
+    perf = requests.get(f"{wordpress.url}/?p={post['perf']}&post_type=sh_performance", timeout=60).text
+    assert f'src="{companion.url}/embed/live/32"' in perf
+    unset = requests.get(f"{wordpress.url}/?p={post['unset']}&post_type=sh_performance", timeout=60).text
+    assert "has no session chosen" in unset and "/embed/live/" not in unset
     # The block editor can render it server-side too (the block's REST renderer).
     s = wordpress.admin_session()
     nonce = {"X-WP-Nonce": _rest_nonce(s, wordpress)}
     types = s.get(wordpress.rest_url("/wp/v2/block-types/scripthammer"), timeout=30, headers=nonce).json()
-    assert {t["name"] for t in types} == {"scripthammer/player", "scripthammer/tip-jar"}
+    assert {t["name"] for t in types} == {"scripthammer/player", "scripthammer/live", "scripthammer/tip-jar"}
     rendered = s.get(wordpress.rest_url(f"/wp/v2/block-renderer/scripthammer/player?context=edit&attributes[track]={post['track']}"),
                      timeout=30, headers=nonce).json()
     assert f"{companion.url}/embed/track/4242" in rendered["rendered"]
+    rendered = s.get(wordpress.rest_url("/wp/v2/block-renderer/scripthammer/live?context=edit&attributes[session]=31"),
+                     timeout=30, headers=nonce).json()
+    assert f"{companion.url}/embed/live/31" in rendered["rendered"]
     assert wordpress.plugin_problems() == []
 
 

@@ -76,15 +76,18 @@ def test_publish_is_idempotent(wordpress, companion, released_track):
     fields = {f["key"]: f["value"] for f in post.custom_fields}
     assert fields["scripthammer_companion_id"] == str(tid)
     assert fields["scripthammer_album"] == str(album_pub["wp_post_id"])
-    # ... and through REST: the renditions with sizes and codecs, HLS and peaks URLs on the companion.
+    # ... and through REST: the renditions with sizes and codecs (a URL for the preview only), the peaks
+    # and the player's embed URL on the companion; no stream or download URL (the player asks for those).
     rest = requests.get(wordpress.rest_url(f"/wp/v2/sh-tracks/{post_id}"), timeout=30).json()
     meta = rest["meta"]
     assert meta["scripthammer_release_state"] == "public" and meta["scripthammer_status"] == "ready"
-    assert meta["scripthammer_hls_url"].startswith(companion.url + "/media/")
+    assert "scripthammer_hls_url" not in meta
     assert meta["scripthammer_peaks_url"].startswith(companion.url + "/media/")
+    assert meta["scripthammer_embed_url"] == f"{companion.url}/embed/track/{tid}"
     names = {r["name"] for r in meta["scripthammer_renditions"]}
     assert {"mp3-320", "flac"} <= names, names
     assert all(r["size"] > 0 for r in meta["scripthammer_renditions"])
+    assert {r["kind"] for r in meta["scripthammer_renditions"] if r["url"]} == {"preview"}
     assert 3.5 < meta["scripthammer_duration"] < 4.5
 
     # Again: same post, no duplicate, the cover reused.
@@ -275,3 +278,31 @@ def test_queue_down_queues_nothing_and_says_why(companion, released_track, monke
         assert s.get(Job, pub["job_id"]).state == "failed"
     monkeypatch.undo()
     assert _publish(companion, "track", tid)["state"] == "published"
+
+
+def test_the_post_carries_the_tracks_credits_and_codes(wordpress, companion):
+    """A track that sounds a composition version: its post's meta names the writers with their shares,
+    the performers, the ISRC and the ISWC (companion/rights/credits.py)."""
+    from companion.algorithms.base import Params
+    from companion.algorithms.generate import generate
+    from companion.catalog import service as catalog
+    from companion.compositions.rights import member_actor
+    from companion.compositions.store import Store
+    from companion.rights import credits
+
+    svc = companion.svc
+    store = Store(svc.config.compositions_dir)
+    res = generate(store, svc.band, member_actor(svc.band, "ivory"), comp_id="wp-credits", title="Credits Piece",
+                   seed=3, params=Params(), measures=4)
+    with svc.db.session() as s:
+        track = catalog.create_track(s, title="Credits Piece", release_state="public")
+        track.composition_id, track.composition_commit = "wp-credits", res["head"]
+        track.isrc = "USS1Z2600077"
+        credits.set_composition_iswc(s, "wp-credits", "T-034.524.680-1", by="ivory")
+        s.flush()
+        tid = track.id
+    pub = _publish(companion, "track", tid)
+    meta = requests.get(wordpress.rest_url(f"/wp/v2/sh-tracks/{pub['wp_post_id']}"), timeout=30).json()["meta"]
+    assert meta["scripthammer_isrc"] == "US-S1Z-26-00077" and meta["scripthammer_iswc"] == "T-034.524.680-1"
+    line = meta["scripthammer_credits"]
+    assert line.startswith("Written by ") and "Chops" in line and "%" in line and "Performed by" in line, line

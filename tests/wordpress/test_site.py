@@ -45,9 +45,10 @@ def test_post_types_and_meta_over_rest(wordpress):
         assert listed[name]["rest_base"] == base
     schema = requests.options(wordpress.rest_url("/wp/v2/sh-tracks"), auth=auth, timeout=30).json()
     meta = schema["schema"]["properties"]["meta"]["properties"]
-    for key in ("companion_id", "duration", "renditions", "hls_url", "peaks_url", "release_state", "album",
+    for key in ("companion_id", "duration", "renditions", "peaks_url", "embed_url", "release_state", "album",
                 "track_number"):
         assert f"scripthammer_{key}" in meta, sorted(meta)
+    assert "scripthammer_hls_url" not in meta  # premium HLS is never in WordPress
     assert meta["scripthammer_release_state"]["enum"] == ["draft", "unreleased", "public", "premium"]
     assert meta["scripthammer_renditions"]["type"] == "array"
     # A post written over REST keeps its meta, and ?companion_id= finds it.

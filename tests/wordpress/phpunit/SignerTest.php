@@ -63,4 +63,30 @@ final class SignerTest extends TestCase {
 		$this->assertNull( ( new Signer( 'other' ) )->read_upload_token( $token, 1000 ) );
 		$this->assertNull( $signer->read_upload_token( $token . '0', 1000 ) );
 	}
+
+	/** The same vector as tests/wordpress/test_listener_token.py: Python's read_listener_token accepts it. */
+	public const LISTENER_VECTOR = 'shmls.eyJ1Ijo0MiwiZXhwIjoxNzAwMDAxODAwLCJuIjoiYWJjZGVmZ2hpamtsbW5vcDEyMzQiLCJubSI6IkZhbiDDnG7Dr2NvZGUgLyBcInF1b3RlZFwiIn0.7e9273b28537d22d62abe12e4584dfac8eb84b14cc5d0305145a671b3b24c0fb';
+
+	public function test_listener_token_matches_the_shared_vector(): void {
+		$token = ( new Signer( 's3cret' ) )->listener_token( 42, 'Fan Ünïcode / "quoted"', 1800, 1700000000, 'abcdefghijklmnop1234' );
+		$this->assertSame( self::LISTENER_VECTOR, $token );
+	}
+
+	public function test_listener_token_shape_limits_and_mac(): void {
+		$signer = new Signer( 'k' );
+		$token  = $signer->listener_token( 7, str_repeat( 'é', 80 ), 99999, 1000 );
+		$this->assertMatchesRegularExpression( '/^shmls\.[A-Za-z0-9_-]+\.[0-9a-f]{64}$/', $token );
+		[ , $body, $mac ] = explode( '.', $token );
+		$claims = json_decode( base64_decode( strtr( $body, '-_', '+/' ) ), true );
+		$this->assertSame( 7, $claims['u'] );
+		$this->assertSame( 1000 + 3600, $claims['exp'] ); // capped at an hour
+		$this->assertSame( 60, mb_strlen( $claims['nm'] ) );
+		$this->assertMatchesRegularExpression( '/^[A-Za-z0-9_-]{16,64}$/', $claims['n'] );
+		// The prefix is inside the MAC: the upload token's MAC (body only) is not the listener token's.
+		$this->assertSame( hash_hmac( 'sha256', 'shmls.' . $body, 'k' ), $mac );
+		$this->assertNotSame( hash_hmac( 'sha256', $body, 'k' ), $mac );
+		$this->assertNotSame( $token, $signer->listener_token( 7, str_repeat( 'é', 80 ), 99999, 1000 ) ); // fresh nonce
+		$this->expectException( \InvalidArgumentException::class );
+		$signer->listener_token( 0 );
+	}
 }

@@ -1,7 +1,7 @@
 <?php
 /**
- * Player and tip-jar blocks and shortcodes ([scripthammer_player track=ID], [scripthammer_player album=ID],
- * [scripthammer_tipjar]). Their assets are enqueued only when one of them renders.
+ * Player, live player and tip-jar blocks and shortcodes ([scripthammer_player track=ID], [scripthammer_player album=ID],
+ * [scripthammer_live session=ID], [scripthammer_tipjar]). Their assets are enqueued only when one of them renders.
  *
  * @package ScriptHammer
  */
@@ -17,6 +17,11 @@ final class Blocks {
 
 	public const PLAYER = 'scripthammer/player';
 	public const TIPJAR = 'scripthammer/tip-jar';
+	public const LIVE   = 'scripthammer/live';
+	/** A performance post's live session on the companion (its /embed/live/<id>). */
+	public const META_LIVE_SESSION = 'scripthammer_live_session';
+	/** Seconds a page's listener token lives (a reload mints another). */
+	public const LISTENER_TOKEN_TTL = 1800;
 
 	/**
 	 * Register scripts, styles, blocks and shortcodes (on init).
@@ -67,7 +72,24 @@ final class Blocks {
 				),
 			)
 		);
+		register_block_type(
+			self::LIVE,
+			array(
+				'api_version'     => 2,
+				'title'           => __( 'ScriptHammer live player', 'scripthammer' ),
+				'category'        => 'media',
+				'editor_script'   => 'scripthammer-blocks',
+				'render_callback' => array( $this, 'render_live' ),
+				'attributes'      => array(
+					'session' => array(
+						'type'    => 'integer',
+						'default' => 0,
+					),
+				),
+			)
+		);
 		add_shortcode( 'scripthammer_player', array( $this, 'player_shortcode' ) );
+		add_shortcode( 'scripthammer_live', array( $this, 'live_shortcode' ) );
 		add_shortcode( 'scripthammer_tipjar', array( $this, 'tipjar_shortcode' ) );
 	}
 
@@ -90,6 +112,44 @@ final class Blocks {
 				'track' => absint( $atts['track'] ),
 				'album' => absint( $atts['album'] ),
 			)
+		);
+	}
+
+	/**
+	 * [scripthammer_live session=ID] (the companion's live session id; without it, the performance post's own).
+	 *
+	 * @param array<string,string>|string $atts Attributes.
+	 */
+	public function live_shortcode( $atts ): string {
+		$atts = shortcode_atts( array( 'session' => 0 ), is_array( $atts ) ? $atts : array(), 'scripthammer_live' );
+		return $this->render_live( array( 'session' => absint( $atts['session'] ) ) );
+	}
+
+	/**
+	 * The live player: the companion's /embed/live/<session> in an iframe (WebRTC for a signed-in fan, who
+	 * gets a listener token in the fragment and may vote; HLS for anyone else). The session is the block's
+	 * own, else the performance post's META_LIVE_SESSION.
+	 *
+	 * @param array<string,mixed> $attrs session (the companion's live session id).
+	 */
+	public function render_live( $attrs ): string {
+		$attrs   = is_array( $attrs ) ? $attrs : array();
+		$session = absint( $attrs['session'] ?? 0 );
+		$post    = get_post();
+		if ( $session <= 0 && $post && PostTypes::PERFORMANCE === $post->post_type ) {
+			$session = absint( get_post_meta( $post->ID, self::META_LIVE_SESSION, true ) );
+		}
+		wp_enqueue_style( 'scripthammer-front' );
+		$base = Settings::companion_public_url();
+		if ( $session <= 0 || '' === $base ) {
+			return '<div class="scripthammer-player scripthammer-player--missing">' . esc_html__( 'This live player has no session chosen.', 'scripthammer' ) . '</div>';
+		}
+		$src = $base . '/embed/live/' . $session . self::listener_fragment();
+		return sprintf(
+			'<figure class="scripthammer-player scripthammer-live wp-block-scripthammer-live" data-kind="live" data-companion-id="%1$d"><iframe src="%2$s" title="%3$s" width="100%%" height="360" allow="autoplay" referrerpolicy="no-referrer-when-downgrade"></iframe></figure>',
+			$session,
+			esc_url( $src ),
+			esc_attr__( 'ScriptHammer live player', 'scripthammer' )
 		);
 	}
 
@@ -123,7 +183,7 @@ final class Blocks {
 			return '<div class="scripthammer-player scripthammer-player--missing">' . esc_html__( 'This recording is not available yet.', 'scripthammer' ) . '</div>';
 		}
 		$height = 'album' === $kind ? 420 : 240;
-		$src    = $base . '/embed/' . $kind . '/' . $companion_id;
+		$src    = $base . '/embed/' . $kind . '/' . $companion_id . self::listener_fragment();
 		return sprintf(
 			'<figure class="scripthammer-player wp-block-scripthammer-player" data-kind="%1$s" data-companion-id="%2$d"><iframe src="%3$s" title="%4$s" width="100%%" height="%5$d" loading="lazy" allow="autoplay; encrypted-media" referrerpolicy="no-referrer-when-downgrade"></iframe></figure>',
 			esc_attr( $kind ),
@@ -133,6 +193,21 @@ final class Blocks {
 			esc_attr( sprintf( __( 'ScriptHammer player: %s', 'scripthammer' ), get_the_title( $post ) ) ),
 			$height
 		);
+	}
+
+	/**
+	 * For a signed-in user, "#shl=<listener token>": the embed's player reads it from its URL's fragment
+	 * (which browsers send to no server and put in no Referer), drops it from the address, and shows the
+	 * companion who is listening. Anonymous visitors get no fragment and stay anonymous.
+	 */
+	public static function listener_fragment(): string {
+		$user   = wp_get_current_user();
+		$secret = (string) Settings::get( 'shared_secret' );
+		if ( ! $user || ! $user->exists() || '' === $secret ) {
+			return '';
+		}
+		$token = ( new Signer( $secret ) )->listener_token( (int) $user->ID, (string) $user->display_name, self::LISTENER_TOKEN_TTL );
+		return '#shl=' . $token;
 	}
 
 	/**
@@ -164,6 +239,32 @@ final class Blocks {
 	}
 
 	/**
+	 * "Buy": the item's release product (made when the companion published it), name-your-price above its
+	 * minimum; '' when there is none or WooCommerce is off.
+	 *
+	 * @param int $post_id The track or album post.
+	 */
+	public static function buy_form( int $post_id ): string {
+		$product = (int) get_post_meta( $post_id, ReleaseProducts::PRODUCT_ON_POST, true );
+		$limits  = Amounts::limits( $product );
+		if ( ! Commerce::woocommerce_active() || null === $limits || 'publish' !== get_post_status( $product ) || ! function_exists( 'wc_get_cart_url' ) ) {
+			return '';
+		}
+		[ $min, $max ] = $limits;
+		ob_start();
+		?>
+		<form class="scripthammer-buy" method="post" action="<?php echo esc_url( wc_get_cart_url() ); ?>" data-product="<?php echo esc_attr( (string) $product ); ?>">
+			<label><?php esc_html_e( 'Buy — name your price', 'scripthammer' ); ?>
+				<input type="number" name="<?php echo esc_attr( Amounts::FIELD ); ?>" min="<?php echo esc_attr( number_format( $min, 2, '.', '' ) ); ?>" max="<?php echo esc_attr( number_format( $max, 2, '.', '' ) ); ?>" step="0.01" value="<?php echo esc_attr( number_format( $min, 2, '.', '' ) ); ?>" required />
+			</label>
+			<input type="hidden" name="add-to-cart" value="<?php echo esc_attr( (string) $product ); ?>" />
+			<button type="submit"><?php esc_html_e( 'Buy', 'scripthammer' ); ?></button>
+		</form>
+		<?php
+		return (string) ob_get_clean();
+	}
+
+	/**
 	 * A track's or album's own page shows the player above its text (unless the text has one).
 	 *
 	 * @param string $content Post content.
@@ -177,6 +278,6 @@ final class Blocks {
 			return $content;
 		}
 		$attrs = PostTypes::ALBUM === $post->post_type ? array( 'album' => $post->ID ) : array( 'track' => $post->ID );
-		return $this->render_player( $attrs ) . $content;
+		return $this->render_player( $attrs ) . self::buy_form( (int) $post->ID ) . $content;
 	}
 }

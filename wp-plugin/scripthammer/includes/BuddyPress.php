@@ -61,29 +61,85 @@ final class BuddyPress {
 	}
 
 	/**
-	 * Give a user the member type of their band role, and put band members in the band group.
+	 * Give a user the member type of their band role (kept for callers of the first version).
 	 *
 	 * @param int    $user_id The user.
 	 * @param string $role    leader, member, guest or listener.
 	 */
 	public static function set_member_type( int $user_id, string $role ): void {
-		if ( ! self::active() || ! isset( self::member_types()[ 'scripthammer-' . $role ] ) ) {
+		self::apply_standing( $user_id, $role );
+	}
+
+	/**
+	 * Make the user's member type and band group membership match their standing: the member type of
+	 * it (or none of ours), and in the band group exactly when leader or member.
+	 *
+	 * @param int    $user_id  The user.
+	 * @param string $standing leader, member, guest, listener or '' (none).
+	 */
+	public static function apply_standing( int $user_id, string $standing ): void {
+		if ( ! self::active() || $user_id <= 0 ) {
 			return;
 		}
-		bp_set_member_type( $user_id, 'scripthammer-' . $role );
-		if ( in_array( $role, array( 'leader', 'member' ), true ) ) {
-			$group = self::ensure_band_group();
-			if ( $group > 0 && function_exists( 'groups_join_group' ) && function_exists( 'groups_is_user_member' ) && ! groups_is_user_member( $user_id, $group ) ) {
-				groups_join_group( $group, $user_id );
+		$wanted = isset( self::member_types()[ 'scripthammer-' . $standing ] ) ? 'scripthammer-' . $standing : '';
+		$have   = function_exists( 'bp_get_member_type' ) ? (array) bp_get_member_type( $user_id, false ) : array();
+		foreach ( $have as $type ) {
+			if ( is_string( $type ) && isset( self::member_types()[ $type ] ) && $type !== $wanted && function_exists( 'bp_remove_member_type' ) ) {
+				bp_remove_member_type( $user_id, $type );
 			}
 		}
+		if ( '' !== $wanted && ! in_array( $wanted, $have, true ) ) {
+			bp_set_member_type( $user_id, $wanted, true );
+		}
+		self::apply_group( $user_id, in_array( $standing, array( 'leader', 'member' ), true ) );
+	}
+
+	/**
+	 * Put the user in the band group, or take them out of it.
+	 *
+	 * @param int  $user_id The user.
+	 * @param bool $in      Should they be in it?
+	 */
+	private static function apply_group( int $user_id, bool $in ): void {
+		if ( ! function_exists( 'groups_is_user_member' ) ) {
+			return;
+		}
+		$group = $in ? self::ensure_band_group() : (int) get_option( self::GROUP_OPTION, 0 );
+		if ( $group <= 0 ) {
+			return;
+		}
+		$member = (bool) groups_is_user_member( $user_id, $group );
+		if ( $in && ! $member && function_exists( 'groups_join_group' ) ) {
+			groups_join_group( $group, $user_id );
+		} elseif ( ! $in && $member && function_exists( 'groups_leave_group' ) ) {
+			groups_leave_group( $group, $user_id );
+		}
+	}
+
+	/**
+	 * Is BuddyPress's Groups component on (it is off by default)? The band group needs it.
+	 */
+	public static function groups_available(): bool {
+		return self::active() && function_exists( 'bp_is_active' ) && bp_is_active( 'groups' ) && function_exists( 'groups_create_group' );
+	}
+
+	/**
+	 * Admin notice: BuddyPress without its Groups component has no band group.
+	 */
+	public static function admin_notice(): void {
+		if ( ! self::active() || self::groups_available() || ! current_user_can( 'activate_plugins' ) ) {
+			return;
+		}
+		echo '<div class="notice notice-info scripthammer-notice-groups"><p>'
+			. esc_html__( 'ScriptHammer: BuddyPress\'s Groups component is off, so the band has no group. Turn it on in Settings → BuddyPress → Components.', 'scripthammer' )
+			. '</p></div>';
 	}
 
 	/**
 	 * The band group's id, created once when the groups component is on; 0 when it is off.
 	 */
 	public static function ensure_band_group(): int {
-		if ( ! self::active() || ! function_exists( 'bp_is_active' ) || ! bp_is_active( 'groups' ) || ! function_exists( 'groups_create_group' ) ) {
+		if ( ! self::groups_available() ) {
 			return 0;
 		}
 		$id = (int) get_option( self::GROUP_OPTION, 0 );

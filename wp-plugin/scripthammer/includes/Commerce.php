@@ -1,9 +1,10 @@
 <?php
 /**
- * WooCommerce, when it is active: a tip product (the fan names the amount, checked here on the
- * server against the band's minimum and maximum) and a fan subscription product (a real
- * subscription with WooCommerce Subscriptions, otherwise a fixed-term membership).
- * Products are created once WooCommerce has initialised, idempotently.
+ * WooCommerce, when it is active: the tip product and the fan subscription product (a real subscription
+ * with WooCommerce Subscriptions, otherwise a fixed-term membership), created once WooCommerce has
+ * initialised, idempotently. Switching between the two kinds (Subscriptions deactivated, reactivated)
+ * restores the product made earlier instead of making another. The amounts are Amounts'; the release
+ * products ReleaseProducts'; who is a fan and what that changes, Community's.
  *
  * @package ScriptHammer
  */
@@ -13,7 +14,7 @@ namespace ScriptHammer;
 defined( 'ABSPATH' ) || exit;
 
 /**
- * Tip jar and fan subscription.
+ * Tip jar and fan subscription products, and the fan test.
  */
 final class Commerce {
 
@@ -21,9 +22,10 @@ final class Commerce {
 	public const TIP_OPTION          = 'scripthammer_tip_product_id';
 	public const SUBSCRIPTION_OPTION = 'scripthammer_subscription_product_id';
 	public const PRODUCT_META        = '_scripthammer_product';
-	public const AMOUNT_FIELD        = 'scripthammer_tip_amount';
-	public const CART_KEY            = 'scripthammer_tip';
+	/** Kept for the tip jar and the player: the amount field's name. */
+	public const AMOUNT_FIELD        = Amounts::FIELD;
 	public const MEMBERSHIP_META     = 'scripthammer_membership_until';
+	public const MANUAL_RENEWALS     = 'woocommerce_subscriptions_accept_manual_renewals';
 
 	/**
 	 * Is WooCommerce loaded?
@@ -40,25 +42,14 @@ final class Commerce {
 	}
 
 	/**
-	 * Parse a fan's tip amount; null unless it is a number with at most two decimals in [min, max].
+	 * Parse a tip amount (kept for callers of the first version; Amounts::parse is the rule).
 	 *
-	 * @param mixed $raw The submitted value ("7", "7.50", "7,50").
-	 * @param float $min The band's minimum.
-	 * @param float $max The band's maximum.
+	 * @param mixed $raw The submitted value.
+	 * @param float $min The minimum.
+	 * @param float $max The maximum.
 	 */
 	public static function parse_tip_amount( $raw, float $min, float $max ): ?float {
-		if ( ! is_scalar( $raw ) ) {
-			return null;
-		}
-		$text = str_replace( ',', '.', trim( (string) $raw ) );
-		if ( ! preg_match( '/^\d{1,7}(\.\d{1,2})?$/', $text ) ) {
-			return null;
-		}
-		$amount = round( (float) $text, 2 );
-		if ( $amount <= 0 || $amount < $min || $amount > $max ) {
-			return null;
-		}
-		return $amount;
+		return Amounts::parse( $raw, $min, $max );
 	}
 
 	/**
@@ -78,9 +69,8 @@ final class Commerce {
 	}
 
 	/**
-	 * On init, after WooCommerce's taxonomies (priority 20, so after woocommerce_init): create the
-	 * products when activation said they are due. The product type is a term of a taxonomy that
-	 * WooCommerce registers on init, so creating them on woocommerce_init itself would lose it.
+	 * On init, after WooCommerce's taxonomies (priority 20): create the products when activation said
+	 * they are due. The product type is a term of a taxonomy WooCommerce registers on init.
 	 */
 	public static function create_products_when_due(): void {
 		if ( self::woocommerce_active() && get_option( self::DUE_OPTION ) ) {
@@ -89,7 +79,7 @@ final class Commerce {
 	}
 
 	/**
-	 * On admin_init: create the products when due or missing.
+	 * On admin_init: create or restore the products when due, missing, or of the other kind.
 	 */
 	public static function maybe_create_products(): void {
 		if ( ! self::woocommerce_active() ) {
@@ -102,7 +92,7 @@ final class Commerce {
 	}
 
 	/**
-	 * Is the product an option names still there, and of this kind?
+	 * Is the product an option names still there (not trashed), and of this kind?
 	 *
 	 * @param string $option The option holding its id.
 	 * @param string $kind   tip, subscription or membership.
@@ -114,7 +104,7 @@ final class Commerce {
 	}
 
 	/**
-	 * Create the tip and subscription products unless they exist (idempotent).
+	 * Create or restore the tip and subscription products (idempotent).
 	 *
 	 * @return array{tip:int,subscription:int}
 	 */
@@ -134,8 +124,56 @@ final class Commerce {
 	}
 
 	/**
-	 * One product: the stored id, else one marked with our meta, else a new one. A product of the
-	 * other kind (a membership once WooCommerce Subscriptions arrives) is taken off sale.
+	 * Every product of one kind, oldest first, in any status (trashed too).
+	 *
+	 * @param string $kind tip, subscription or membership.
+	 * @return int[]
+	 */
+	public static function products_of_kind( string $kind ): array {
+		return array_map(
+			'intval',
+			get_posts(
+				array(
+					'post_type'      => 'product',
+					'post_status'    => array( 'publish', 'private', 'draft', 'pending', 'future', 'trash' ),
+					'posts_per_page' => -1,
+					'fields'         => 'ids',
+					'orderby'        => 'ID',
+					'order'          => 'ASC',
+					'meta_key'       => self::PRODUCT_META, // phpcs:ignore WordPress.DB.SlowDBQuery
+					'meta_value'     => $kind, // phpcs:ignore WordPress.DB.SlowDBQuery
+				)
+			)
+		);
+	}
+
+	/**
+	 * The oldest product (any status but trash) whose meta $key is $value, or 0.
+	 *
+	 * @param string $key   Meta key.
+	 * @param string $value Meta value.
+	 */
+	public static function product_with_meta( string $key, string $value ): int {
+		$ids = get_posts(
+			array(
+				'post_type'      => 'product',
+				'post_status'    => array( 'publish', 'private', 'draft', 'pending', 'future' ),
+				'posts_per_page' => 1,
+				'fields'         => 'ids',
+				'orderby'        => 'ID',
+				'order'          => 'ASC',
+				'meta_key'       => $key, // phpcs:ignore WordPress.DB.SlowDBQuery
+				'meta_value'     => $value, // phpcs:ignore WordPress.DB.SlowDBQuery
+			)
+		);
+		return $ids ? (int) $ids[0] : 0;
+	}
+
+	/**
+	 * One product: the stored id if it is of this kind; else the oldest one of this kind made earlier,
+	 * put back on sale (Subscriptions deactivated and reactivated: the same subscription product, with
+	 * its subscribers); else a new one. The product of the other kind the option pointed at, and any
+	 * later duplicate of this kind, go off sale (draft).
 	 *
 	 * @param string $kind   tip, subscription or membership.
 	 * @param string $option The option that keeps its id.
@@ -145,31 +183,58 @@ final class Commerce {
 			return (int) get_option( $option );
 		}
 		$previous = (int) get_option( $option, 0 );
-		if ( $previous > 0 && 'publish' === get_post_status( $previous ) ) {
-			wp_update_post(
-				array(
-					'ID'          => $previous,
-					'post_status' => 'draft',
-				)
-			);
+		if ( $previous > 0 && 'publish' === get_post_status( $previous ) && get_post_meta( $previous, self::PRODUCT_META, true ) !== $kind ) {
+			self::set_status( $previous, 'draft' );
 		}
-		$found = get_posts(
-			array(
-				'post_type'      => 'product',
-				'post_status'    => array( 'publish', 'private' ),
-				'posts_per_page' => 1,
-				'fields'         => 'ids',
-				'orderby'        => 'ID',
-				'order'          => 'ASC',
-				'meta_key'       => self::PRODUCT_META, // phpcs:ignore WordPress.DB.SlowDBQuery
-				'meta_value'     => $kind, // phpcs:ignore WordPress.DB.SlowDBQuery
-			)
-		);
-		$id = $found ? (int) $found[0] : ( 'tip' === $kind ? self::create_tip_product() : self::create_subscription_product( $kind ) );
+		$mine = self::products_of_kind( $kind );
+		if ( $mine ) {
+			$id = $mine[0];
+			if ( 'trash' === get_post_status( $id ) ) {
+				wp_untrash_post( $id );
+			}
+			self::set_status( $id, 'publish' );
+			if ( 'subscription' === $kind ) {
+				// A product an earlier version saved while Subscriptions was off had become "simple".
+				wp_set_object_terms( $id, 'subscription', 'product_type' );
+				if ( function_exists( 'wc_delete_product_transients' ) ) {
+					wc_delete_product_transients( $id );
+				}
+			}
+			foreach ( array_slice( $mine, 1 ) as $duplicate ) {
+				if ( 'publish' === get_post_status( $duplicate ) ) {
+					self::set_status( $duplicate, 'draft' );
+				}
+			}
+		} else {
+			$id = 'tip' === $kind ? self::create_tip_product() : self::create_subscription_product( $kind );
+		}
 		if ( $id > 0 ) {
 			update_option( $option, $id, false );
 		}
 		return $id;
+	}
+
+	/**
+	 * Change a product's status without saving it through WooCommerce: a subscription product loaded while
+	 * Subscriptions is off is a "simple" product to WooCommerce, and saving it would make it one for good
+	 * (WooCommerce rewrites the product_type term on save).
+	 *
+	 * @param int    $id     Product.
+	 * @param string $status publish or draft.
+	 */
+	private static function set_status( int $id, string $status ): void {
+		if ( get_post_status( $id ) === $status ) {
+			return;
+		}
+		wp_update_post(
+			array(
+				'ID'          => $id,
+				'post_status' => $status,
+			)
+		);
+		if ( function_exists( 'wc_delete_product_transients' ) ) {
+			wc_delete_product_transients( $id );
+		}
 	}
 
 	/**
@@ -237,108 +302,8 @@ final class Commerce {
 	}
 
 	/**
-	 * The fan's amount from the request (form field), validated; null when missing or out of range.
-	 */
-	private static function requested_amount(): ?float {
-		// phpcs:ignore WordPress.Security.NonceVerification -- WooCommerce's add-to-cart has no nonce; the amount is validated here.
-		$raw     = isset( $_REQUEST[ self::AMOUNT_FIELD ] ) ? sanitize_text_field( wp_unslash( $_REQUEST[ self::AMOUNT_FIELD ] ) ) : null;
-		[ $min, $max ] = self::tip_limits();
-		return null === $raw ? null : self::parse_tip_amount( $raw, $min, $max );
-	}
-
-	/**
-	 * Filter woocommerce_add_to_cart_validation: refuse a tip without a valid amount.
-	 *
-	 * @param bool $passed     Valid so far.
-	 * @param int  $product_id Product.
-	 * @return bool
-	 */
-	public static function validate_add_to_cart( $passed, $product_id ) {
-		if ( ! self::is_tip( (int) $product_id ) ) {
-			return $passed;
-		}
-		if ( null === self::requested_amount() ) {
-			[ $min, $max ] = self::tip_limits();
-			if ( function_exists( 'wc_add_notice' ) ) {
-				wc_add_notice(
-					sprintf(
-						/* translators: 1: minimum, 2: maximum */
-						__( 'Choose a tip between %1$s and %2$s.', 'scripthammer' ),
-						function_exists( 'wc_price' ) ? wp_strip_all_tags( wc_price( $min ) ) : (string) $min,
-						function_exists( 'wc_price' ) ? wp_strip_all_tags( wc_price( $max ) ) : (string) $max
-					),
-					'error'
-				);
-			}
-			return false;
-		}
-		return $passed;
-	}
-
-	/**
-	 * Filter woocommerce_add_cart_item_data: remember the fan's amount on the cart item. This runs
-	 * inside WC_Cart::add_to_cart for every way into the cart (form, AJAX, REST, code), so a tip
-	 * without a valid amount is refused here too: WooCommerce turns the exception into a notice
-	 * and adds nothing.
-	 *
-	 * @param array<string,mixed> $data       Cart item data.
-	 * @param int                 $product_id Product.
-	 * @return array<string,mixed>
-	 * @throws \Exception When the tip amount is missing or outside the band's limits.
-	 */
-	public static function add_cart_item_data( $data, $product_id ) {
-		if ( self::is_tip( (int) $product_id ) ) {
-			$amount = self::requested_amount();
-			if ( null === $amount ) {
-				[ $min, $max ] = self::tip_limits();
-				/* translators: 1: minimum, 2: maximum */
-				throw new \Exception( esc_html( sprintf( __( 'Choose a tip between %1$s and %2$s.', 'scripthammer' ), number_format_i18n( $min, 2 ), number_format_i18n( $max, 2 ) ) ) );
-			}
-			$data[ self::CART_KEY ] = $amount;
-		}
-		return $data;
-	}
-
-	/**
-	 * Filter woocommerce_get_cart_item_from_session: restore the amount.
-	 *
-	 * @param array<string,mixed> $item   Cart item.
-	 * @param array<string,mixed> $values Session values.
-	 * @return array<string,mixed>
-	 */
-	public static function cart_item_from_session( $item, $values ) {
-		if ( isset( $values[ self::CART_KEY ] ) ) {
-			$item[ self::CART_KEY ] = (float) $values[ self::CART_KEY ];
-		}
-		return $item;
-	}
-
-	/**
-	 * Action woocommerce_before_calculate_totals: the tip's price is the fan's amount (checked again).
-	 *
-	 * @param object $cart The WC_Cart.
-	 */
-	public static function apply_tip_prices( $cart ): void {
-		if ( ! is_object( $cart ) || ! method_exists( $cart, 'get_cart' ) ) {
-			return;
-		}
-		[ $min, $max ] = self::tip_limits();
-		foreach ( $cart->get_cart() as $key => $item ) {
-			if ( ! isset( $item[ self::CART_KEY ] ) || ! isset( $item['data'] ) ) {
-				continue;
-			}
-			$amount = self::parse_tip_amount( number_format( (float) $item[ self::CART_KEY ], 2, '.', '' ), $min, $max );
-			if ( null === $amount ) {
-				$cart->remove_cart_item( $key );
-				continue;
-			}
-			$item['data']->set_price( $amount );
-		}
-	}
-
-	/**
 	 * Action woocommerce_payment_complete / order completed: grant the fixed-term membership
-	 * (only without WooCommerce Subscriptions, which manages its own).
+	 * (only without WooCommerce Subscriptions, which manages its own), then let Community follow.
 	 *
 	 * @param int $order_id The order.
 	 */
@@ -361,11 +326,13 @@ final class Commerce {
 			update_user_meta( $user, self::MEMBERSHIP_META, $current + $days * DAY_IN_SECONDS );
 			$order->update_meta_data( '_scripthammer_membership_granted', 1 );
 			$order->save();
+			Community::sync_fan( $user );
 		}
 	}
 
 	/**
-	 * Is this user a paying fan (an active subscription, or a membership not yet over)?
+	 * Is this user a paying fan: an active (or cancelled but paid-up) subscription to any of the band's
+	 * subscription products (also one an earlier switch took off sale), or a membership not yet over?
 	 *
 	 * @param int $user_id The user.
 	 */
@@ -374,20 +341,63 @@ final class Commerce {
 			return false;
 		}
 		if ( self::subscriptions_active() ) {
-			return (bool) wcs_user_has_subscription( $user_id, (int) get_option( self::SUBSCRIPTION_OPTION ), 'active' );
+			foreach ( self::products_of_kind( 'subscription' ) as $product_id ) {
+				if ( wcs_user_has_subscription( $user_id, $product_id, array( 'active', 'pending-cancel' ) ) ) {
+					return true;
+				}
+			}
+			return false;
 		}
 		return (int) get_user_meta( $user_id, self::MEMBERSHIP_META, true ) > time();
 	}
 
 	/**
-	 * Admin notice when WooCommerce is missing.
+	 * Can fans buy the subscription here? WooCommerce Subscriptions refuses a checkout when no enabled
+	 * payment method supports subscriptions, unless manual renewals are allowed (WooCommerce → Settings →
+	 * Subscriptions → "Accept Manual Renewals").
+	 *
+	 * @return array{ok:bool,manual_renewals:bool,gateways:string[],message:string}
+	 */
+	public static function subscriptions_purchasable(): array {
+		$out = array(
+			'ok'              => true,
+			'manual_renewals' => false,
+			'gateways'        => array(),
+			'message'         => '',
+		);
+		if ( ! self::subscriptions_active() ) {
+			return $out;
+		}
+		$out['manual_renewals'] = 'yes' === get_option( self::MANUAL_RENEWALS, 'no' );
+		$gateways               = function_exists( 'WC' ) && WC()->payment_gateways() ? WC()->payment_gateways()->payment_gateways() : array();
+		foreach ( (array) $gateways as $id => $gateway ) {
+			if ( is_object( $gateway ) && 'yes' === ( $gateway->enabled ?? 'no' ) && method_exists( $gateway, 'supports' ) && $gateway->supports( 'subscriptions' ) ) {
+				$out['gateways'][] = (string) $id;
+			}
+		}
+		$out['ok'] = $out['manual_renewals'] || array() !== $out['gateways'];
+		if ( ! $out['ok'] ) {
+			$out['message'] = __( 'Fans cannot buy the subscription yet: no enabled payment method supports subscriptions. Enable one that does, or allow manual renewals (WooCommerce → Settings → Subscriptions → Accept Manual Renewals).', 'scripthammer' );
+		}
+		return $out;
+	}
+
+	/**
+	 * Admin notices: WooCommerce missing; the subscription not purchasable.
 	 */
 	public static function admin_notice(): void {
-		if ( self::woocommerce_active() || ! current_user_can( 'activate_plugins' ) ) {
+		if ( ! current_user_can( 'activate_plugins' ) ) {
 			return;
 		}
-		echo '<div class="notice notice-info scripthammer-notice-woocommerce"><p>'
-			. esc_html__( 'ScriptHammer: WooCommerce is not active, so the tip jar and the fan subscription are off. Everything else works.', 'scripthammer' )
-			. '</p></div>';
+		if ( ! self::woocommerce_active() ) {
+			echo '<div class="notice notice-info scripthammer-notice-woocommerce"><p>'
+				. esc_html__( 'ScriptHammer: WooCommerce is not active, so the tip jar and the fan subscription are off. Everything else works.', 'scripthammer' )
+				. '</p></div>';
+			return;
+		}
+		$sale = self::subscriptions_purchasable();
+		if ( ! $sale['ok'] ) {
+			echo '<div class="notice notice-warning scripthammer-notice-subscriptions"><p>' . esc_html( 'ScriptHammer: ' . $sale['message'] ) . '</p></div>';
+		}
 	}
 }

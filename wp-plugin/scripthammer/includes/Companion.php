@@ -59,6 +59,16 @@ final class Companion {
 	}
 
 	/**
+	 * A signed ping (GET /api/wordpress/hello): the companion checks this site's signature, so a wrong
+	 * shared secret shows here (health itself is public and proves nothing about the secret).
+	 *
+	 * @return array<string,mixed>|WP_Error {ok, signature: "valid", version}
+	 */
+	public function hello() {
+		return $this->request( 'GET', '/api/wordpress/hello' );
+	}
+
+	/**
 	 * Create a track.
 	 *
 	 * @param array<string,mixed> $fields title, album_id, track_number, release_state...
@@ -123,13 +133,57 @@ final class Companion {
 		if ( 0 !== strpos( $url, Settings::companion_public_url() . '/' ) && 0 !== strpos( $url, $this->base . '/' ) ) {
 			return new WP_Error( 'scripthammer_foreign_url', __( 'That file is not on the companion.', 'scripthammer' ) );
 		}
-		$url      = $this->base . substr( $url, strpos( $url, '/media/' ) );
-		$response = wp_remote_get( $url, array( 'timeout' => 15 ) );
+		$path     = substr( $url, strpos( $url, '/media/' ) );
+		$prefix   = (string) wp_parse_url( $this->base, PHP_URL_PATH );
+		$response = wp_remote_get(
+			$this->base . $path,
+			array(
+				'timeout' => 15,
+				// Signed as this site: a draft's peaks are not public (the companion serves them to the band).
+				'headers' => $this->signer->sign( 'GET', $prefix . $path ),
+			)
+		);
 		if ( is_wp_error( $response ) ) {
 			return self::unreachable( $response );
 		}
 		$data = json_decode( (string) wp_remote_retrieve_body( $response ), true );
 		return is_array( $data ) ? $data : new WP_Error( 'scripthammer_bad_json', __( 'The companion sent something that is not JSON.', 'scripthammer' ) );
+	}
+
+	/**
+	 * A signed GET of a report that is not JSON (an SVG chart, a CSV export): its body, or a WP_Error.
+	 * The body is returned only when the companion answered 200 with the expected type.
+	 *
+	 * @param string $path Path with query, starting with /api/.
+	 * @param string $type The media type expected (image/svg+xml, text/csv).
+	 * @return string|WP_Error
+	 */
+	public function fetch_text( string $path, string $type ) {
+		if ( '' === $this->base ) {
+			return new WP_Error( 'scripthammer_not_configured', __( 'The companion URL is not set: open Settings → ScriptHammer.', 'scripthammer' ) );
+		}
+		$prefix   = (string) wp_parse_url( $this->base, PHP_URL_PATH );
+		$headers  = $this->signer->sign( 'GET', $prefix . $path );
+		$headers['Accept'] = $type;
+		$response = wp_remote_get(
+			$this->base . $path,
+			array(
+				'headers'     => $headers,
+				'timeout'     => 30,
+				'redirection' => 0,
+			)
+		);
+		if ( is_wp_error( $response ) ) {
+			return self::unreachable( $response );
+		}
+		$status = (int) wp_remote_retrieve_response_code( $response );
+		$body   = (string) wp_remote_retrieve_body( $response );
+		$got    = strtolower( (string) wp_remote_retrieve_header( $response, 'content-type' ) );
+		if ( 200 === $status && 0 === strpos( $got, $type ) ) {
+			return $body;
+		}
+		$data = json_decode( $body, true );
+		return self::explain( 200 === $status ? 502 : $status, is_array( $data ) ? $data : array() );
 	}
 
 	/**

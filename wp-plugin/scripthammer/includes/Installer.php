@@ -23,6 +23,7 @@ final class Installer {
 		Roles::install();
 		add_option( Settings::OPTION, Settings::defaults(), '', false );
 		update_option( Commerce::DUE_OPTION, 1, true );
+		update_option( Webhooks::DUE_OPTION, 1, false );
 		( new PostTypes() )->register();
 		flush_rewrite_rules();
 	}
@@ -43,6 +44,11 @@ final class Installer {
 		return array(
 			Settings::OPTION,
 			Roles::BAND_OPTION,
+			Roles::MAP_OPTION,
+			Roles::ASSIGNED_OPTION,
+			Webhooks::OPTION,
+			Webhooks::DUE_OPTION,
+			PostTypes::DB_VERSION_OPTION,
 			Commerce::DUE_OPTION,
 			Commerce::TIP_OPTION,
 			Commerce::SUBSCRIPTION_OPTION,

@@ -2,6 +2,12 @@
 /**
  * Post types (album, track, performance, composition) and their REST-visible meta.
  *
+ * Every scripthammer_* meta is written by the companion (publishing) or the plugin itself: it is
+ * protected (never a raw field in the Custom Fields box nor in XML-RPC's custom_fields) and only users
+ * with scripthammer_manage may write it over REST or XML-RPC. No meta holds a URL that is not public:
+ * renditions keep their names, codecs and sizes, and a URL only for the public preview; the player
+ * (the companion's embed, META_EMBED_URL) asks the companion for everything else, signed per listener.
+ *
  * @package ScriptHammer
  */
 
@@ -26,11 +32,19 @@ final class PostTypes {
 	public const META_TRACK_NUMBER = 'scripthammer_track_number';
 	public const META_DURATION     = 'scripthammer_duration';
 	public const META_RENDITIONS   = 'scripthammer_renditions';
+	/** No longer written (premium HLS is never in WordPress); upgrade() deletes what older versions stored. */
 	public const META_HLS_URL      = 'scripthammer_hls_url';
 	public const META_PEAKS_URL    = 'scripthammer_peaks_url';
+	public const META_EMBED_URL    = 'scripthammer_embed_url';
+	public const META_PREFIX       = 'scripthammer_';
+	public const DB_VERSION_OPTION = 'scripthammer_meta_version';
+	public const DB_VERSION        = '2';
 	public const META_RELEASE      = 'scripthammer_release_state';
 	public const META_LOUDNESS     = 'scripthammer_loudness_lufs';
 	public const META_STATUS       = 'scripthammer_status';
+	public const META_CREDITS      = 'scripthammer_credits';
+	public const META_ISRC         = 'scripthammer_isrc';
+	public const META_ISWC         = 'scripthammer_iswc';
 
 	public const RELEASE_STATES = array( 'draft', 'unreleased', 'public', 'premium' );
 
@@ -85,9 +99,7 @@ final class PostTypes {
 	private function register_meta(): void {
 		$media = array( self::ALBUM, self::TRACK, self::PERFORMANCE );
 		$all   = array_keys( self::types() );
-		$auth  = static function ( $allowed, $meta_key, $post_id ) {
-			return current_user_can( 'edit_post', (int) $post_id );
-		};
+		$auth  = array( self::class, 'may_write_meta' );
 		$rendition = array(
 			'type'                 => 'object',
 			'properties'           => array(
@@ -106,13 +118,16 @@ final class PostTypes {
 		$fields = array(
 			self::META_COMPANION_ID => array( 'types' => $all, 'type' => 'integer', 'default' => 0, 'description' => 'The id of this item on the companion (the publishing key).' ),
 			self::META_DURATION     => array( 'types' => $media, 'type' => 'number', 'default' => 0, 'description' => 'Duration in seconds.' ),
-			self::META_HLS_URL      => array( 'types' => $media, 'type' => 'string', 'default' => '', 'description' => 'The HLS master playlist.' ),
-			self::META_PEAKS_URL    => array( 'types' => $media, 'type' => 'string', 'default' => '', 'description' => 'Waveform peaks (audiowaveform JSON).' ),
+			self::META_PEAKS_URL    => array( 'types' => $media, 'type' => 'string', 'default' => '', 'description' => 'Waveform peaks (audiowaveform JSON, public).' ),
+			self::META_EMBED_URL    => array( 'types' => $media, 'type' => 'string', 'default' => '', 'description' => 'The companion\'s player for this item (public).' ),
 			self::META_RELEASE      => array( 'types' => $media, 'type' => 'string', 'default' => 'draft', 'description' => 'draft, unreleased, public or premium.', 'enum' => self::RELEASE_STATES ),
 			self::META_LOUDNESS     => array( 'types' => $media, 'type' => 'number', 'default' => 0, 'description' => 'Integrated loudness of the master (LUFS).' ),
 			self::META_STATUS       => array( 'types' => $media, 'type' => 'string', 'default' => '', 'description' => 'The companion\'s processing status.' ),
 			self::META_ALBUM        => array( 'types' => array( self::TRACK ), 'type' => 'integer', 'default' => 0, 'description' => 'The album post this track belongs to.' ),
 			self::META_TRACK_NUMBER => array( 'types' => array( self::TRACK ), 'type' => 'integer', 'default' => 0, 'description' => 'Position on the album.' ),
+			self::META_CREDITS      => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'Who wrote it (shares by sounding duration) and who performs it, from the composition\'s history.' ),
+			self::META_ISRC         => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'The recording\'s ISRC (CC-XXX-YY-NNNNN).' ),
+			self::META_ISWC         => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'The work\'s ISWC (T-DDD.DDD.DDD-C).' ),
 		);
 		foreach ( $fields as $key => $def ) {
 			$schema = array( 'type' => $def['type'] );
@@ -140,20 +155,111 @@ final class PostTypes {
 				$type,
 				self::META_RENDITIONS,
 				array(
-					'type'          => 'array',
-					'single'        => true,
-					'default'       => array(),
-					'description'   => 'Downloads and streams: name, format, codec, bitrate, size, url.',
-					'show_in_rest'  => array(
-						'schema' => array(
+					'type'              => 'array',
+					'single'            => true,
+					'default'           => array(),
+					'description'       => 'Renditions: name, format, codec, bitrate, size; a url only for the public preview.',
+					'show_in_rest'      => array(
+						'schema'           => array(
 							'type'  => 'array',
 							'items' => $rendition,
 						),
+						'prepare_callback' => static fn( $value ) => self::public_renditions( is_array( $value ) ? $value : array() ),
 					),
-					'auth_callback' => $auth,
+					'auth_callback'     => $auth,
+					'sanitize_callback' => array( self::class, 'sanitize_renditions' ),
 				)
 			);
 		}
+	}
+
+	/**
+	 * auth_callback of every scripthammer_* meta: only users with scripthammer_manage who may edit the post
+	 * write it (REST, XML-RPC, wp-admin). The companion id decides which companion track upload tokens and
+	 * reads aim at, so an author or editor must not be able to point a post at another track.
+	 *
+	 * @param bool   $allowed  Allowed so far (false for protected meta).
+	 * @param string $meta_key The key.
+	 * @param int    $post_id  The post.
+	 * @param int    $user_id  The user.
+	 */
+	public static function may_write_meta( $allowed, $meta_key, $post_id, $user_id = 0 ): bool {
+		$user_id = (int) ( $user_id ? $user_id : get_current_user_id() );
+		return $user_id > 0 && user_can( $user_id, Roles::CAP_MANAGE ) && user_can( $user_id, 'edit_post', (int) $post_id );
+	}
+
+	/**
+	 * Filter is_protected_meta: every scripthammer_* key is protected (hidden from the Custom Fields box
+	 * and from XML-RPC's custom_fields, refused there as a raw field).
+	 *
+	 * @param bool   $protected Protected so far.
+	 * @param string $meta_key  The key.
+	 */
+	public static function protect_meta( $protected, $meta_key ) {
+		return ( is_string( $meta_key ) && 0 === strpos( $meta_key, self::META_PREFIX ) ) ? true : $protected;
+	}
+
+	/**
+	 * Renditions as WordPress may keep them: descriptive fields, and a URL only for the preview.
+	 *
+	 * @param mixed $renditions Renditions (from the companion or a REST write).
+	 * @return array<int,array<string,mixed>>
+	 */
+	public static function sanitize_renditions( $renditions ): array {
+		$out = array();
+		foreach ( is_array( $renditions ) ? $renditions : array() as $r ) {
+			if ( ! is_array( $r ) ) {
+				continue;
+			}
+			$kind  = sanitize_key( (string) ( $r['kind'] ?? '' ) );
+			$url   = 'preview' === $kind && ! empty( $r['url'] ) ? esc_url_raw( (string) $r['url'], array( 'http', 'https' ) ) : '';
+			$out[] = array(
+				'name'     => sanitize_text_field( (string) ( $r['name'] ?? '' ) ),
+				'kind'     => $kind,
+				'format'   => sanitize_text_field( (string) ( $r['format'] ?? '' ) ),
+				'codec'    => sanitize_text_field( (string) ( $r['codec'] ?? '' ) ),
+				'mime'     => sanitize_text_field( (string) ( $r['mime'] ?? '' ) ),
+				'bitrate'  => isset( $r['bitrate'] ) ? (int) $r['bitrate'] : null,
+				'size'     => (int) ( $r['size'] ?? 0 ),
+				'duration' => isset( $r['duration'] ) ? (float) $r['duration'] : null,
+				'url'      => '' !== $url ? $url : null,
+			);
+		}
+		return $out;
+	}
+
+	/**
+	 * Renditions as REST shows them (whatever an older version stored): no URL but the preview's.
+	 *
+	 * @param array<int,mixed> $renditions Stored renditions.
+	 * @return array<int,array<string,mixed>>
+	 */
+	public static function public_renditions( array $renditions ): array {
+		return self::sanitize_renditions( $renditions );
+	}
+
+	/**
+	 * On admin_init, once: delete what older versions stored that is not public (HLS URLs, rendition
+	 * URLs other than the preview's).
+	 */
+	public static function upgrade(): void {
+		if ( get_option( self::DB_VERSION_OPTION ) === self::DB_VERSION ) {
+			return;
+		}
+		delete_post_meta_by_key( self::META_HLS_URL );
+		$ids = get_posts(
+			array(
+				'post_type'      => array_keys( self::types() ),
+				'post_status'    => 'any',
+				'posts_per_page' => -1,
+				'fields'         => 'ids',
+				'meta_key'       => self::META_RENDITIONS, // phpcs:ignore WordPress.DB.SlowDBQuery
+			)
+		);
+		foreach ( $ids as $id ) {
+			update_post_meta( (int) $id, self::META_RENDITIONS, self::sanitize_renditions( get_post_meta( (int) $id, self::META_RENDITIONS, true ) ) );
+		}
+		update_option( self::DB_VERSION_OPTION, self::DB_VERSION, false );
 	}
 
 	/**
@@ -222,30 +328,16 @@ final class PostTypes {
 	 * @param array<string,mixed> $track   The companion's track JSON (GET /api/tracks/<id>).
 	 */
 	public static function apply_companion_track( int $post_id, array $track ): void {
-		$renditions = array();
-		foreach ( (array) ( $track['renditions'] ?? array() ) as $r ) {
-			if ( ! is_array( $r ) ) {
-				continue;
-			}
-			$renditions[] = array(
-				'name'     => sanitize_text_field( (string) ( $r['name'] ?? '' ) ),
-				'kind'     => sanitize_key( (string) ( $r['kind'] ?? '' ) ),
-				'format'   => sanitize_text_field( (string) ( $r['format'] ?? '' ) ),
-				'codec'    => sanitize_text_field( (string) ( $r['codec'] ?? '' ) ),
-				'mime'     => sanitize_text_field( (string) ( $r['mime'] ?? '' ) ),
-				'bitrate'  => isset( $r['bitrate'] ) ? (int) $r['bitrate'] : null,
-				'size'     => (int) ( $r['size'] ?? 0 ),
-				'duration' => isset( $r['duration'] ) ? (float) $r['duration'] : null,
-				'url'      => isset( $r['url'] ) ? esc_url_raw( (string) $r['url'] ) : null,
-			);
-		}
 		$peaks = (array) ( $track['peaks'] ?? array() );
 		usort( $peaks, static fn( $a, $b ) => (int) ( $b['samples_per_pixel'] ?? 0 ) <=> (int) ( $a['samples_per_pixel'] ?? 0 ) );
 		update_post_meta( $post_id, self::META_COMPANION_ID, (int) ( $track['id'] ?? 0 ) );
-		update_post_meta( $post_id, self::META_RENDITIONS, $renditions );
+		update_post_meta( $post_id, self::META_RENDITIONS, self::sanitize_renditions( (array) ( $track['renditions'] ?? array() ) ) );
 		update_post_meta( $post_id, self::META_DURATION, (float) ( $track['duration'] ?? 0 ) );
-		update_post_meta( $post_id, self::META_HLS_URL, esc_url_raw( (string) ( $track['hls_url'] ?? '' ) ) );
+		delete_post_meta( $post_id, self::META_HLS_URL );
 		update_post_meta( $post_id, self::META_PEAKS_URL, esc_url_raw( (string) ( $peaks[0]['url'] ?? '' ) ) );
+		if ( isset( $track['embed_url'] ) ) {
+			update_post_meta( $post_id, self::META_EMBED_URL, esc_url_raw( (string) $track['embed_url'] ) );
+		}
 		update_post_meta( $post_id, self::META_STATUS, sanitize_key( (string) ( $track['status'] ?? '' ) ) );
 		if ( isset( $track['loudness']['integrated_lufs'] ) ) {
 			update_post_meta( $post_id, self::META_LOUDNESS, (float) $track['loudness']['integrated_lufs'] );

@@ -53,6 +53,15 @@ final class RestApi {
 		);
 		register_rest_route(
 			self::NAMESPACE,
+			'/products',
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( $this, 'ensure_product' ),
+				'permission_callback' => $signed,
+			)
+		);
+		register_rest_route(
+			self::NAMESPACE,
 			'/band',
 			array(
 				'methods'             => WP_REST_Server::CREATABLE,
@@ -170,6 +179,7 @@ final class RestApi {
 				'site'    => home_url( '/' ),
 				'plugin'  => SCRIPTHAMMER_VERSION,
 				'woo'     => Commerce::woocommerce_active(),
+				'subscriptions' => Commerce::subscriptions_active(),
 				'bp'      => BuddyPress::active(),
 			)
 		);
@@ -202,7 +212,32 @@ final class RestApi {
 	}
 
 	/**
-	 * POST /band: the companion sends the band roster (members and roles from its band file).
+	 * POST /products {kind, id, title, post_id, min_price}: the companion publishes a track or album; its WooCommerce
+	 * product is made once (name-your-price above a minimum) and updated after that.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function ensure_product( WP_REST_Request $request ) {
+		$body = $request->get_json_params();
+		$body = is_array( $body ) ? $body : array();
+		$done = ReleaseProducts::ensure(
+			sanitize_key( (string) ( $body['kind'] ?? '' ) ),
+			absint( $body['id'] ?? 0 ),
+			sanitize_text_field( (string) ( $body['title'] ?? '' ) ),
+			absint( $body['post_id'] ?? 0 ),
+			$body['min_price'] ?? null
+		);
+		if ( is_wp_error( $done ) ) {
+			return $done;
+		}
+		return new WP_REST_Response( $done, $done['created'] ? 201 : 200 );
+	}
+
+	/**
+	 * POST /band: the companion sends the band roster (members and roles from its band file). Roles go
+	 * to the accounts the site owner mapped to members (Settings → ScriptHammer → Band accounts), never
+	 * to a user whose login happens to equal a member id.
 	 *
 	 * @param WP_REST_Request $request The request.
 	 * @return WP_REST_Response|WP_Error
@@ -435,7 +470,6 @@ final class RestApi {
 				'loudness'     => $track['loudness'] ?? null,
 				'error'        => $track['error'] ?? null,
 				'renditions'   => get_post_meta( $post_id, PostTypes::META_RENDITIONS, true ),
-				'hls_url'      => (string) ( $track['hls_url'] ?? '' ),
 				'waveform'     => $waveform,
 			)
 		);

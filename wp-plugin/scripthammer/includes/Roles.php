@@ -20,6 +20,10 @@ final class Roles {
 	public const CAP_MANAGE      = 'scripthammer_manage';
 	public const CAP_COLLABORATE = 'scripthammer_collaborate';
 	public const BAND_OPTION     = 'scripthammer_band';
+	/** The site owner's choice: band member id => WordPress user id (Settings → ScriptHammer). */
+	public const MAP_OPTION      = 'scripthammer_band_map';
+	/** Who the last sync gave a band role: member id => user id (taken back when the mapping changes). */
+	public const ASSIGNED_OPTION = 'scripthammer_band_assigned';
 
 	/**
 	 * Role name => [label, capabilities]. The companion's rights map onto them:
@@ -106,40 +110,102 @@ final class Roles {
 	}
 
 	/**
-	 * Give the band's accounts their roles: a WordPress user whose login is a member's id gets
-	 * that member's role (administrators keep theirs and gain the band role beside it).
+	 * The site owner's mapping of band members to WordPress users (member id => user id).
+	 *
+	 * @return array<string,int>
+	 */
+	public static function band_map(): array {
+		$map = get_option( self::MAP_OPTION, array() );
+		$out = array();
+		foreach ( is_array( $map ) ? $map : array() as $member => $user_id ) {
+			if ( (int) $user_id > 0 ) {
+				$out[ sanitize_key( (string) $member ) ] = (int) $user_id;
+			}
+		}
+		return $out;
+	}
+
+	/**
+	 * Keep a submitted mapping to the roster's members and existing users (0 or missing: nobody).
+	 *
+	 * @param mixed                                              $input   member id => user id.
+	 * @param array<int,array{id:string,name:string,role:string}> $members The roster.
+	 * @return array<string,int>
+	 */
+	public static function sanitize_map( $input, array $members ): array {
+		$input = is_array( $input ) ? $input : array();
+		$out   = array();
+		foreach ( $members as $m ) {
+			$user_id = isset( $input[ $m['id'] ] ) ? absint( $input[ $m['id'] ] ) : 0;
+			if ( $user_id > 0 && get_userdata( $user_id ) ) {
+				$out[ $m['id'] ] = $user_id;
+			}
+		}
+		return $out;
+	}
+
+	/**
+	 * Give the band's accounts their roles: the WordPress user the site owner chose for each member
+	 * (Settings → ScriptHammer → Band accounts) gets that member's role; never a user found by name (a
+	 * login equal to a public member id could be anyone's, with open registration). Administrators keep
+	 * their role and gain the band role beside it. A user the previous sync made a band member and who is
+	 * no longer mapped to that member loses that band role.
 	 *
 	 * @param array<int,array{id:string,name:string,role:string}> $members The roster.
 	 * @return int How many users were given a band role.
 	 */
 	public static function apply_band( array $members ): int {
-		$assigned = 0;
+		$map      = self::band_map();
+		$previous = get_option( self::ASSIGNED_OPTION, array() );
+		$previous = is_array( $previous ) ? $previous : array();
+		$assigned = array();
+		$roles    = array();
 		foreach ( $members as $m ) {
-			$user = get_user_by( 'login', $m['id'] );
+			$roles[ $m['id'] ] = 'scripthammer_' . $m['role'];
+		}
+		foreach ( $previous as $member => $user_id ) {
+			if ( ( $map[ $member ] ?? 0 ) !== (int) $user_id || ! isset( $roles[ $member ] ) ) {
+				self::take_back( (int) $user_id, (string) $member, $members );
+			}
+		}
+		foreach ( $members as $m ) {
+			$user = isset( $map[ $m['id'] ] ) ? get_userdata( $map[ $m['id'] ] ) : false;
 			if ( ! $user ) {
 				continue;
 			}
-			$role = 'scripthammer_' . $m['role'];
+			$role = $roles[ $m['id'] ];
 			if ( in_array( 'administrator', (array) $user->roles, true ) ) {
 				$user->add_role( $role );
-			} else {
+			} elseif ( ! in_array( $role, (array) $user->roles, true ) || count( (array) $user->roles ) > 1 ) {
 				$user->set_role( $role );
 			}
-			BuddyPress::set_member_type( (int) $user->ID, $m['role'] );
-			++$assigned;
+			Community::sync_user( (int) $user->ID );
+			$assigned[ $m['id'] ] = (int) $user->ID;
 		}
-		return $assigned;
+		update_option( self::ASSIGNED_OPTION, $assigned, false );
+		return count( $assigned );
 	}
 
 	/**
-	 * When a user's role changes to a band role, keep the BuddyPress member type in step.
+	 * Take a band role back from a user who is no longer mapped to that member.
 	 *
-	 * @param int    $user_id The user.
-	 * @param string $role    The new role.
+	 * @param int                                                 $user_id The user.
+	 * @param string                                              $member  The member id.
+	 * @param array<int,array{id:string,name:string,role:string}> $members The roster.
 	 */
-	public static function on_set_user_role( $user_id, $role ): void {
-		if ( is_string( $role ) && str_starts_with( $role, 'scripthammer_' ) ) {
-			BuddyPress::set_member_type( (int) $user_id, substr( $role, strlen( 'scripthammer_' ) ) );
+	private static function take_back( int $user_id, string $member, array $members ): void {
+		$user = get_userdata( $user_id );
+		if ( ! $user ) {
+			return;
 		}
+		foreach ( $members as $m ) {
+			if ( $m['id'] === $member ) {
+				$user->remove_role( 'scripthammer_' . $m['role'] );
+			}
+		}
+		if ( array() === array_filter( (array) $user->roles ) ) {
+			$user->set_role( (string) get_option( 'default_role', 'subscriber' ) );
+		}
+		Community::sync_user( $user_id );
 	}
 }

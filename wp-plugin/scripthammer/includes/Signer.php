@@ -25,6 +25,10 @@ final class Signer {
 	public const HEADER_SIGNATURE           = 'X-ScriptHammer-Signature';
 	public const UPLOAD_TOKEN_PREFIX        = 'shmup.';
 	public const UPLOAD_TOKEN_MAX_SECONDS   = 900;
+	public const LISTENER_TOKEN_PREFIX      = 'shmls.';
+	public const LISTENER_TOKEN_MAX_SECONDS = 3600;
+	public const STUDIO_TOKEN_PREFIX        = 'shmst.';
+	public const STUDIO_TOKEN_MAX_SECONDS   = 3600;
 	private const NONCE_PATTERN             = '/^[A-Za-z0-9_\-]{16,64}$/';
 
 	/**
@@ -145,6 +149,64 @@ final class Signer {
 		);
 		$body    = rtrim( strtr( base64_encode( $payload ), '+/', '-_' ), '=' );
 		return self::UPLOAD_TOKEN_PREFIX . $body . '.' . hash_hmac( 'sha256', $body, $this->secret );
+	}
+
+	/**
+	 * A short-lived token that names the signed-in WordPress user as the listener (companion/access/tokens.py).
+	 *
+	 * Format: shmls.<base64url(JSON {"u","exp","n","nm"})>.<hex HMAC-SHA256 of "shmls." + the base64url part>;
+	 * the prefix is inside the MAC, so no other token kind can pass for a listener token.
+	 *
+	 * @param int         $user_id WordPress user id (> 0).
+	 * @param string      $name    Display name (cut to 60 characters).
+	 * @param int         $ttl     Seconds (capped at an hour).
+	 * @param int|null    $now     Current time.
+	 * @param string|null $nonce   Nonce (default: a fresh one).
+	 */
+	public function listener_token( int $user_id, string $name = '', int $ttl = 1800, ?int $now = null, ?string $nonce = null ): string {
+		if ( $user_id <= 0 ) {
+			throw new \InvalidArgumentException( 'A listener token names a WordPress user.' );
+		}
+		$now     = $now ?? time();
+		$payload = self::compact_json(
+			array(
+				'u'   => $user_id,
+				'exp' => $now + min( max( 1, $ttl ), self::LISTENER_TOKEN_MAX_SECONDS ),
+				'n'   => $nonce ?? self::new_nonce(),
+				'nm'  => function_exists( 'mb_substr' ) ? mb_substr( $name, 0, 60 ) : substr( $name, 0, 60 ),
+			)
+		);
+		$body    = rtrim( strtr( base64_encode( $payload ), '+/', '-_' ), '=' );
+		return self::LISTENER_TOKEN_PREFIX . $body . '.' . hash_hmac( 'sha256', self::LISTENER_TOKEN_PREFIX . $body, $this->secret );
+	}
+
+	/**
+	 * A short-lived token that signs a band member in to the companion's studio (companion/band/signing.py).
+	 *
+	 * Format: shmst.<base64url(JSON {"m","exp","n","u"})>.<hex HMAC-SHA256 of "shmst." + the base64url part>;
+	 * "m" is the band member id the site owner mapped the WordPress user to, "u" the login (for the log).
+	 *
+	 * @param string      $member Band member id.
+	 * @param int         $ttl    Seconds (capped at an hour).
+	 * @param string      $user   WordPress login.
+	 * @param int|null    $now    Current time.
+	 * @param string|null $nonce  Nonce (default: a fresh one).
+	 */
+	public function studio_token( string $member, int $ttl = 900, string $user = '', ?int $now = null, ?string $nonce = null ): string {
+		if ( ! preg_match( '/^[a-z0-9][a-z0-9_-]{0,63}$/', $member ) ) {
+			throw new \InvalidArgumentException( 'A studio token names a band member.' );
+		}
+		$now     = $now ?? time();
+		$payload = self::compact_json(
+			array(
+				'm'   => $member,
+				'exp' => $now + min( max( 1, $ttl ), self::STUDIO_TOKEN_MAX_SECONDS ),
+				'n'   => $nonce ?? self::new_nonce(),
+				'u'   => substr( $user, 0, 60 ),
+			)
+		);
+		$body    = rtrim( strtr( base64_encode( $payload ), '+/', '-_' ), '=' );
+		return self::STUDIO_TOKEN_PREFIX . $body . '.' . hash_hmac( 'sha256', self::STUDIO_TOKEN_PREFIX . $body, $this->secret );
 	}
 
 	/**

@@ -76,8 +76,9 @@ final class TrackEditor {
 	 */
 	public function render_release( $post ): void {
 		$state = (string) get_post_meta( $post->ID, PostTypes::META_RELEASE, true );
+		$may   = PostTypes::may_write_meta( false, PostTypes::META_RELEASE, (int) $post->ID, get_current_user_id() );
 		wp_nonce_field( 'scripthammer_release_' . $post->ID, 'scripthammer_release_nonce' );
-		echo '<label for="scripthammer-release-state">' . esc_html__( 'Release state', 'scripthammer' ) . '</label> <select id="scripthammer-release-state" name="scripthammer_release_state">';
+		echo '<label for="scripthammer-release-state">' . esc_html__( 'Release state', 'scripthammer' ) . '</label> <select id="scripthammer-release-state" name="scripthammer_release_state"' . ( $may ? '' : ' disabled' ) . '>';
 		foreach ( PostTypes::RELEASE_STATES as $option ) {
 			printf( '<option value="%1$s"%2$s>%1$s</option>', esc_attr( $option ), selected( $state ? $state : 'draft', $option, false ) );
 		}
@@ -109,7 +110,8 @@ final class TrackEditor {
 	}
 
 	/**
-	 * Save the release state (on save_post_sh_track): nonce and capability checked.
+	 * Save the release state (on save_post_sh_track): nonce checked, and only for users with
+	 * scripthammer_manage (the same rule as every scripthammer_* meta).
 	 *
 	 * @param int $post_id The track.
 	 */
@@ -120,7 +122,8 @@ final class TrackEditor {
 		if ( ! wp_verify_nonce( sanitize_text_field( wp_unslash( $_POST['scripthammer_release_nonce'] ) ), 'scripthammer_release_' . $post_id ) ) {
 			return;
 		}
-		if ( ( defined( 'DOING_AUTOSAVE' ) && DOING_AUTOSAVE ) || ! current_user_can( 'edit_post', $post_id ) ) {
+		// Like every scripthammer_* meta: only users with scripthammer_manage write it.
+		if ( ( defined( 'DOING_AUTOSAVE' ) && DOING_AUTOSAVE ) || ! PostTypes::may_write_meta( false, PostTypes::META_RELEASE, (int) $post_id, get_current_user_id() ) ) {
 			return;
 		}
 		update_post_meta( $post_id, PostTypes::META_RELEASE, PostTypes::sanitize_release_state( sanitize_text_field( wp_unslash( $_POST['scripthammer_release_state'] ) ) ) );

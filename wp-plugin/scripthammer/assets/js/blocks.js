@@ -36,6 +36,16 @@
     save: function () { return null; }
   });
 
+  wp.blocks.registerBlockType('scripthammer/live', {
+    apiVersion: 2,
+    title: __('ScriptHammer live player', 'scripthammer'),
+    icon: 'microphone',
+    category: 'media',
+    attributes: { session: { type: 'integer', default: 0 } },
+    edit: edit('scripthammer/live', [{ key: 'session', label: __('Live session (companion ID)', 'scripthammer') }]),
+    save: function () { return null; }
+  });
+
   wp.blocks.registerBlockType('scripthammer/tip-jar', {
     apiVersion: 2,
     title: __('ScriptHammer tip jar', 'scripthammer'),

@@ -1,0 +1,385 @@
+"""Benchmark: live sessions on loopback (issue 12's figures), measured by beep detection in one run.
+
+A companion's live room on this machine (SQLite, the local object store, no HTTP: the same domain
+calls the API makes) starts a session: jackd (dummy driver), scsynth in real time, the robots, the
+ffmpeg capture (stems, mix, live HLS, Opus/RTP) and a Janus of its own. Then:
+
+- "listener_webrtc_ms": beeps (9 kHz, scheduled on scsynth at known wall times, so the moment they
+  leave JACK is known to a JACK period) heard by a real WebRTC peer (aiortc) watching the session's
+  Janus Streaming mountpoint: the arrival of the first decoded frame holding each beep, minus the
+  beep's time; median. Goal <= 500. (Anchor, from the issue: a WebRTC listener is expected well under
+  a second; SonoBus-class direct peers reach ~40 ms.)
+- "listener_hls_s": the same beeps found in the live HLS segments as they appear in the playlist (the
+  files the companion serves): time until the segment holding the beep is listed ("hls_available_s",
+  median), plus the hold-back of a standard player (hls.js starts 3 target durations behind the live
+  edge). Goal <= 4. Anchors: AzuraCast/Icecast HLS about 6-30 s; Apple LL-HLS about 2 s.
+- "vote_to_sound_bars": a listener votes for another key during bar n; the bar from whose line the new
+  key is heard in the recording (chroma of the stems, numpy), minus n. Goal 1.
+- "sessions_per_core": 1, 2, 3... sessions at once (each 3 robots on its own JACK/scsynth/Janus), each
+  held for --hold seconds after a warm-up; the most held with no xrun reported by jackd or the capture
+  after the warm-up, divided by the cores. Goal >= 4 (anchor: Jamulus about 35 players per core).
+  Sessions here have 3 robot players, not the issue's 4 members.
+- "member_to_member_ms": two members in the session's AudioBridge room (aiortc peers in this process):
+  member A's microphone carries 9 kHz beeps; the time from the frame leaving A's track to the first
+  decoded frame holding the beep at member B (median). Goal <= 60. Anchors: SonoBus best about 40 ms;
+  JackTrip ensembles need about 20-25 ms one way.
+
+CPU seconds of this process and of its children (the rig's programs, reaped) beside wall time. The
+last line printed is one JSON object.
+
+Run: .venv/bin/python bench/live.py [--beeps 5] [--max-sessions 3] [--hold 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BEEP_HZ = 9000.0
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def beep_in(x: np.ndarray, sr: int, min_ratio: float = 0.3, min_rms: float = 0.02) -> list[int]:
+    """Start samples of 20 ms windows where the 8.5-9.5 kHz band holds most of the energy (a beep)."""
+    n = int(0.02 * sr)
+    out = []
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    band = (freqs > BEEP_HZ - 500) & (freqs < BEEP_HZ + 500)
+    for i in range(0, len(x) - n + 1, n // 2):
+        seg = x[i:i + n]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(n))) ** 2
+        total = spec.sum()
+        if total > 0 and spec[band].sum() / total > min_ratio and np.sqrt(np.mean(seg ** 2)) > min_rms:
+            out.append(i)
+    return out
+
+
+def make_services(root: Path):
+    from companion.band.service import seed_members
+    from companion.config import Config
+    from companion.db import upgrade
+    from companion.services import Services
+
+    cfg = Config(var_dir=root / "var", database_url=f"sqlite:///{root / 'companion.db'}",
+                 redis_url="redis://127.0.0.1:1/0", testing=True, live_max_sessions=16)
+    upgrade(cfg.database_url)
+    svc = Services(cfg)
+    with svc.db.session() as s:
+        seed_members(s, svc.band)
+    return svc
+
+
+def identities():
+    from companion.band.identity import Identity
+
+    member = Identity(kind="member", role="member", member_id="ivory", name="Ivory", rights=frozenset({"live.run"}))
+    fan = Identity(kind="listener", role="listener", member_id=None, name="fan", rights=frozenset(), token_id="fan-1")
+    return member, fan
+
+
+def runner_of(svc, sid):
+    from companion.live import service
+
+    return service._RUNNERS[(svc.config.database_url, sid)]
+
+
+def measure_listeners(svc, beeps: int) -> dict:
+    """WebRTC and HLS latency of beeps, and a vote's effect, in one session."""
+    from companion.live import service
+    from companion.live.analysis import chroma, read_mono, scale_share
+    from tests.live.webrtc import listen
+
+    member, fan = identities()
+    st = service.start_session(svc, member, {"key": "D minor", "tempo": 120}, seed=3)
+    sid = st["id"]
+    runner = runner_of(svc, sid)
+    hls = service.hls_dir(svc, sid)
+    arrivals: list[tuple[float, np.ndarray]] = []
+    listed: dict[str, float] = {}
+    segments: dict[str, bytes] = {}
+    stop = threading.Event()
+
+    def watch_playlist():
+        while not stop.is_set():
+            try:
+                text = (hls / "live.m3u8").read_text()
+            except OSError:
+                text = ""
+            now = time.time()
+            for line in text.splitlines():
+                if line.endswith(".m4s") and line not in listed:
+                    listed[line] = now
+                    try:  # kept now: the sliding window deletes old segments
+                        segments[line] = (hls / line).read_bytes()
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch_playlist, daemon=True)
+    watcher.start()
+    cues: list[float] = []
+    result: dict = {}
+
+    def schedule():
+        time.sleep(2.0)  # the peer connects
+        for i in range(beeps):
+            at = time.time() + 0.4
+            runner.band.cue(at, frequency=BEEP_HZ, amplitude=0.9)
+            cues.append(at)
+            time.sleep(1.7)
+
+    sched = threading.Thread(target=schedule)
+    sched.start()
+    rtc = st["webrtc"]
+    pcm, rate = listen(rtc["janus"], rtc["mountpoint"], seconds=2.0 + beeps * 1.7 + 1.0,
+                       on_frame=lambda t, x: arrivals.append((t, x.copy())))
+    sched.join()
+    # WebRTC: the first frame holding each beep
+    webrtc = []
+    for at in cues:
+        for t, x in arrivals:
+            if t >= at - 0.02 and beep_in(x, rate, min_rms=0.01):
+                webrtc.append((t - at) * 1000)
+                break
+    # HLS: the segment holding each beep, and when it was listed
+    time.sleep(2.5)
+    init = (hls / "init.mp4").read_bytes() if (hls / "init.mp4").exists() else b""
+    found = []
+    for name, t_listed in sorted(listed.items(), key=lambda kv: kv[1]):
+        if name not in segments:
+            continue
+        data = init + segments[name]
+        raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "-", "-f", "f32le", "-ac", "1", "-ar", "48000",
+                              "-"], input=data, capture_output=True).stdout
+        x = np.frombuffer(raw, dtype="<f4")
+        if beep_in(x, 48000):
+            prior = [c for c in cues if c <= t_listed]
+            if prior:
+                found.append(t_listed - prior[-1])
+    hold = 3 * svc.config.live_hls_seconds
+
+    # a vote for another key, heard in the recording
+    def wait(pred, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            s = service.get_state(svc, sid)
+            if pred(s):
+                return s
+            time.sleep(0.05)
+        raise RuntimeError("timed out")
+
+    vote = service.cast_vote(svc, fan, sid, "key", "E major")
+    applied = wait(lambda s: s["applied"])["applied"][0]
+    wait(lambda s: s["bar"] >= applied["bar"] + 2)
+    time.sleep(2.5)
+    final = service.stop_session(svc, member, sid)
+    stop.set()
+    rec = final["recording"]
+    kept = service.work_dir(svc, sid) / "kept"
+    tonal = read_mono(kept / "ivory.wav")[0] + read_mono(kept / "chops.wav")[0]
+    sr = rec["sample_rate"]
+    heard = None
+    for b in final["bars"]:
+        if b["number"] > vote["round"] and b["start"] + b["length"] <= rec["seconds"]:
+            c = chroma(tonal, sr, b["start"], b["length"])
+            if scale_share(c, "E major") > scale_share(c, "D minor") + 0.1:
+                heard = b["number"]
+                break
+    result.update(
+        listener_webrtc_ms=round(statistics.median(webrtc), 1) if webrtc else None,
+        webrtc_beeps_heard=f"{len(webrtc)}/{len(cues)}",
+        hls_available_s=round(statistics.median(found), 3) if found else None,
+        hls_beeps_found=f"{len(found)}/{len(cues)}",
+        hls_hold_back_s=hold,
+        listener_hls_s=round(statistics.median(found) + hold, 2) if found else None,
+        vote_round=vote["round"], vote_applied_bar=applied["bar"], vote_heard_bar=heard,
+        vote_to_sound_bars=(heard - vote["round"]) if heard else None,
+    )
+    return result
+
+
+def measure_members(svc, beeps: int) -> dict:
+    """Mouth to ear between two members in one session's room: member A's microphone (an aiortc track)
+    carries 9 kHz beeps; member B's decoded frames are searched for them (both peers in this process)."""
+    import asyncio
+    import fractions
+
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack
+    from av import AudioFrame
+
+    from companion.band.identity import Identity
+    from companion.live import service
+
+    member, _ = identities()
+    st = service.start_session(svc, member, {"tempo": 120}, seed=5)
+    sid = st["id"]
+    a_id = Identity(kind="member", role="member", member_id="chops", name="Chops", rights=frozenset({"live.run"}))
+    b_id = Identity(kind="member", role="member", member_id="verse", name="Verse", rights=frozenset({"live.run"}))
+    sent: list[float] = []
+    heard: list[tuple[float, np.ndarray]] = []
+    rate = 48000
+
+    class Beeper(AudioStreamTrack):
+        def __init__(self):
+            super().__init__()
+            self.n, self.t0, self.next_beep, self.left = 0, None, None, 0
+
+        async def recv(self):
+            if self.t0 is None:
+                self.t0 = time.time()
+                self.next_beep = self.t0 + 3.0
+            wait = self.t0 + self.n / rate - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            pcm = np.zeros(960, dtype=np.int16)
+            now = time.time()
+            if self.left == 0 and len(sent) < beeps and now >= self.next_beep:
+                self.left, self.next_beep = 3, now + 1.5
+                sent.append(now)  # the frame leaves the "mouth" now
+            if self.left:
+                t = (np.arange(960) + self.n) / rate
+                pcm = (0.8 * 32767 * np.sin(2 * np.pi * BEEP_HZ * t)).astype(np.int16)
+                self.left -= 1
+            frame = AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = rate, self.n, fractions.Fraction(1, rate)
+            self.n += 960
+            return frame
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        pcs = []
+        for ident, track in ((b_id, None), (a_id, Beeper())):
+            pc = RTCPeerConnection()
+            pcs.append(pc)
+            if track is not None:
+                pc.addTrack(track)
+            else:
+                pc.addTransceiver("audio", direction="recvonly")
+
+                @pc.on("track")
+                def on_track(t):
+                    async def read():
+                        while True:
+                            try:
+                                frame = await t.recv()
+                            except Exception:
+                                return
+                            pcm = frame.to_ndarray().astype(np.float32)
+                            heard.append((time.time(), pcm.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+                                          / 32768.0))
+                    asyncio.ensure_future(read())
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+            ans = await loop.run_in_executor(None, lambda: service.join_room(
+                svc, ident, sid, {"type": "offer", "sdp": pc.localDescription.sdp}))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=ans["jsep"]["sdp"], type="answer"))
+        await asyncio.sleep(3.0 + beeps * 1.5 + 2.0)
+        for pc in pcs:
+            await pc.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        service.stop_session(svc, member, sid)
+    lat = []
+    for at in sent:
+        for t, x in heard:
+            if t >= at and beep_in(x, rate, min_rms=0.01):
+                lat.append((t - at) * 1000)
+                break
+    return {"member_to_member_ms": round(statistics.median(lat), 1) if lat else None,
+            "member_beeps_heard": f"{len(lat)}/{len(sent)}"}
+
+
+def xruns(work: Path) -> int:
+    n = 0
+    for log in ("jackd.log", "capture.log"):
+        try:
+            n += (work / log).read_text(errors="replace").lower().count("xrun")
+        except OSError:
+            pass
+    return n
+
+
+def measure_sessions(svc, max_sessions: int, hold: float) -> tuple[int, list[dict]]:
+    from companion.live import service
+
+    member, _ = identities()
+    best, rows = 0, []
+    for k in range(1, max_sessions + 1):
+        ids = []
+        try:
+            for i in range(k):
+                ids.append(service.start_session(svc, member, {"tempo": 120}, seed=10 + i)["id"])
+            time.sleep(3.0)  # warm-up: connections and the first bars
+            works = [service.work_dir(svc, sid) for sid in ids]
+            before = [xruns(w) for w in works]
+            time.sleep(hold)
+            after = [xruns(w) for w in works]
+            failed = [service.get_state(svc, sid)["status"] for sid in ids]
+        finally:
+            for sid in ids:
+                try:
+                    service.stop_session(svc, member, sid)
+                except Exception as exc:  # already ended (a crash): reported below
+                    say(f"stop {sid}: {exc}")
+        new = sum(a - b for a, b in zip(after, before))
+        ok = new == 0 and all(s == "live" for s in failed)
+        rows.append({"sessions": k, "xruns": new, "statuses": failed, "held": ok})
+        say(f"{k} session(s): {new} xruns after warm-up, {failed}")
+        if not ok:
+            break
+        best = k
+    return best, rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--beeps", type=int, default=5)
+    ap.add_argument("--max-sessions", type=int, default=3)
+    ap.add_argument("--hold", type=float, default=8.0)
+    args = ap.parse_args()
+    t_wall = time.time()
+    with tempfile.TemporaryDirectory(prefix="shm-bench-live-") as tmp:
+        svc = make_services(Path(tmp))
+        try:
+            say("one session: WebRTC and HLS listeners, a vote")
+            out = measure_listeners(svc, args.beeps)
+            say(json.dumps(out))
+            say("two members in the room")
+            out.update(measure_members(svc, args.beeps))
+            say(json.dumps(out))
+            say("sessions at once")
+            best, rows = measure_sessions(svc, args.max_sessions, args.hold)
+        finally:
+            svc.close()
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cores = os.cpu_count() or 1
+    out.update(
+        sessions_per_core=round(best / cores, 2), sessions_held=best, sessions_tried=rows,
+        wall_s=round(time.time() - t_wall, 1), cpu_s=round(me.ru_utime + me.ru_stime, 2),
+        children_cpu_s=round(kids.ru_utime + kids.ru_stime, 2), cores=cores,
+        load_avg_1m=round(os.getloadavg()[0], 2), python=platform.python_version(),
+    )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

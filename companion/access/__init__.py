@@ -1,0 +1,1 @@
+"""Access: listeners, entitlements and signed delivery (who may hear or download what)."""

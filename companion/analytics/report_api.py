@@ -1,0 +1,271 @@
+"""/api/analytics: per-day figures of a track or an album (JSON, CSV or an SVG chart), the per-second heat
+map over a track's waveform (JSON, CSV or SVG drawn over the track's peaks), the heat map of interactions
+with the player, and a summary of every track and album. For the band (band.read_private): the same
+figures the wp-admin dashboard draws (it fetches the SVG and CSV with its signed request).
+
+The figures come from the rollups (companion/analytics/rollups.py) for the days that are rolled, and
+from the events for the others; ``fresh=true`` reads today from the events."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import sqlalchemy as sa
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from companion.access.guard import requires
+from companion.analytics import charts, rollups
+from companion.analytics.metrics import HEAT_KINDS
+from companion.catalog.models import Album, Track
+from companion.errors import NotFound
+from companion.services import current as services
+
+blp = Blueprint("analytics_reports", __name__, url_prefix="/api/analytics",
+                description="Listening figures by day, heat maps over the waveform, player interactions.")
+
+MAX_DAYS = 366
+
+
+class RangeQuerySchema(Schema):
+    start = fields.Date(data_key="from", load_default=None)
+    end = fields.Date(data_key="to", load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+    fresh = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _order(self, data, **_kw):
+        start, end = _span(data)
+        if start > end:
+            raise ValidationError({"from": ["after 'to'"]})
+        if (end - start).days >= MAX_DAYS:
+            raise ValidationError({"from": [f"at most {MAX_DAYS} days at once"]})
+
+
+def _span(q: dict) -> tuple[dt.date, dt.date]:
+    end = q.get("end") or dt.datetime.now(dt.timezone.utc).date()
+    start = q.get("start") or end - dt.timedelta(days=29)
+    return start, end
+
+
+def _track(s, track_id: int) -> Track:
+    t = s.get(Track, track_id)
+    if t is None:
+        raise NotFound(f"no track {track_id}", code="track_not_found")
+    return t
+
+
+COLUMNS = ("day", "plays", "plays_30s", "listeners", "completions", "completion_rate", "skips", "avg_listened_s",
+           "tips", "downloads")
+
+
+def _csv(rows: list[dict], name: str) -> Response:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(COLUMNS)
+    for r in rows:
+        w.writerow([";".join(f"{k}={v}" for k, v in sorted(r["downloads"].items())) if c == "downloads"
+                    else ("" if r[c] is None else r[c]) for c in COLUMNS])
+    return _csv_response(buf.getvalue(), name)
+
+
+def _csv_response(text: str, name: str) -> Response:
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"})
+
+
+def _svg(text: str) -> Response:
+    # An image of figures only: no script may run in it even if opened directly.
+    return Response(text, mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+def _track_daily(query, track_id) -> tuple[Track, list[dict], dt.date, dt.date]:
+    start, end = _span(query)
+    with services().db.session() as s:
+        t = _track(s, track_id)
+        rows = rollups.daily(s, [track_id], start, end, fresh=query["fresh"])
+    return t, rows, start, end
+
+
+def _album_daily(query, album_id) -> tuple[Album, list[int], list[dict], dt.date, dt.date]:
+    start, end = _span(query)
+    with services().db.session() as s:
+        album = s.get(Album, album_id)
+        if album is None:
+            raise NotFound(f"no album {album_id}", code="album_not_found")
+        ids = list(s.scalars(sa.select(Track.id).where(Track.album_id == album_id).order_by(Track.id)))
+        rows = rollups.daily(s, ids or [-1], start, end, fresh=query["fresh"])
+    return album, ids, rows, start, end
+
+
+def _track_heat(query, track_id) -> tuple[Track, dict, dt.date, dt.date]:
+    start, end = _span(query)
+    with services().db.session() as s:
+        t = _track(s, track_id)
+        out = rollups.heatmap(s, track_id, start, end, duration=t.duration, fresh=query["fresh"])
+        out["interactions"] = rollups.interactions(s, [track_id], start, end, fresh=query["fresh"])
+    return t, out, start, end
+
+
+def _peaks(track: Track) -> dict | None:
+    """The track's coarsest waveform peaks (the audiowaveform JSON), or None when it has none (yet)."""
+    import json
+
+    docs = sorted(track.peaks or [], key=lambda p: -int(p.get("samples_per_pixel") or 0))
+    for p in docs:
+        try:
+            return json.loads(services().store.get_bytes(p["key"]))
+        except Exception:  # noqa: BLE001 - a missing peaks file draws the chart without the waveform
+            continue
+    return None
+
+
+SVG = {"200": {"description": "An SVG chart", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}}
+CSV = {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+#: the daily figures' answer: JSON, or CSV with format=csv
+JSON_OR_CSV = {"200": {"description": "The figures (JSON, or CSV with format=csv)",
+                       "content": {"application/json": {"schema": {"type": "object"}},
+                                   "text/csv": {"schema": {"type": "string"}}}}}
+
+
+@blp.route("/tracks/<int:track_id>/daily")
+class TrackDaily(MethodView):
+    @blp.doc(security=[{"bearer": []}, {"signed": []}])
+    @requires("band.read_private")
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.doc(responses=JSON_OR_CSV)
+    def get(self, query, track_id):
+        """A track's figures per day (``from``/``to``, UTC, default the last 30 days; ``format=csv``)."""
+        _t, rows, start, end = _track_daily(query, track_id)
+        if query["format"] == "csv":
+            return _csv(rows, f"track-{track_id}-{start}-{end}")
+        return {"track_id": track_id, "from": start.isoformat(), "to": end.isoformat(), "days": rows}
+
+
+@blp.route("/albums/<int:album_id>/daily")
+class AlbumDaily(MethodView):
+    @blp.doc(security=[{"bearer": []}, {"signed": []}])
+    @requires("band.read_private")
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.doc(responses=JSON_OR_CSV)
+    def get(self, query, album_id):
+        """An album's figures per day: its tracks together (listeners distinct across them)."""
+        _a, ids, rows, start, end = _album_daily(query, album_id)
+        if query["format"] == "csv":
+            return _csv(rows, f"album-{album_id}-{start}-{end}")
+        return {"album_id": album_id, "track_ids": ids, "from": start.isoformat(), "to": end.isoformat(),
+                "days": rows}
+
+
+@blp.route("/tracks/<int:track_id>/heatmap")
+class TrackHeatmap(MethodView):
+    @blp.doc(security=[{"bearer": []}, {"signed": []}])
+    @requires("band.read_private")
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query, track_id):
+        """Per second of the track: starts, seeks, replays, drop-offs and reactions (draw it over the
+        track's peaks, which GET /api/tracks/<id> links), and the player controls used."""
+        _t, out, start, end = _track_heat(query, track_id)
+        return dict(out, **{"from": start.isoformat(), "to": end.isoformat()})
+
+
+def _route(path: str, responses: dict):
+    """A GET of the band (band.read_private) with the range query; the class's ``get(self, query, **ids)``."""
+    def wrap(cls):
+        cls.get = blp.doc(security=[{"bearer": []}, {"signed": []}])(requires("band.read_private")(
+            blp.arguments(RangeQuerySchema, location="query")(blp.doc(responses=responses)(cls.get))))
+        return blp.route(path)(cls)
+    return wrap
+
+
+@_route("/tracks/<int:track_id>/daily.csv", CSV)
+class TrackDailyCsv(MethodView):
+    def get(self, query, track_id):
+        """A track's figures per day as CSV (one row per day)."""
+        _t, rows, start, end = _track_daily(query, track_id)
+        return _csv(rows, f"track-{track_id}-{start}-{end}")
+
+
+@_route("/albums/<int:album_id>/daily.csv", CSV)
+class AlbumDailyCsv(MethodView):
+    def get(self, query, album_id):
+        """An album's figures per day as CSV."""
+        _a, _ids, rows, start, end = _album_daily(query, album_id)
+        return _csv(rows, f"album-{album_id}-{start}-{end}")
+
+
+@_route("/tracks/<int:track_id>/heatmap.csv", CSV)
+class TrackHeatmapCsv(MethodView):
+    def get(self, query, track_id):
+        """The per-second heat map as CSV (one row per second of the track)."""
+        _t, h, start, end = _track_heat(query, track_id)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(("second",) + HEAT_KINDS)
+        for i in range(h["seconds"]):
+            w.writerow([i] + [h[k][i] for k in HEAT_KINDS])
+        return _csv_response(buf.getvalue(), f"track-{track_id}-heatmap-{start}-{end}")
+
+
+@_route("/tracks/<int:track_id>/daily.svg", SVG)
+class TrackDailySvg(MethodView):
+    def get(self, query, track_id):
+        """A chart of a track's plays (bars) and listeners (points) per day (SVG)."""
+        t, rows, start, end = _track_daily(query, track_id)
+        return _svg(charts.daily_svg(rows, f"{t.title}: plays and listeners per day, {start} to {end}"))
+
+
+@_route("/albums/<int:album_id>/daily.svg", SVG)
+class AlbumDailySvg(MethodView):
+    def get(self, query, album_id):
+        """A chart of an album's plays (bars) and listeners (points) per day (SVG)."""
+        a, _ids, rows, start, end = _album_daily(query, album_id)
+        return _svg(charts.daily_svg(rows, f"{a.title}: plays and listeners per day, {start} to {end}"))
+
+
+@_route("/tracks/<int:track_id>/heatmap.svg", SVG)
+class TrackHeatmapSvg(MethodView):
+    def get(self, query, track_id):
+        """The per-second heat map drawn over the track's waveform (its peaks), a lane per kind (SVG)."""
+        t, h, start, end = _track_heat(query, track_id)
+        return _svg(charts.heatmap_svg(h, _peaks(t), f"{t.title}: where listeners start, seek, replay, drop off "
+                                                     f"and react, {start} to {end}"))
+
+
+@_route("/summary", {"200": {"description": "Totals per track and album over the range",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
+class Summary(MethodView):
+    def get(self, query):
+        """Every track and album with its totals over the range (``listeners``: the daily unique listeners
+        summed: the pseudonymous ids change every day, so listeners are not distinct across days)."""
+        start, end = _span(query)
+        tracks, albums = [], []
+        with services().db.session() as s:
+            all_tracks = list(s.scalars(sa.select(Track).order_by(Track.album_id, Track.track_number, Track.id)))
+            names = {a.id: a.title for a in s.scalars(sa.select(Album).order_by(Album.id))}
+            per_album: dict[int, list[int]] = {}
+            for t in all_tracks:
+                rows = rollups.daily(s, [t.id], start, end, fresh=query["fresh"])
+                tracks.append({"id": t.id, "title": t.title, "album_id": t.album_id, **_totals(rows)})
+                if t.album_id is not None:
+                    per_album.setdefault(t.album_id, []).append(t.id)
+            for album_id, title in names.items():
+                ids = per_album.get(album_id, [])
+                rows = rollups.daily(s, ids or [-1], start, end, fresh=query["fresh"])
+                albums.append({"id": album_id, "title": title, "track_ids": ids, **_totals(rows)})
+        return {"from": start.isoformat(), "to": end.isoformat(), "tracks": tracks, "albums": albums}
+
+
+def _totals(rows: list[dict]) -> dict:
+    out = {k: sum(r[k] for r in rows) for k in ("plays", "plays_30s", "listeners", "completions", "skips", "tips")}
+    out["downloads"] = sum(sum(r["downloads"].values()) for r in rows)
+    out["completion_rate"] = round(out["completions"] / out["plays"], 4) if out["plays"] else None
+    return out

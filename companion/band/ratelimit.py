@@ -1,0 +1,103 @@
+"""Rate limits (Flask-Limiter on the companion's Redis): failed credentials and public writes.
+
+- Credential failures: every request that presents credentials (a bearer token or a signed
+  request) and is answered 401 costs one hit against ``Config.auth_failure_limit`` for its client
+  address; once that is spent, any request with credentials from that address gets 429 (with
+  Retry-After) before its credentials are even looked at, until the window passes. Requests
+  without credentials are neither counted nor blocked by this limit.
+- Every route (embed pages, oEmbed, track JSON, HLS playlists and segments under /media, peaks,
+  beacons, health, the API...) is limited per client address and route by
+  ``Config.public_rate_limit`` (generous: a listener's player never comes near it), whoever calls:
+  presenting a token does not lift it, since a made-up one would otherwise do.
+- Public writes declare their own, stricter limit on top with :func:`limit_blueprint` (the beacons:
+  ``Config.beacon_rate_limit``). Limits are checked before the view runs, so a refused request's
+  body is never read.
+
+Every 429 has the one JSON error shape, with ``details.retry_after_seconds`` and the
+``Retry-After`` header. Counters live in Redis under a prefix of the app's queue name, so
+several companions (or test apps) on one Redis do not share them. When Redis is unreachable the
+limits are skipped (logged) rather than taking the API down: signed requests fail closed anyway,
+since their nonces need Redis.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+from flask import Flask, current_app
+from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+
+from companion.band.auth import presents_credentials
+from companion.config import Config
+from companion.errors import TooManyRequests, error_response
+
+AUTH_FAILURES_SCOPE = "auth-failures"
+
+#: scope -> (error code, what the client did too often)
+_BREACHES = {AUTH_FAILURES_SCOPE: ("too_many_failures", "Too many requests with failing credentials")}
+
+
+def client_address() -> str:
+    """Who a limit counts: the client's address as the WSGI server sees it (behind a proxy, let the
+    proxy set REMOTE_ADDR, e.g. with werkzeug's ProxyFix; X-Forwarded-For is not trusted here)."""
+    return get_remote_address() or "unknown"
+
+
+def _config() -> Config:
+    return current_app.config["SCRIPTHAMMER"]
+
+
+def _failed_credentials(response) -> bool:
+    return response.status_code == 401
+
+
+def init_limiter(app: Flask, config: Config) -> Limiter:
+    """The app's Limiter, with the credential-failure limit; kept in ``app.extensions["scripthammer_limiter"]``."""
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter = Limiter(
+        key_func=client_address,
+        storage_uri=config.redis_url,
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2, **config.redis_options()},
+        key_prefix=f"shm-rl:{config.queue_name}",
+        strategy="fixed-window",
+        headers_enabled=False,
+        swallow_errors=True,
+        on_breach=_breach_response,
+        # Every route, for every caller (credentials or not: a made-up token must not lift it), per
+        # client address and route: Config.public_rate_limit (empty: none).
+        default_limits=[lambda: _config().public_rate_limit or "1000000000 per second"],
+        default_limits_per_method=False,
+        default_limits_exempt_when=lambda: not _config().public_rate_limit,
+        application_limits=[ApplicationLimit(
+            limit_provider=lambda: _config().auth_failure_limit,
+            key_function=client_address,
+            scope=AUTH_FAILURES_SCOPE,
+            exempt_when=lambda: not presents_credentials(),
+            deduct_when=_failed_credentials,
+        )],
+    )
+    limiter.init_app(app)
+    app.extensions["scripthammer_limiter"] = limiter
+    return limiter
+
+
+def limit_blueprint(limiter: Limiter, blueprint, limit: Callable[[], str], *, code: str, what: str,
+                    methods: tuple[str, ...] = ("POST",)) -> None:
+    """Limit every route of ``blueprint`` (its ``methods``) per client address; a breach answers
+    429 with ``code`` and a message naming ``what`` was sent too often."""
+    scope = f"{blueprint.name}-writes"
+    _BREACHES[scope] = (code, what)
+    limiter.limit(limit, key_func=client_address, methods=list(methods), scope=scope,
+                  override_defaults=False)(blueprint)
+
+
+def _breach_response(breach: RequestLimit):
+    scope = str(breach.request_args[-1]) if breach.request_args else ""
+    code, what = next((v for k, v in _BREACHES.items() if scope == k or scope.endswith(":" + k)),
+                      ("too_many_requests", "Too many requests"))
+    retry = min(max(1, math.ceil(breach.reset_at - time.time())), breach.limit.get_expiry())
+    err = TooManyRequests(f"{what} from this client: at most {breach.limit}. Try again in {retry} s.", code=code,
+                          details={"retry_after_seconds": retry, "limit": str(breach.limit)})
+    return error_response(err)

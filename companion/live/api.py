@@ -1,0 +1,217 @@
+"""/api/live/sessions: start and stop a live session (band members), its state and live HLS
+broadcast (anyone), its recording (band members), and the audience's votes (signed-in listeners,
+rate-limited per client address, one vote per listener per round)."""
+from __future__ import annotations
+
+from flask import send_file, send_from_directory
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from companion.band.auth import require, require_signed_in, requires
+from companion.band.ratelimit import limit_blueprint
+from companion.errors import Conflict, NotFound
+from companion.live import service
+from companion.services import current as services
+
+blp = Blueprint("live", __name__, url_prefix="/api/live/sessions",
+                description="Live sessions: the robots playing in real time, broadcast over HLS, recorded.")
+votes_blp = Blueprint("live_votes", __name__, url_prefix="/api/live/sessions",
+                      description="The audience steers a live session: one vote per listener per bar.")
+
+
+class StartSchema(Schema):
+    params = fields.Dict(load_default=dict, metadata={"description": "mood, density, tempo_feel, key, tempo"})
+    seed = fields.Integer(load_default=1)
+
+
+class TextSchema(Schema):
+    text = fields.Raw(required=True)
+
+
+class VoteSchema(Schema):
+    parameter = fields.Raw(required=True)
+    value = fields.Raw(required=True)
+
+
+def signed_in(view):
+    """Decorator: the caller must be signed in (any role) before the body is read."""
+    import functools
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        require_signed_in()
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def limit_votes(limiter) -> None:
+    """Votes are a public write: at most ``Config.live_vote_rate_limit`` per client address."""
+    limit_blueprint(limiter, votes_blp, lambda: services().config.live_vote_rate_limit, code="too_many_votes",
+                    what="Too many votes")
+
+
+@blp.route("")
+class Sessions(MethodView):
+    @requires("live.run")
+    @blp.arguments(StartSchema)
+    @blp.response(201)
+    def post(self, body):
+        """Start a live session (band members): the rig, the robots and the broadcast."""
+        ident = require("live.run")
+        return service.start_session(services(), ident, body.get("params"), body.get("seed", 1))
+
+
+@blp.route("/<int:session_id>")
+class Session(MethodView):
+    @blp.response(200)
+    def get(self, session_id: int):
+        """The session's state: status, bar, parameters, what the votes changed, its HLS URL."""
+        return service.get_state(services(), session_id)
+
+
+@blp.route("/<int:session_id>/stop")
+class Stop(MethodView):
+    @requires("live.run")
+    @blp.response(200)
+    def post(self, session_id: int):
+        """Stop the session (band members); the recording (stems and mix) is kept."""
+        return service.stop_session(services(), require("live.run"), session_id)
+
+
+@blp.route("/<int:session_id>/hls/<string:name>")
+class Hls(MethodView):
+    @blp.response(200)
+    def get(self, session_id: int, name: str):
+        """The live HLS broadcast: the playlist (live.m3u8), the init segment and the media segments."""
+        if not (name == "live.m3u8" or name == "init.mp4" or (name.startswith("seg") and name.endswith(".m4s"))):
+            raise NotFound("No such HLS file.", code="hls_not_found")
+        folder = service.hls_dir(services(), session_id)
+        if not (folder / name).is_file():
+            raise NotFound("No such HLS file.", code="hls_not_found")
+        resp = send_from_directory(folder, name, max_age=0 if name.endswith(".m3u8") else 60)
+        resp.headers["Content-Type"] = {"m3u8": "application/vnd.apple.mpegurl", "mp4": "audio/mp4",
+                                        "m4s": "audio/mp4"}[name.rsplit(".", 1)[1]]
+        return resp
+
+
+@blp.route("/<int:session_id>/recording/<string:name>")
+class Recording(MethodView):
+    @blp.response(200)
+    def get(self, session_id: int, name: str):
+        """A kept recording (band members): ``mix`` or a robot's stem, as WAV."""
+        require("band.read_private")
+        st = service.get_state(services(), session_id)
+        rec = st["recording"] or {}
+        key = rec.get("mix") if name == "mix" else (rec.get("stems") or {}).get(name)
+        if not key:
+            raise NotFound("No such recording in this session.", code="recording_not_found")
+        return send_file(services().store.open(key), mimetype="audio/wav", download_name=f"{name}.wav")
+
+
+@votes_blp.route("/<int:session_id>/votes")
+class Votes(MethodView):
+    @signed_in
+    @votes_blp.arguments(VoteSchema)
+    @votes_blp.response(202)
+    def post(self, body, session_id: int):
+        """Vote on what the robots do next (signed-in listeners; one vote per round, a round is a bar)."""
+        ident = require_signed_in()
+        return service.cast_vote(services(), ident, session_id, body.get("parameter"), body.get("value"))
+
+
+@blp.route("/<int:session_id>/chat")
+class Chat(MethodView):
+    @signed_in
+    @blp.arguments(TextSchema)
+    @blp.response(201)
+    def post(self, body, session_id: int):
+        """Say something in the session's chat (members and invited guests), stamped with its media clock."""
+        return service.add_note(services(), require_signed_in(), session_id, "chat", body.get("text"))
+
+
+@blp.route("/<int:session_id>/marks")
+class Marks(MethodView):
+    @signed_in
+    @blp.arguments(TextSchema)
+    @blp.response(201)
+    def post(self, body, session_id: int):
+        """Mark this moment of the session (members and invited guests), with a label."""
+        return service.add_note(services(), require_signed_in(), session_id, "mark", body.get("text"))
+
+
+@blp.route("/<int:session_id>/notes")
+class Notes(MethodView):
+    @signed_in
+    @blp.response(200)
+    def get(self, session_id: int):
+        """The session's chat and marks in media-clock order (members and invited guests)."""
+        return service.list_notes(services(), require_signed_in(), session_id)
+
+
+class AnswerSchema(Schema):
+    jsep = fields.Raw(required=True)
+
+
+@blp.route("/<int:session_id>/ice")
+class Ice(MethodView):
+    @signed_in
+    @blp.response(200)
+    def get(self, session_id: int):
+        """The ICE servers (TURN with a short-lived credential) for a signed-in peer of a session that
+        runs over WebRTC: a member asks before making their offer; a listener gets them with Janus' offer."""
+        from companion.live import ice
+
+        ident = require_signed_in()
+        st = service.get_state(services(), session_id)  # 404 for a session that does not exist
+        if st["status"] not in service.RUNNING:
+            raise Conflict("This session has ended.", code="session_ended")
+        if not st.get("webrtc"):
+            raise Conflict("This session is broadcast over HLS only.", code="no_webrtc")
+        who = ident.member_id or f"{ident.kind}-{ident.token_id or 'anon'}"
+        return ice.ice_servers(services().config, who)
+
+
+@blp.route("/<int:session_id>/listen")
+class Listen(MethodView):
+    @signed_in
+    @blp.response(201)
+    def post(self, session_id: int):
+        """WebRTC signalling for a (signed-in) listener, step 1: Janus' offer for the session's broadcast,
+        and the listener id to answer with. 409 ``no_webrtc`` where the session is on HLS only."""
+        return service.listen_offer(services(), session_id)
+
+
+@blp.route("/<int:session_id>/listen/<string:listener>")
+class ListenAnswer(MethodView):
+    @signed_in
+    @blp.arguments(AnswerSchema)
+    @blp.response(200)
+    def post(self, body, session_id: int, listener: str):
+        """Step 2: the listener's SDP answer; malformed signalling is 400 ``malformed_signalling``."""
+        return service.listen_answer(services(), session_id, listener, body.get("jsep"))
+
+
+class ReleaseSchema(Schema):
+    title = fields.Raw(load_default=None)
+
+
+@blp.route("/<int:session_id>/release")
+class Release(MethodView):
+    @requires("catalog.upload")
+    @blp.arguments(ReleaseSchema)
+    @blp.response(202)
+    def post(self, body, session_id: int):
+        """Release an ended session's mix through the release pipeline as a draft track (band members)."""
+        return service.release_recording(services(), require("catalog.upload"), session_id, body.get("title"))
+
+
+@blp.route("/<int:session_id>/join")
+class Join(MethodView):
+    @signed_in
+    @blp.arguments(AnswerSchema)
+    @blp.response(201)
+    def post(self, body, session_id: int):
+        """A member or invited guest joins the session's room over WebRTC: ``{"jsep": <SDP offer>}`` in,
+        Janus' answer out; malformed signalling is 400 ``malformed_signalling``."""
+        return service.join_room(services(), require_signed_in(), session_id, body.get("jsep"))

@@ -1,0 +1,292 @@
+"""Janus (Debian's ``janus``): the WebRTC server listeners hear a live session through.
+
+:class:`JanusServer` runs one Janus with a configuration folder of its own (written here from the
+Debian layout: the HTTP transport on its own ports, the admin API on, only the plugins the live room
+uses loaded), in a process group of its own. :class:`JanusClient` speaks Janus' plain HTTP API
+(sessions, plugin handles, messages, the long-poll event stream) and its admin API. The session's
+mix reaches Janus as Opus over RTP from the rig's ffmpeg into a Streaming-plugin mountpoint that
+:meth:`JanusClient.create_rtp_mountpoint` makes; a listener's browser (or aiortc) watches it.
+"""
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from companion.errors import ServiceUnavailable
+from companion.live.engine import need, stop_process
+
+LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+KEEP_PLUGINS = ("libjanus_streaming.so", "libjanus_audiobridge.so", "libjanus_textroom.so")
+KEEP_TRANSPORTS = ("libjanus_http.so",)
+
+
+class JanusError(ServiceUnavailable):
+    code = "janus_failed"
+
+
+def _free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _lib_dir() -> Path:
+    for cand in (LIB, Path("/usr/lib/janus"), Path("/usr/local/lib/janus")):
+        if (cand / "plugins").is_dir():
+            return cand
+    raise ServiceUnavailable("Janus' plugins are not installed (apt-get install janus).", code="live_program_missing",
+                             details={"program": "janus", "package": "janus"})
+
+
+def _disable(folder: Path, keep: tuple[str, ...]) -> str:
+    names = sorted({p.name.split(".so")[0] + ".so" for p in folder.glob("*.so*")})
+    return ",".join(n for n in names if n not in keep)
+
+
+@dataclass
+class JanusServer:
+    work: Path
+    http_port: int = field(default_factory=_free_tcp_port)
+    admin_port: int = field(default_factory=_free_tcp_port)
+    admin_secret: str = field(default_factory=lambda: secrets.token_hex(12))
+    rtp_range: str = "20000-40000"
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/janus"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}/admin"
+
+    def write_config(self) -> Path:
+        lib = _lib_dir()
+        conf = self.work / "janus-conf"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "janus.jcfg").write_text(f"""general: {{
+	configs_folder = "{conf}"
+	plugins_folder = "{lib / 'plugins'}"
+	transports_folder = "{lib / 'transports'}"
+	events_folder = "{lib / 'events'}"
+	loggers_folder = "{lib / 'loggers'}"
+	debug_level = 4
+	admin_secret = "{self.admin_secret}"
+	server_name = "scripthammer-live"
+	session_timeout = 0
+}}
+media: {{
+	rtp_port_range = "{self.rtp_range}"
+}}
+nat: {{
+	nice_debug = false
+	ice_ignore_list = "vmnet"
+}}
+plugins: {{
+	disable = "{_disable(lib / 'plugins', KEEP_PLUGINS)}"
+}}
+transports: {{
+	disable = "{_disable(lib / 'transports', KEEP_TRANSPORTS)}"
+}}
+events: {{
+	broadcast = false
+	disable = "{_disable(lib / 'events', ())}"
+}}
+loggers: {{
+	disable = "{_disable(lib / 'loggers', ())}"
+}}
+""")
+        (conf / "janus.transport.http.jcfg").write_text(f"""general: {{
+	json = "compact"
+	base_path = "/janus"
+	http = true
+	port = {self.http_port}
+	ip = "127.0.0.1"
+	https = false
+}}
+admin: {{
+	admin_base_path = "/admin"
+	admin_http = true
+	admin_port = {self.admin_port}
+	admin_ip = "127.0.0.1"
+	admin_https = false
+}}
+cors: {{
+}}
+""")
+        (conf / "janus.plugin.streaming.jcfg").write_text("general: {\n}\n")
+        # plain-RTP participants (the robots) on loopback: nothing of the session leaves the host that way
+        (conf / "janus.plugin.audiobridge.jcfg").write_text('general: {\n\tlocal_ip = "127.0.0.1"\n}\n')
+        (conf / "janus.plugin.textroom.jcfg").write_text("general: {\n\tjson = \"compact\"\n}\n")
+        return conf
+
+    def start(self, timeout: float = 20.0) -> None:
+        exe = need("janus", "janus")
+        conf = self.write_config()
+        log = open(self.work / "janus.log", "wb")
+        self.proc = subprocess.Popen([exe, "-F", str(conf), "-C", str(conf / "janus.jcfg"), "-o"],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.work)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise JanusError("janus exited while starting", details={"log": self.log()})
+            try:
+                r = requests.post(self.url, json={"janus": "info", "transaction": "t"}, timeout=1)
+                if r.ok and "janus.plugin.streaming" in r.json().get("plugins", {}):
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise JanusError("janus did not answer", details={"log": self.log()})
+
+    def log(self) -> str:
+        try:
+            return (self.work / "janus.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def dead(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+class JanusClient:
+    """Janus' plain HTTP API: one Janus session, plugin handles, synchronous requests and events."""
+
+    def __init__(self, url: str, admin_url: str | None = None, admin_secret: str | None = None, timeout: float = 10):
+        self.url = url
+        self.admin_url = admin_url
+        self.admin_secret = admin_secret
+        self.timeout = timeout
+        self.session_id: int | None = None
+
+    def _post(self, url: str, body: dict) -> dict:
+        body = {"transaction": uuid.uuid4().hex[:12], **body}
+        try:
+            r = requests.post(url, json=body, timeout=self.timeout)
+            data = r.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise JanusError(f"Janus did not answer: {exc}") from exc
+        if data.get("janus") == "error":
+            raise JanusError(f"Janus refused {body.get('janus')}: {data['error'].get('reason')}",
+                             details={"janus_code": data["error"].get("code")})
+        return data
+
+    def create_session(self) -> int:
+        self.session_id = self._post(self.url, {"janus": "create"})["data"]["id"]
+        return self.session_id
+
+    def attach(self, plugin: str) -> int:
+        if self.session_id is None:
+            self.create_session()
+        return self._post(f"{self.url}/{self.session_id}", {"janus": "attach", "plugin": plugin})["data"]["id"]
+
+    def message(self, handle: int, body: dict, jsep: dict | None = None) -> dict:
+        """A plugin request; synchronous answers come back at once, asynchronous ones as events."""
+        msg = {"janus": "message", "body": body}
+        if jsep:
+            msg["jsep"] = jsep
+        return self._post(f"{self.url}/{self.session_id}/{handle}", msg)
+
+    def plugin_data(self, handle: int, body: dict) -> dict:
+        data = self.message(handle, body)
+        out = (data.get("plugindata") or {}).get("data") or {}
+        if out.get("error"):
+            raise JanusError(f"Janus plugin refused {body.get('request')}: {out['error']}",
+                             details={"plugin_code": out.get("error_code")})
+        return out
+
+    def events(self, wait: float = 10.0) -> list[dict]:
+        """Events for this Janus session (one long poll)."""
+        try:
+            r = requests.get(f"{self.url}/{self.session_id}", params={"maxev": 10, "rid": int(time.time() * 1000)},
+                             timeout=wait + 35)
+            data = r.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise JanusError(f"Janus did not answer: {exc}") from exc
+        return data if isinstance(data, list) else [data]
+
+    def keepalive(self) -> None:
+        self._post(f"{self.url}/{self.session_id}", {"janus": "keepalive"})
+
+    def admin(self, request: str, **fields) -> dict:
+        """An admin API request (``list_sessions``, ``get_status``, ...), with the admin secret."""
+        return self._post(self.admin_url, {"janus": request, "admin_secret": self.admin_secret, **fields})
+
+    def create_rtp_mountpoint(self, mount_id: int, port: int, description: str = "live") -> dict:
+        """A Streaming mountpoint fed by Opus over RTP on ``port`` (payload type 111)."""
+        handle = self.attach("janus.plugin.streaming")
+        return self.plugin_data(handle, {"request": "create", "type": "rtp", "id": mount_id,
+                                         "description": description, "media": [{
+                                             "type": "audio", "mid": "a", "label": "mix", "port": port,
+                                             "pt": 111, "codec": "opus",
+                                             "fmtp": "stereo=1;sprop-stereo=1;maxaveragebitrate=128000"}]})
+
+    def wait_event(self, handle: int, pred, timeout: float = 10.0) -> dict:
+        """The first event from plugin handle ``handle`` that ``pred(event)`` accepts."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for ev in self.events(wait=2):
+                if ev.get("sender") != handle:
+                    continue
+                data = (ev.get("plugindata") or {}).get("data") or {}
+                if data.get("error"):
+                    raise JanusError(f"Janus plugin refused: {data['error']}",
+                                     details={"plugin_code": data.get("error_code")})
+                if pred(ev):
+                    return ev
+        raise JanusError("Janus did not answer in time", code="janus_timeout")
+
+    def create_room(self, room_id: int, record_dir: Path, description: str = "live") -> dict:
+        """An AudioBridge room at music settings (48 kHz), recording the mix and every participant."""
+        handle = self.attach("janus.plugin.audiobridge")
+        return self.plugin_data(handle, {"request": "create", "room": room_id, "description": description,
+                                         "sampling_rate": 48000, "record": True, "record_dir": str(record_dir),
+                                         "record_file": "room-mix.wav", "mjrs": True,
+                                         "mjrs_dir": str(record_dir), "audiolevel_event": False,
+                                         "default_prebuffering": 3,  # 60 ms of jitter buffer (Janus: 6)
+                                         "allow_rtp_participants": True})
+
+    def join_plain_rtp(self, room_id: int, display: str, recv_port: int) -> tuple[int, int]:
+        """Join ``room_id`` as a plain-RTP participant (Opus, pt 111) that receives its mix-minus on
+        ``recv_port``; returns (the port Janus takes the participant's RTP on, the participant id)."""
+        handle = self.attach("janus.plugin.audiobridge")
+        self.message(handle, {"request": "join", "room": room_id, "display": display, "codec": "opus",
+                              "rtp": {"ip": "127.0.0.1", "port": recv_port, "payload_type": 111}})
+        ev = self.wait_event(handle, lambda e: "rtp" in ((e.get("plugindata") or {}).get("data") or {}))
+        data = ev["plugindata"]["data"]
+        return int(data["rtp"]["port"]), int(data.get("id") or 0)
+
+    def join_webrtc(self, room_id: int, display: str, offer: dict) -> tuple[int, dict, int]:
+        """Join ``room_id`` over WebRTC with the peer's SDP ``offer``: (handle, Janus' answer, participant id)."""
+        handle = self.attach("janus.plugin.audiobridge")
+        # the mix-minus Janus encodes for this member: Opus at 128 kbit/s (music, not speech)
+        self.message(handle, {"request": "join", "room": room_id, "display": display, "muted": False,
+                              "bitrate": 128000}, jsep=offer)
+        ev = self.wait_event(handle, lambda e: (e.get("jsep") or {}).get("type") == "answer")
+        data = (ev.get("plugindata") or {}).get("data") or {}
+        return handle, {"type": "answer", "sdp": ev["jsep"]["sdp"]}, int(data.get("id") or 0)
+
+    def destroy(self) -> None:
+        if self.session_id is not None:
+            try:
+                self._post(f"{self.url}/{self.session_id}", {"janus": "destroy"})
+            except JanusError:
+                pass
+            self.session_id = None
+
+
+__all__ = ["JanusServer", "JanusClient", "JanusError"]

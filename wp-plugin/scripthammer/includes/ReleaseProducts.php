@@ -1,0 +1,177 @@
+<?php
+/**
+ * The band's releases for sale, Bandcamp style: publishing a track or an album (the companion calls the
+ * signed route POST scripthammer/v1/products) makes one virtual, downloadable WooCommerce product for it,
+ * once: a minimum price, and fans may pay more (Amounts). The product knows the companion's item
+ * (meta _scripthammer_scope "track:<id>" or "album:<id>"), and so does every order line item WooCommerce's
+ * REST API and webhooks show: the plugin adds "scripthammer_scope" to them (and "scripthammer_days" for
+ * the fixed-term membership), which is how the companion knows what a fan bought.
+ *
+ * The downloads themselves are never in WooCommerce: the companion's player lists them, signed for the
+ * fan, on the item's page.
+ *
+ * @package ScriptHammer
+ */
+
+namespace ScriptHammer;
+
+defined( 'ABSPATH' ) || exit;
+
+use WP_Error;
+
+/**
+ * Release products and the scope of order line items.
+ */
+final class ReleaseProducts {
+
+	public const KIND           = 'release';
+	public const SCOPE_META     = '_scripthammer_scope';
+	public const MIN_PRICE_META = '_scripthammer_min_price';
+	public const POST_META      = '_scripthammer_post';
+	/** On the track's or album's post: its product. */
+	public const PRODUCT_ON_POST = '_scripthammer_product_id';
+
+	/**
+	 * The product of a companion item (any status but trash), or 0.
+	 *
+	 * @param string $scope track:<id> or album:<id>.
+	 */
+	public static function find( string $scope ): int {
+		return Commerce::product_with_meta( self::SCOPE_META, $scope );
+	}
+
+	/**
+	 * Create the item's product, or update the one made before (name, link; the price the shop owner may
+	 * have changed stays). Idempotent.
+	 *
+	 * @param string $kind         track or album.
+	 * @param int    $companion_id The companion's id.
+	 * @param string $title        The item's title.
+	 * @param int    $post_id      The item's post on this site (0: unknown).
+	 * @param mixed  $min_price    The minimum from the companion's price models (docs/pricing.md); not
+	 *                             numeric: the plugin's setting (track_price or album_price).
+	 * @return array<string,mixed>|WP_Error {product_id, permalink, created, min_price, scope, status}
+	 */
+	public static function ensure( string $kind, int $companion_id, string $title, int $post_id = 0, $min_price = null ) {
+		if ( ! Commerce::woocommerce_active() ) {
+			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
+		}
+		if ( ! in_array( $kind, array( 'track', 'album' ), true ) || $companion_id <= 0 ) {
+			return new WP_Error( 'scripthammer_bad_body', __( 'Send {"kind": "track"|"album", "id": <companion id>, "title": ...}.', 'scripthammer' ), array( 'status' => 400 ) );
+		}
+		$scope   = $kind . ':' . $companion_id;
+		$id      = self::find( $scope );
+		$created = 0 === $id;
+		$product = $created ? new \WC_Product_Simple() : wc_get_product( $id );
+		if ( ! $product ) {
+			return new WP_Error( 'scripthammer_product_broken', __( 'The product of this item cannot be read.', 'scripthammer' ), array( 'status' => 500 ) );
+		}
+		$name = 'album' === $kind
+			/* translators: %s: album title */
+			? sprintf( __( '%s (album)', 'scripthammer' ), $title )
+			: $title;
+		$product->set_name( '' !== $title ? $name : $scope );
+		$link = $post_id > 0 ? get_permalink( $post_id ) : '';
+		$product->set_short_description(
+			$link
+				/* translators: %s: link to the track or album page */
+				? sprintf( __( 'Name your price. Listen and download in the player on <a href="%s">its page</a> once you are signed in.', 'scripthammer' ), esc_url( $link ) )
+				: __( 'Name your price. Listen and download in the player once you are signed in.', 'scripthammer' )
+		);
+		if ( $created ) {
+			$min = is_numeric( $min_price ) ? (float) $min_price : (float) Settings::get( 'album' === $kind ? 'album_price' : 'track_price' );
+			$min = number_format( max( 0.0, $min ), 2, '.', '' );
+			$product->set_status( 'publish' );
+			$product->set_virtual( true );
+			$product->set_downloadable( true );
+			$product->set_sold_individually( true );
+			$product->set_regular_price( $min );
+			$product->set_purchase_note( __( 'Your downloads are in the player on the track\'s or album\'s page: sign in with this account and open it.', 'scripthammer' ) );
+			$product->update_meta_data( Commerce::PRODUCT_META, self::KIND );
+			$product->update_meta_data( self::SCOPE_META, $scope );
+			$product->update_meta_data( self::MIN_PRICE_META, $min );
+		}
+		$product->update_meta_data( self::POST_META, $post_id );
+		$id = (int) $product->save();
+		if ( $post_id > 0 && $id > 0 ) {
+			update_post_meta( $post_id, self::PRODUCT_ON_POST, $id );
+		}
+		return array(
+			'product_id' => $id,
+			'permalink'  => (string) get_permalink( $id ),
+			'created'    => $created,
+			'min_price'  => (string) get_post_meta( $id, self::MIN_PRICE_META, true ),
+			'scope'      => $scope,
+			'status'     => (string) get_post_status( $id ),
+		);
+	}
+
+	/**
+	 * What a product sells, as the companion reads it: [scope, days] — scope "track:<id>", "album:<id>",
+	 * "all" (the fan subscription or membership), "" (the tip: nothing), or null (not the band's).
+	 *
+	 * @param int $product_id The product.
+	 * @return array{0:string|null,1:int|null}
+	 */
+	public static function scope_of( int $product_id ): array {
+		$kind = $product_id > 0 ? (string) get_post_meta( $product_id, Commerce::PRODUCT_META, true ) : '';
+		switch ( $kind ) {
+			case self::KIND:
+				return array( (string) get_post_meta( $product_id, self::SCOPE_META, true ), null );
+			case 'subscription':
+				return array( 'all', null );
+			case 'membership':
+				return array( 'all', max( 1, (int) get_post_meta( $product_id, '_scripthammer_membership_days', true ) ) );
+			case 'tip':
+				return array( '', null );
+			default:
+				return array( null, null );
+		}
+	}
+
+	/**
+	 * Filters woocommerce_rest_prepare_shop_order_object and _shop_subscription_object (REST responses and
+	 * so webhook bodies): each line item of the band's says what it sells ("scripthammer_scope").
+	 *
+	 * @param \WP_REST_Response $response The response.
+	 * @return \WP_REST_Response
+	 */
+	public static function annotate_line_items( $response ) {
+		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
+			return $response;
+		}
+		$data = $response->get_data();
+		foreach ( $data['line_items'] as $i => $item ) {
+			$product = (int) ( $item['product_id'] ?? 0 );
+			[ $scope, $days ] = self::scope_of( $product );
+			if ( null === $scope ) {
+				continue;
+			}
+			$data['line_items'][ $i ]['scripthammer_scope'] = $scope;
+			if ( null !== $days ) {
+				$data['line_items'][ $i ]['scripthammer_days'] = $days;
+			}
+		}
+		$response->set_data( $data );
+		return $response;
+	}
+
+	/**
+	 * Filter woocommerce_checkout_registration_required: the band's releases and the fan subscription
+	 * need an account (the player knows fans by their WordPress user; a guest order entitles nobody).
+	 *
+	 * @param bool $required Required so far.
+	 */
+	public static function registration_required( $required ) {
+		if ( $required || ! function_exists( 'WC' ) || ! WC()->cart ) {
+			return $required;
+		}
+		foreach ( WC()->cart->get_cart() as $item ) {
+			[ $scope ] = self::scope_of( (int) ( $item['product_id'] ?? 0 ) );
+			if ( ( null !== $scope && '' !== $scope ) || '' !== LicenceProducts::licence_of( (int) ( $item['product_id'] ?? 0 ) ) ) {
+				return true; // a licence is issued to an account too
+			}
+		}
+		return $required;
+	}
+}
