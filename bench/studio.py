@@ -157,7 +157,7 @@ def children_cpu() -> float:
 
 
 def measure(url: str, token: str, runs: int, sf: bytes, midi: bytes) -> dict:
-    out: dict = {"ready": [], "anchor": [], "edit": [], "commit": []}
+    out: dict = {"ready": [], "anchor": [], "edit": [], "edit_polled": [], "commit": []}
     with chromium() as browser:
         for i in range(runs + 1):  # the first pair warms Chromium's caches of the OS files; not counted
             for kind in ("anchor", "studio"):
@@ -189,9 +189,10 @@ def measure(url: str, token: str, runs: int, sf: bytes, midi: bytes) -> dict:
             studio.select(100); await studio.audio.play(); })()""")
         for i in range(5):
             page.wait_for_function("studio.audio.listen().rms < 0.001", timeout=20000)
-            ms = page.evaluate("""(async () => {
+            r = page.evaluate("""(async () => {
                 const part = studio.roll.part; const t = studio.work.measureStart(100) + 0.5;
-                const heard = new Promise((resolve) => {
+                const sound = (await studio.audio.heard(0.01, 5000)).at;  // armed: listening on the audio thread
+                const seen = new Promise((resolve) => {
                   const ch = new MessageChannel();
                   const t0 = performance.now();
                   ch.port1.onmessage = () => {
@@ -199,15 +200,17 @@ def measure(url: str, token: str, runs: int, sf: bytes, midi: bytes) -> dict:
                     else if (performance.now() - t0 > 5000) resolve(null);
                     else ch.port2.postMessage(0);
                   };
-                  studio.run(() => studio.work.addNote(part, t, 69 + %d, 1, 110));
                   ch.port2.postMessage(0);
                 });
-                const ms = await heard;
+                const t0 = performance.now();
+                studio.run(() => studio.work.addNote(part, t, 69 + %d, 1, 110));
+                const [at, polled] = await Promise.all([sound, seen]);
                 studio.work.undo();
-                return ms;
+                return {sound: at == null ? null : at - t0, polled};
             })()""" % i)
-            say(f"  edit {i}: heard after {ms} ms")
-            out["edit"].append(ms)
+            say(f"  edit {i}: sound at the output after {r['sound']} ms (seen by a main-thread poll after {r['polled']} ms)")
+            out["edit"].append(r["sound"])
+            out["edit_polled"].append(r["polled"])
         page.evaluate("studio.audio.stop()")
         for i in range(5):
             ms = page.evaluate("""(async () => {

@@ -26,8 +26,10 @@ copyFileSync('node_modules/js-synthesizer/externals/libfluidsynth-2.4.6.js', `${
 copyFileSync('node_modules/js-synthesizer/externals/LICENSE.fluidsynth.txt', `${outdir}/LICENSE.fluidsynth.txt`);
 // the synth on the audio thread: libfluidsynth and js-synthesizer's worklet, loaded with audioWorklet.addModule
 copyFileSync('node_modules/js-synthesizer/dist/js-synthesizer.worklet.min.js', `${outdir}/synth-worklet.js`);
+// the level detector on the audio thread (Audio.heard)
+copyFileSync('src/level-worklet.js', `${outdir}/level-worklet.js`);
 const manifest = {};
-for (const file of [...Object.keys(result.metafile.outputs), `${outdir}/libfluidsynth.js`, `${outdir}/synth-worklet.js`]) {
+for (const file of [...Object.keys(result.metafile.outputs), `${outdir}/libfluidsynth.js`, `${outdir}/synth-worklet.js`, `${outdir}/level-worklet.js`]) {
   if (file.endsWith('.map')) continue;
   const data = readFileSync(file);
   const name = file.slice(outdir.length + 1);

@@ -160,6 +160,41 @@ export class Audio {
     return { seconds: frames / rate, wallMs, peak };
   }
 
+  // Listen for the synth's output next passing an RMS level. Resolves, once the detector on the audio
+  // thread is armed, to {at}: a promise of that moment on performance.now()'s clock as it reaches the
+  // output (the quantum's context time mapped through getOutputTimestamp, so the output latency is
+  // counted), or of null after timeoutMs.
+  async heard(threshold = 0.01, timeoutMs = 5000) {
+    await this.init();
+    if (!this.detector) {
+      this.detectorLoading = this.detectorLoading || this.ctx.audioWorklet.addModule('/studio/assets/level-worklet.js')
+        .then(() => {
+          this.detector = new AudioWorkletNode(this.ctx, 'scripthammer-level', { numberOfInputs: 1, numberOfOutputs: 0 });
+          this.gain.connect(this.detector);
+        });
+      await this.detectorLoading;
+    }
+    const port = this.detector.port;
+    await new Promise((resolve) => {
+      port.onmessage = (e) => { if (e.data.armed) resolve(); };
+      port.postMessage({ threshold });
+    });
+    const at = new Promise((resolve) => {
+      const timer = setTimeout(() => { port.onmessage = null; resolve(null); }, timeoutMs);
+      port.onmessage = (e) => {
+        if (!e.data.heard) return;
+        clearTimeout(timer);
+        port.onmessage = null;
+        const ts = this.ctx.getOutputTimestamp();
+        const when = ts.performanceTime
+          ? ts.performanceTime + (e.data.contextTime - ts.contextTime) * 1000
+          : performance.now() - (this.ctx.currentTime - e.data.contextTime) * 1000 + (this.ctx.outputLatency || this.ctx.baseLatency || 0) * 1000;
+        resolve(when);
+      };
+    });
+    return { at };
+  }
+
   // The strongest frequency (Hz) and the level (dBFS) the analyser hears now.
   listen() {
     const a = this.analyser;

@@ -239,6 +239,21 @@ export class Working {
     });
   }
 
+  // Velocities drawn in the lane: {id: velocity} for each note the pointer crossed, one undo step.
+  drawVelocities(pid, values) {
+    const found = [];
+    for (const [id, vel] of Object.entries(values)) {
+      if (!(vel >= 1 && vel <= 127)) throw Object.assign(new Error('velocity is 1 to 127'), { code: 'bad_edit' });
+      const f = this.find(pid, Number(id));
+      if (f) found.push([f, Math.round(vel)]);
+    }
+    if (!found.length) return [];
+    return this.edit(pid, 'velocity', [...new Set(found.map(([f]) => f.m))], () => {
+      for (const [{ e }, vel] of found) e.velocity = vel;
+      return found.map(([{ e }]) => e._id);
+    });
+  }
+
   transpose(pid, ids, semis) { return this.moveNotes(pid, ids, 0, semis); }
 
   quantise(pid, ids, grid) {

@@ -1,5 +1,6 @@
 // The piano roll of one part: notes, a velocity lane and controller lanes, drawn as SVG.
-// Mouse: double-click adds a note, drag moves, drag the right edge resizes, click selects (Shift adds).
+// Mouse: double-click adds a note, drag moves, drag the right edge resizes, click selects (Shift adds);
+// in the velocity lane, press and drag draws the velocities of the notes the pointer crosses (one undo step).
 import { pitchName, q } from './model.js';
 
 const NS = 'http://www.w3.org/2000/svg';
@@ -169,11 +170,45 @@ export class Roll {
 
   snap(t) { const g = this.studio.gridQ; return Math.floor(t / g + 1e-9) * g; }
 
+  // The velocity a pointer at lane height y stands for (1..127), or null outside the lane.
+  laneVelocity(y) {
+    const top = this.height + 4;
+    if (y < top - 2 || y > top + VEL_H + 2) return null;
+    const v = Math.round(((top + VEL_H - y) / (VEL_H - 4)) * 127);
+    return Math.min(127, Math.max(1, v));
+  }
+
+  // Draw from (x0, v0) to (x1, v1): every note whose bar lies between takes the velocity on the line.
+  drawLine(x0, v0, x1, v1) {
+    const d = this.velDraw;
+    const [a, b] = x0 <= x1 ? [x0 - 3, x1 + 3] : [x1 - 3, x0 + 3];
+    for (const bar of this.svg.querySelectorAll('rect.vel-bar[data-id]')) {
+      const x = Number(bar.getAttribute('x'));
+      if (x < a || x > b) continue;
+      const f = x1 === x0 ? 0 : Math.min(1, Math.max(0, (x - x0) / (x1 - x0)));
+      const v = Math.round(v0 + (v1 - v0) * f);
+      d.values[bar.dataset.id] = v;
+      const h = (v / 127) * (VEL_H - 4);
+      bar.setAttribute('y', VEL_H - h);
+      bar.setAttribute('height', h);
+      bar.classList.add('drawn');
+    }
+    d.x = x1; d.v = v1;
+  }
+
   down(ev) {
     if (!this.svg || ev.button !== 0) return;
     const target = ev.target.closest('rect.note[data-id]');
     const p = this.pos(ev);
-    if (p.y > this.height) return;
+    if (p.y > this.height) {
+      const v = this.laneVelocity(p.y);
+      const part = this.studio.work && this.studio.work.parts.get(this.part);
+      if (v == null || !part || !part.editable) return;
+      this.velDraw = { values: {}, x: p.x, v };
+      this.drawLine(p.x, v, p.x, v);
+      ev.preventDefault();
+      return;
+    }
     if (!target) {
       if (!ev.shiftKey) this.selected.clear();
       this.studio.select(this.studio.work.measureAt(p.x / PXQ));
@@ -191,6 +226,13 @@ export class Roll {
   }
 
   moveDrag(ev) {
+    if (this.velDraw) {
+      const p = this.pos(ev);
+      const top = this.height + 4;
+      const y = Math.min(top + VEL_H, Math.max(top, p.y));
+      this.drawLine(this.velDraw.x, this.velDraw.v, p.x, this.laneVelocity(y));
+      return;
+    }
     if (!this.drag) return;
     const p = this.pos(ev);
     const g = this.studio.gridQ;
@@ -207,6 +249,14 @@ export class Roll {
   }
 
   up() {
+    const vd = this.velDraw;
+    this.velDraw = null;
+    if (vd) {
+      const ids = Object.keys(vd.values).map(Number);
+      if (ids.length) this.studio.run(() => this.studio.work.drawVelocities(this.part, vd.values), ids);
+      else this.render();
+      return;
+    }
     const d = this.drag;
     this.drag = null;
     if (!d || !d.moved) return;

@@ -25,8 +25,14 @@ def test_edit_a_measure_and_hear_it_at_the_right_pitch(pages, live):
     page.wait_for_function("studio.audio.synth !== undefined", timeout=30000)
     # a double-click in measure 3 at A4 adds a note there (grid 1/16: a sixteenth at beat 1)
     page.evaluate("studio.gridQ = 1; document.getElementById('grid').value = '1'")
+    # the level detector on the audio thread, armed before the edit, reports when the sound came out
+    page.evaluate("studio.audio.heard(0.01, 5000).then((h) => { window.__heard = h.at; })")
+    page.wait_for_function("window.__heard !== undefined")
+    t0 = page.evaluate("performance.now()")
     _add_note(page, 8, 69)
     assert [3, "0", "A4", "1", 80] in _notes(page, "piano")
+    at = page.evaluate("window.__heard")
+    assert at is not None and at > t0, (at, t0)
     # the edit sounds at once: the analyser on the synth's output hears A4 (440 Hz), not silence
     heard = page.wait_for_function("(() => { const l = studio.audio.listen(); return l.rms > 0.01 ? l : null; })()",
                                    timeout=5000).json_value()
@@ -103,6 +109,59 @@ def test_move_resize_velocity_transpose_quantise_delete_undo_redo(pages, live):
     assert status(page)["kind"] == "error" and "range" in status(page)["text"]
     assert _notes(page, "piano") == snapshot
     assert page.errors == []
+
+
+def _lane_stroke(page, ids, y_from, y_to):
+    """Press in the velocity lane under the first note's bar and drag to past the last one's."""
+    bars = page.evaluate("""(ids) => ids.map((id) => {
+        const r = document.querySelector(`#roll rect.vel-bar[data-id="${id}"]`).getBoundingClientRect();
+        return r.left + 1; })""", ids)
+    lane = page.evaluate("(() => { const r = document.querySelector('#roll g.velocity rect.lane')"
+                         ".getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; })()")
+    page.mouse.move(bars[0], lane["bottom"] - y_from)
+    page.mouse.down()
+    page.mouse.move(bars[-1] + 2, lane["top"] + y_to, steps=8)
+    page.mouse.up()
+
+
+def test_draw_velocities_in_the_lane(pages, live):
+    """A stroke across the velocity lane sets each crossed note's velocity from the line (a crescendo over
+    measure 1), as one undo step; on a part the member may not edit, the lane draws nothing."""
+    cid = live.make_song()
+    page = pages.open(cid, live.tokens["ivory"])
+    m1 = "studio.work.notes('piano').filter(n => n.m === 1)"
+    ids = page.evaluate(f"{m1}.map(n => n.e._id)")
+    assert page.evaluate(f"{m1}.map(n => n.e.velocity)") == [80, 80, 80, 80]
+    _lane_stroke(page, ids, 4, 2)
+    got = page.evaluate(f"{m1}.map(n => n.e.velocity)")
+    assert got == sorted(got) and len(set(got)) == 4 and got[0] < 30 and got[-1] > 115, got
+    # the roll shows it: the notes' bars and their shading follow
+    heights = page.evaluate("""(ids) => ids.map((id) => Number(document.querySelector(
+        `#roll rect.vel-bar[data-id="${id}"]`).getAttribute('height')))""", ids)
+    assert heights == sorted(heights) and heights[0] < heights[-1], heights
+    # the other measures kept theirs
+    assert set(page.evaluate("studio.work.notes('piano').filter(n => n.m === 2).map(n => n.e.velocity)")) == {80}
+    # one undo step puts all four back
+    page.locator("#roll").focus()
+    page.keyboard.press("Control+z")
+    assert page.evaluate(f"{m1}.map(n => n.e.velocity)") == [80, 80, 80, 80]
+    page.keyboard.press("Control+Shift+z")
+    assert page.evaluate(f"{m1}.map(n => n.e.velocity)") == got
+    # committed, the velocities reach the stored part
+    page.fill("#message", "Crescendo in measure 1")
+    assert page.evaluate("studio.commit().then((r) => Boolean(r))") is True
+    text = live.part_text(cid, "main", "piano")
+    assert all(f"v{v}" in text for v in got), text
+    assert page.errors == []
+
+    # Crash may not edit the piano: a stroke over its lane changes nothing and sends nothing
+    other = pages.open(cid, live.tokens["crash"])
+    other.evaluate("studio.showPart('piano')")
+    before = other.evaluate(f"{m1}.map(n => n.e.velocity)")
+    _lane_stroke(other, other.evaluate(f"{m1}.map(n => n.e._id)"), 40, 40)
+    assert other.evaluate(f"{m1}.map(n => n.e.velocity)") == before
+    assert other.evaluate("studio.work.dirty.size") == 0
+    assert other.errors == []
 
 
 def test_render_on_the_server_plays_its_first_hls_segments(pages, live):
