@@ -6,12 +6,13 @@ from __future__ import annotations
 from flask import send_file, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from companion.band.auth import require, require_signed_in, requires
+from companion.band.auth import declare_security, require, require_signed_in, requires
 from companion.band.ratelimit import limit_blueprint
 from companion.errors import Conflict, NotFound
 from companion.live import service
+from companion.live.models import BROADCAST_STATES
 from companion.services import current as services
 
 blp = Blueprint("live", __name__, url_prefix="/api/live/sessions",
@@ -237,8 +238,9 @@ class RescheduleSchema(Schema):
 
 
 class BroadcastListArgs(Schema):
-    wp_post_id = fields.Integer(load_default=None)
-    state = fields.String(load_default=None)
+    wp_post_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1),
+                                metadata={"description": "only this WordPress post's broadcasts"})
+    state = fields.String(load_default=None, validate=validate.OneOf(BROADCAST_STATES))
 
 
 def _may_schedule_first(view):
@@ -251,7 +253,7 @@ def _may_schedule_first(view):
 
         may_schedule(require_signed_in())
         return view(*args, **kwargs)
-    return wrapper
+    return declare_security(wrapper)
 
 
 @broadcasts_blp.route("")
