@@ -226,3 +226,88 @@ def test_wordpress_away_is_retried_and_the_broadcast_is_live_in_the_companion_me
     # not configured at all (the tests' companion has no WordPress URL): recorded, not retried
     out = broadcasts.link_post(svc, b["id"])
     assert out["linked"] is False and out["error"] == "wordpress_not_configured"
+
+
+class FlakyWordPress:
+    """An HTTP server standing in for WordPress' REST API that answers 503 ``down`` times, then accepts the
+    post update (the real WordPress path is tests/wordpress/test_broadcast.py)."""
+
+    def __init__(self, down: int):
+        from werkzeug.serving import make_server
+
+        from tests.conftest import free_port
+
+        self.down, self.requests = down, []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _wsgi(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        self.requests.append({"method": environ["REQUEST_METHOD"], "query": environ.get("QUERY_STRING", ""),
+                              "auth": environ.get("HTTP_AUTHORIZATION", ""), "body": json.loads(body or b"null")})
+        if len(self.requests) <= self.down:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"code": "down", "message": "maintenance"}']
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"id": 1, "meta": (json.loads(body) or {}).get("meta", {})}).encode()]
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+def test_the_link_job_is_retried_while_wordpress_is_down_then_writes_the_session(app_with):
+    from rq import SimpleWorker
+
+    from companion.live import broadcasts
+
+    wp = FlakyWordPress(down=2)
+    try:
+        app = app_with(job_retries=3, job_retry_intervals="0", wp_url=wp.url, wp_user="companion",
+                       wp_app_password="app pass")
+        client = app.test_client()
+        h = {"Authorization": f"Bearer {app.test_tokens['chops']}"}
+        b = schedule(client, h, wp_post_id=77, starts_at=iso(utcnow())).json
+        svc = app.extensions["scripthammer"]
+        sid = broadcasts.start(svc, b["id"])["session_id"]
+        svc.worker(SimpleWorker, kinds=["default"]).work(burst=True, with_scheduler=False)
+        assert len(wp.requests) == 3  # twice 503, then accepted
+        last = wp.requests[-1]
+        assert last["method"] == "POST" and "rest_route=/wp/v2/sh-performances/77" in last["query"]
+        assert last["body"] == {"meta": {"scripthammer_live_session": sid}} and last["auth"].startswith("Basic ")
+        st = client.get(f"/api/live/broadcasts/{b['id']}", headers=h).json
+        assert st["wp_linked"] is True and st["wp_error"] == "" and st["session_id"] == sid
+        # linked once: a duplicate link job writes nothing more
+        assert broadcasts.link_post(svc, b["id"])["linked"] is True and len(wp.requests) == 3
+    finally:
+        wp.close()
+
+
+def test_wordpress_down_past_the_retries_keeps_the_reason_and_the_sweep_links_it_later(app_with):
+    from rq import SimpleWorker
+
+    from companion.live import broadcasts
+
+    wp = FlakyWordPress(down=2)
+    try:
+        app = app_with(job_retries=1, job_retry_intervals="0", wp_url=wp.url, wp_user="companion",
+                       wp_app_password="app pass")
+        client = app.test_client()
+        h = {"Authorization": f"Bearer {app.test_tokens['chops']}"}
+        b = schedule(client, h, wp_post_id=78, starts_at=iso(utcnow())).json
+        svc = app.extensions["scripthammer"]
+        sid = broadcasts.start(svc, b["id"])["session_id"]
+        svc.worker(SimpleWorker, kinds=["default"]).work(burst=True, with_scheduler=False)
+        assert len(wp.requests) == 2
+        st = client.get(f"/api/live/broadcasts/{b['id']}", headers=h).json
+        assert st["wp_linked"] is False and st["wp_error"].startswith("wordpress_unavailable")
+        assert st["state"] == "starting" and st["session_id"] == sid  # on its way in the companion regardless
+        assert broadcasts.start_due(svc) == []  # nothing more to start; the link is queued again
+        svc.worker(SimpleWorker, kinds=["default"]).work(burst=True, with_scheduler=False)
+        st = client.get(f"/api/live/broadcasts/{b['id']}", headers=h).json
+        assert st["wp_linked"] is True and st["wp_error"] == "" and len(wp.requests) == 3
+    finally:
+        wp.close()
