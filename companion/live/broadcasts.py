@@ -199,10 +199,14 @@ def _enqueue_start(svc, broadcast_id: int, when: dt.datetime) -> None:
     """Put the start job on RQ's schedule for ``when`` (UTC). ServiceUnavailable if Redis is down."""
     import uuid
 
+    from rq import Retry
+
+    intervals = svc.config.retry_intervals  # a retried start is safe: the claim is conditional
     try:
         svc.queue_for(START_FUNC).enqueue_at(
             when.replace(tzinfo=dt.timezone.utc), START_FUNC, broadcast_id,
             job_id=f"shm-broadcast-{broadcast_id}-{uuid.uuid4().hex[:8]}", job_timeout=300,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             result_ttl=86400, failure_ttl=7 * 86400, description=f"start broadcast {broadcast_id}")
     except Exception as exc:
         raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was scheduled. Try again shortly.",
