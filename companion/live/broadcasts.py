@@ -195,22 +195,37 @@ def list_broadcasts(svc, identity: Identity | None = None, *, wp_post_id: int | 
 
 # --- scheduling ---------------------------------------------------------------------------------------
 
-def _enqueue_start(svc, broadcast_id: int, when: dt.datetime) -> None:
-    """Put the start job on RQ's schedule for ``when`` (UTC). ServiceUnavailable if Redis is down."""
+def _enqueue_start(svc, broadcast_id: int, when: dt.datetime) -> str:
+    """Put the start job on RQ's schedule for ``when`` (UTC); its RQ id. ServiceUnavailable if Redis is down."""
     import uuid
 
     from rq import Retry
 
     intervals = svc.config.retry_intervals  # a retried start is safe: the claim is conditional
     try:
-        svc.queue_for(START_FUNC).enqueue_at(
+        return svc.queue_for(START_FUNC).enqueue_at(
             when.replace(tzinfo=dt.timezone.utc), START_FUNC, broadcast_id,
             job_id=f"shm-broadcast-{broadcast_id}-{uuid.uuid4().hex[:8]}", job_timeout=300,
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            result_ttl=86400, failure_ttl=7 * 86400, description=f"start broadcast {broadcast_id}")
+            result_ttl=86400, failure_ttl=7 * 86400, description=f"start broadcast {broadcast_id}").id
     except Exception as exc:
         raise ServiceUnavailable("The job queue (Redis) is unreachable; nothing was scheduled. Try again shortly.",
                                  code="queue_unavailable") from exc
+
+
+def _drop_scheduled(svc, broadcast_id: int, keep: str | None = None) -> None:
+    """Take the broadcast's start jobs off RQ's schedule (after a reschedule or a cancel). Tidiness only:
+    a start job left there finds its broadcast not due, or no longer scheduled, and does nothing."""
+    from rq.registry import ScheduledJobRegistry
+
+    try:
+        queue = svc.queue_for(START_FUNC)
+        registry = ScheduledJobRegistry(queue=queue)
+        for job_id in registry.get_job_ids():
+            if job_id.startswith(f"shm-broadcast-{broadcast_id}-") and job_id != keep:
+                registry.remove(job_id, delete_job=True)
+    except Exception:  # Redis away: the jobs stay, harmless
+        log.warning("broadcast %s: could not take its old start jobs off the schedule", broadcast_id)
 
 
 def create(svc, identity: Identity, body: dict) -> dict:
@@ -268,11 +283,12 @@ def reschedule(svc, identity: Identity, broadcast_id: int, body: dict) -> dict:
             setattr(row, k, v)
     if "starts_at" in changes and changes["starts_at"] != before:
         try:
-            _enqueue_start(svc, broadcast_id, changes["starts_at"])
+            new_job = _enqueue_start(svc, broadcast_id, changes["starts_at"])
         except ServiceUnavailable:
             with svc.db.session() as s:
                 s.get(LiveBroadcast, broadcast_id).starts_at = before
             raise
+        _drop_scheduled(svc, broadcast_id, keep=new_job)
     with svc.db.session() as s:
         return full(s.get(LiveBroadcast, broadcast_id))
 
@@ -292,6 +308,7 @@ def cancel(svc, identity: Identity, broadcast_id: int) -> dict:
             if row.state != "cancelled":
                 raise Conflict(f"The broadcast is {row.state}: stop its session instead.",
                                code="broadcast_not_scheduled", details={"state": row.state, "session": row.session_id})
+    _drop_scheduled(svc, broadcast_id)
     with svc.db.session() as s:
         return full(s.get(LiveBroadcast, broadcast_id))
 

@@ -33,6 +33,15 @@ def schedule(client, headers, **over):
     return client.post("/api/live/broadcasts", json=body, headers=headers)
 
 
+def scheduled(app, broadcast_id: int) -> list[float]:
+    """When the broadcast's start jobs are due on RQ's schedule (unix seconds)."""
+    from rq.registry import ScheduledJobRegistry
+
+    reg = ScheduledJobRegistry(queue=app.extensions["scripthammer"].queue_for("jobs.broadcast.start_broadcast"))
+    return [reg.get_scheduled_time(j).timestamp() for j in reg.get_job_ids()
+            if j.startswith(f"shm-broadcast-{broadcast_id}-")]
+
+
 def sessions(app) -> list:
     from companion.live.models import LiveSession
 
@@ -93,11 +102,15 @@ def test_who_may_schedule_reschedule_and_cancel(app, client, auth, make_guest_to
     r = client.patch(f"/api/live/broadcasts/{b['id']}", json={"starts_at": soon(7200), "title": "Later"},
                      headers=auth("ivory"))
     assert r.status_code == 200 and r.json["title"] == "Later" and r.json["starts_at"] != b["starts_at"]
+    # one start job on RQ's schedule, at the new time
+    assert [round(t) for t in scheduled(app, b["id"])] == [round(dt.datetime.fromisoformat(
+        r.json["starts_at"][:-1]).replace(tzinfo=dt.timezone.utc).timestamp())]
     # WordPress (a signed request: the service role, live.schedule) cancels for its editor
     path = f"/api/live/broadcasts/{b['id']}/cancel"
     secret = app.extensions["scripthammer"].config.wp_shared_secret
     r = client.post(path, headers=sign(secret, "POST", path, b""))
     assert r.status_code == 200 and r.json["state"] == "cancelled", r.json
+    assert scheduled(app, b["id"]) == []  # its start job is off the schedule
     # WordPress schedules too, but may not start a session itself
     body = {"wp_post_id": 43, "title": "From wp-admin", "starts_at": soon()}
     raw = json.dumps(body).encode()
