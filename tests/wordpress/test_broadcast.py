@@ -128,7 +128,7 @@ def test_an_editor_schedules_a_broadcast_the_page_counts_down_then_plays_it_live
     sid = None
     try:
         s = _session(wordpress, "bc-editor")
-        starts = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=25)).replace(microsecond=0, tzinfo=None)
+        starts = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=40)).replace(microsecond=0, tzinfo=None)
         _save_box(s, wordpress, post, start=_local(starts))
         bid = _meta(wordpress, post, "scripthammer_broadcast")
         (b,) = _broadcasts(companion, post)
