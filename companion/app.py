@@ -99,6 +99,7 @@ def _register_blueprints(api: Api) -> None:
     from companion.health.api import blp as health_blp
     from companion.live.api import blp as live_blp
     from companion.live.api import votes_blp as live_votes_blp
+    from companion.live.api import broadcasts_blp as live_broadcasts_blp
     from companion.render.api import blp as render_blp
     from companion.rights.api import blp as rights_blp
     from companion.rights.credits_api import blp as credits_blp
@@ -111,5 +112,5 @@ def _register_blueprints(api: Api) -> None:
     for blp in (band_blp, catalog_blp, jobs_blp, health_blp, media_blp, compositions_blp, algorithms_blp, render_blp,
                 wordpress_blp, embed_blp, analytics_blp, access_blp, samples_blp, commerce_blp,
                 rights_blp, credits_blp, ab_tests_blp, analytics_reports_blp, studio_blp, live_blp, live_votes_blp,
-                pricing_blp):
+                live_broadcasts_blp, pricing_blp):
         api.register_blueprint(blp)

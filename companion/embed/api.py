@@ -298,6 +298,24 @@ def embed_live(session_id: int):
                  reserve=LIVE_HEIGHT, preload_urls=[], fallback_url=f"{base}{st['hls']}", cache="no-store")
 
 
+@blp.route("/embed/broadcast/<int:broadcast_id>", methods=["GET"])
+@blp.doc(responses=_HTML_PAGE)
+def embed_broadcast(broadcast_id: int):
+    """A scheduled broadcast's page: its title, start time and a countdown; once its session is live the
+    page becomes the live player of that session (as /embed/live/<session>)."""
+    from companion.live import broadcasts
+
+    b = broadcasts.get(services(), broadcast_id)  # 404 broadcast_not_found; the public fields only
+    extra = {"broadcast": {"id": broadcast_id, "state": b}}
+    if request.args.get("transport") in {"hls", "webrtc"}:
+        extra["transport"] = request.args["transport"]
+    opts = _player_options(extra)
+    base = _base()
+    return _page(b["title"], f"{base}/embed/broadcast/{broadcast_id}", opts, cover_url=None,
+                 reserve=LIVE_HEIGHT, preload_urls=[], fallback_url=f"{base}/api/live/broadcasts/{broadcast_id}",
+                 cache="no-store")
+
+
 def album_height(n_tracks: int) -> int:
     return TRACK_HEIGHT + (ALBUM_EXTRA + ALBUM_ROW * n_tracks if n_tracks > 1 else 0)
 

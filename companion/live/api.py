@@ -6,12 +6,13 @@ from __future__ import annotations
 from flask import send_file, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from companion.band.auth import require, require_signed_in, requires
+from companion.band.auth import declare_security, require, require_signed_in, requires
 from companion.band.ratelimit import limit_blueprint
 from companion.errors import Conflict, NotFound
 from companion.live import service
+from companion.live.models import BROADCAST_STATES
 from companion.services import current as services
 
 blp = Blueprint("live", __name__, url_prefix="/api/live/sessions",
@@ -215,3 +216,94 @@ class Join(MethodView):
         """A member or invited guest joins the session's room over WebRTC: ``{"jsep": <SDP offer>}`` in,
         Janus' answer out; malformed signalling is 400 ``malformed_signalling``."""
         return service.join_room(services(), require_signed_in(), session_id, body.get("jsep"))
+
+
+broadcasts_blp = Blueprint("live_broadcasts", __name__, url_prefix="/api/live/broadcasts",
+                           description="Scheduled broadcasts: a WordPress performance post goes live at a set time.")
+
+
+class BroadcastSchema(Schema):
+    wp_post_id = fields.Raw(required=True, metadata={"description": "the WordPress performance post"})
+    title = fields.Raw(required=True)
+    starts_at = fields.Raw(required=True, metadata={"description": "ISO 8601 with its offset, e.g. 2026-12-24T20:00:00Z"})
+    params = fields.Raw(load_default=None, metadata={"description": "the session's parameters"})
+    seed = fields.Raw(load_default=None)
+
+
+class RescheduleSchema(Schema):
+    starts_at = fields.Raw(load_default=None)
+    title = fields.Raw(load_default=None)
+    params = fields.Raw(load_default=None)
+    seed = fields.Raw(load_default=None)
+
+
+class BroadcastListArgs(Schema):
+    wp_post_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1),
+                                metadata={"description": "only this WordPress post's broadcasts"})
+    state = fields.String(load_default=None, validate=validate.OneOf(BROADCAST_STATES))
+
+
+def _may_schedule_first(view):
+    """Decorator: signed in with the right to schedule before the body is read."""
+    import functools
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        from companion.live.broadcasts import may_schedule
+
+        may_schedule(require_signed_in())
+        return view(*args, **kwargs)
+    return declare_security(wrapper)
+
+
+@broadcasts_blp.route("")
+class Broadcasts(MethodView):
+    @broadcasts_blp.arguments(BroadcastListArgs, location="query")
+    @broadcasts_blp.response(200)
+    def get(self, args):
+        """Broadcasts in start order (public fields; the band and WordPress see all of each)."""
+        from companion.band.auth import current_identity
+        from companion.live import broadcasts
+
+        return broadcasts.list_broadcasts(services(), current_identity(), wp_post_id=args.get("wp_post_id"),
+                                          state=args.get("state"))
+
+    @_may_schedule_first
+    @broadcasts_blp.arguments(BroadcastSchema)
+    @broadcasts_blp.response(201)
+    def post(self, body):
+        """Schedule a broadcast (members with ``live.run``; WordPress for its editors)."""
+        from companion.live import broadcasts
+
+        return broadcasts.create(services(), require_signed_in(), body)
+
+
+@broadcasts_blp.route("/<int:broadcast_id>")
+class BroadcastItem(MethodView):
+    @broadcasts_blp.response(200)
+    def get(self, broadcast_id: int):
+        """One broadcast: title, starts_at, state, and its session once live (anyone; the countdown polls it)."""
+        from companion.band.auth import current_identity
+        from companion.live import broadcasts
+
+        return broadcasts.get(services(), broadcast_id, current_identity())
+
+    @_may_schedule_first
+    @broadcasts_blp.arguments(RescheduleSchema)
+    @broadcasts_blp.response(200)
+    def patch(self, body, broadcast_id: int):
+        """Reschedule a scheduled broadcast (its start, title, parameters)."""
+        from companion.live import broadcasts
+
+        return broadcasts.reschedule(services(), require_signed_in(), broadcast_id, body)
+
+
+@broadcasts_blp.route("/<int:broadcast_id>/cancel")
+class BroadcastCancel(MethodView):
+    @_may_schedule_first
+    @broadcasts_blp.response(200)
+    def post(self, broadcast_id: int):
+        """Cancel a scheduled broadcast: no session starts."""
+        from companion.live import broadcasts
+
+        return broadcasts.cancel(services(), require_signed_in(), broadcast_id)

@@ -67,3 +67,28 @@ class LiveNote(Base):
     media_time: Mapped[float] = mapped_column(sa.Float)
     bar: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+BROADCAST_STATES = ("scheduled", "starting", "live", "ended", "cancelled", "failed")
+
+
+class LiveBroadcast(Base):
+    """A scheduled broadcast: at ``starts_at`` (UTC) a live session starts with these parameters, and the
+    WordPress performance post ``wp_post_id`` embeds it (its ``scripthammer_live_session`` meta)."""
+
+    __tablename__ = "live_broadcasts"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    wp_post_id: Mapped[int] = mapped_column(sa.Integer, index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, index=True)  # UTC, naive
+    params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    seed: Mapped[int] = mapped_column(sa.Integer, default=1)
+    state: Mapped[str] = mapped_column(sa.String(20), default="scheduled", index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")  # why it failed (or was cancelled)
+    session_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    wp_linked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # the post's meta names the session
+    wp_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, onupdate=utcnow)

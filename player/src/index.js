@@ -5,6 +5,7 @@ import { mark } from './marks.js';
 import './player.css';
 import { takeListenerToken } from './access.js';
 import { connect, serveBridge } from './bridge.js';
+import { BroadcastPlayer } from './broadcast.js';
 import { LivePlayer } from './live.js';
 import { Player } from './player.js';
 
@@ -17,12 +18,16 @@ const players = [];
 export function mount(el, options = {}) {
   const container = typeof el === 'string' ? document.querySelector(el) : el;
   if (!container) throw new Error(`no element ${el}`);
-  // Live mode (/embed/live/<session>): a live session's broadcast and the audience's votes.
-  const player = options.live ? new LivePlayer(container, options) : new Player(container, options);
+  // Live mode (/embed/live/<session>): a live session's broadcast and the audience's votes; a scheduled
+  // broadcast (/embed/broadcast/<id>) counts down, then becomes the live player of its session.
+  let player;
+  if (options.broadcast) player = new BroadcastPlayer(container, options);
+  else if (options.live) player = new LivePlayer(container, options);
+  else player = new Player(container, options);
   players.push(player);
   container.scripthammerPlayer = player;
   const inFrame = window.parent && window.parent !== window;
-  if (inFrame && !options.live && options.bridge !== false && players.length === 1) serveBridge(player, { allowedOrigins: options.allowedOrigins || ['*'] });
+  if (inFrame && !options.live && !options.broadcast && options.bridge !== false && players.length === 1) serveBridge(player, { allowedOrigins: options.allowedOrigins || ['*'] });
   return player;
 }
 
@@ -52,9 +57,9 @@ export function autoMount(root = document) {
     });
 }
 
-export { LivePlayer, Player, connect, players };
+export { BroadcastPlayer, LivePlayer, Player, connect, players };
 
-const api = { mount, autoMount, connect, Player, LivePlayer, players, version: '0.1.0' };
+const api = { mount, autoMount, connect, Player, LivePlayer, BroadcastPlayer, players, version: '0.1.0' };
 if (typeof window !== 'undefined') {
   window.ScriptHammer = Object.assign(window.ScriptHammer || {}, api);
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => autoMount());

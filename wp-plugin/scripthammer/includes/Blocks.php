@@ -133,23 +133,29 @@ final class Blocks {
 	 * @param array<string,mixed> $attrs session (the companion's live session id).
 	 */
 	public function render_live( $attrs ): string {
-		$attrs   = is_array( $attrs ) ? $attrs : array();
-		$session = absint( $attrs['session'] ?? 0 );
-		$post    = get_post();
+		$attrs     = is_array( $attrs ) ? $attrs : array();
+		$session   = absint( $attrs['session'] ?? 0 );
+		$broadcast = 0;
+		$post      = get_post();
 		if ( $session <= 0 && $post && PostTypes::PERFORMANCE === $post->post_type ) {
 			$session = absint( get_post_meta( $post->ID, self::META_LIVE_SESSION, true ) );
+			// No session yet: the post's scheduled broadcast counts down (and turns live by itself).
+			$broadcast = $session > 0 ? 0 : absint( get_post_meta( $post->ID, Broadcasts::META_BROADCAST, true ) );
 		}
 		wp_enqueue_style( 'scripthammer-front' );
 		$base = Settings::companion_public_url();
-		if ( $session <= 0 || '' === $base ) {
+		if ( ( $session <= 0 && $broadcast <= 0 ) || '' === $base ) {
 			return '<div class="scripthammer-player scripthammer-player--missing">' . esc_html__( 'This live player has no session chosen.', 'scripthammer' ) . '</div>';
 		}
-		$src = $base . '/embed/live/' . $session . self::listener_fragment();
+		$kind = $session > 0 ? 'live' : 'broadcast';
+		$id   = $session > 0 ? $session : $broadcast;
+		$src  = $base . '/embed/' . $kind . '/' . $id . self::listener_fragment();
 		return sprintf(
-			'<figure class="scripthammer-player scripthammer-live wp-block-scripthammer-live" data-kind="live" data-companion-id="%1$d"><iframe src="%2$s" title="%3$s" width="100%%" height="360" allow="autoplay" referrerpolicy="no-referrer-when-downgrade"></iframe></figure>',
-			$session,
+			'<figure class="scripthammer-player scripthammer-live wp-block-scripthammer-live" data-kind="%4$s" data-companion-id="%1$d"><iframe src="%2$s" title="%3$s" width="100%%" height="360" allow="autoplay" referrerpolicy="no-referrer-when-downgrade"></iframe></figure>',
+			$id,
 			esc_url( $src ),
-			esc_attr__( 'ScriptHammer live player', 'scripthammer' )
+			'live' === $kind ? esc_attr__( 'ScriptHammer live player', 'scripthammer' ) : esc_attr__( 'ScriptHammer broadcast countdown', 'scripthammer' ),
+			esc_attr( $kind )
 		);
 	}
 

@@ -128,6 +128,9 @@ final class PostTypes {
 			self::META_CREDITS      => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'Who wrote it (shares by sounding duration) and who performs it, from the composition\'s history.' ),
 			self::META_ISRC         => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'The recording\'s ISRC (CC-XXX-YY-NNNNN).' ),
 			self::META_ISWC         => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'The work\'s ISWC (T-DDD.DDD.DDD-C).' ),
+			// Public: anyone may read a broadcast's countdown and a live session's state on the companion.
+			Blocks::META_LIVE_SESSION => array( 'types' => array( self::PERFORMANCE ), 'type' => 'integer', 'default' => 0, 'description' => 'The companion\'s live session this performance broadcasts (the companion writes it when a scheduled broadcast starts).' ),
+			Broadcasts::META_BROADCAST => array( 'types' => array( self::PERFORMANCE ), 'type' => 'integer', 'default' => 0, 'description' => 'The companion\'s scheduled broadcast of this performance (its countdown before the start).' ),
 		);
 		foreach ( $fields as $key => $def ) {
 			$schema = array( 'type' => $def['type'] );
