@@ -13,11 +13,14 @@ settings and write the audio they make to files.
   its ``total_s - stems_s``). Earlier versions of this bench put it in ours, which made ours do about
   twice the bare tool's work.
 * FluidSynth, bare: ``fluidsynth -ni -q -R 0 -C 0 -o synth.dynamic-sample-loading=1
-  -o synth.lock-memory=0 -g 0.5 -r 44100 -F out.wav FluidR3_GM.sf2 piece.mid`` on the MIDI our engine
+  -o synth.lock-memory=0 -g 0.5 -r 44100 -F out.wav FluidR3_GM.sf2 part.mid`` on the MIDI our engine
   plays (notes only): no reverb or chorus, samples loaded as needed and not locked in memory, as ours;
   the same gain and rate. The MIDI file is written by the same code on both sides, inside the timing
-  (both sides start from the composition). The bare program can only write the mix of its parts
-  (its file renderer is stereo), so ours still writes more (a stem per part).
+  (both sides start from the composition). The bare program's file renderer writes one stereo file
+  per run, so to make the same output as ours (a stem per part) it runs once per part, the parts of a
+  process slot one after the other. The anchor of earlier runs, one run writing the mix of all parts
+  (less output than ours), is kept beside it as the pairing ``fluidsynth_1proc_onemix``, not in the
+  headline.
 * SuperCollider, bare: ``supriya.render`` of one score per process of the same synths with the same
   controls, each part on an output bus of its own as ours: scsynth writes the same channels (the
   stems) into one multichannel file (score building counted on both sides).
@@ -104,22 +107,43 @@ def part_jobs(comp: Composition) -> list[PartJob]:
 
 # --------------------------------------------------------------------------- the bare tools
 
-def bare_fluidsynth(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
-    """``fluidsynth`` once per group (the groups at once): each on the MIDI our engine plays for them."""
+def bare_fluidsynth(comp: Composition, work: Path, groups: list[list[PartJob]], stems: bool = True) -> None:
+    """``fluidsynth`` per group (the groups at once), on the MIDI our engine plays for them. With ``stems``
+    (the headline anchor) each part of a group is its own run and its own WAV, one after the other in
+    the group's process slot: the same output as ours (a stem per part). Without, one run per group
+    writes the mix of its parts (the anchor of earlier runs: less output than ours)."""
     eng = FluidSynthEngine()
-    procs = []
-    for i, group in enumerate(groups):
-        midi = work / f"bare-{i}.mid"
+    errors = []
+
+    def run(name: str, jobs: list[PartJob]) -> None:
+        midi = work / f"bare-{name}.mid"
         midi.write_bytes(write_midi(ensemble_composition(comp, [(j.part, eng.program_for(j.instrument))
-                                                                for j in group])))
-        procs.append(subprocess.Popen(
+                                                                for j in jobs])))
+        rc = subprocess.run(
             ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-o", "synth.dynamic-sample-loading=1",
-             "-o", "synth.lock-memory=0", "-g", str(eng.gain), "-r", "44100", "-F", str(work / f"bare-fs-{i}.wav"),
+             "-o", "synth.lock-memory=0", "-g", str(eng.gain), "-r", "44100", "-F", str(work / f"bare-fs-{name}.wav"),
              DEFAULT_SOUNDFONT, str(midi)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
-    for p in procs:
-        if p.wait() != 0:
-            raise RuntimeError("bare fluidsynth failed")
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
+        if rc != 0:
+            errors.append(RuntimeError(f"bare fluidsynth failed ({rc})"))
+
+    def group_run(i: int, group: list[PartJob]) -> None:
+        if stems:
+            for j in group:
+                run(f"{i}-{j.part}", [j])
+        else:
+            run(str(i), group)
+    threads = [threading.Thread(target=group_run, args=(i, g)) for i, g in enumerate(groups)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def bare_fluidsynth_mix(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
+    bare_fluidsynth(comp, work, groups, stems=False)
 
 
 def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
@@ -250,20 +274,22 @@ def main() -> None:
         duration = seconds + TAIL
         engines = {"fluidsynth": (FluidSynthEngine(), bare_fluidsynth),
                    "supercollider": (SuperColliderEngine(), bare_supercollider)}
-        pairings = {}  # (engine, label) -> (workers, bare groups)
-        for name, (eng, _) in engines.items():
-            pairings[(name, "1proc")] = (1, [jobs])
-            pairings[(name, "2proc")] = (2, eng.split(comp, jobs, duration))
+        pairings = {}  # (engine, label) -> (workers, bare groups, the bare side)
+        for name, (eng, bare) in engines.items():
+            pairings[(name, "1proc")] = (1, [jobs], bare)
+            pairings[(name, "2proc")] = (2, eng.split(comp, jobs, duration), bare)
+        # beside the headline, the anchor of earlier runs: bare FluidSynth writing one mix, not stems
+        pairings[("fluidsynth", "1proc_onemix")] = (1, [jobs], bare_fluidsynth_mix)
         fig = {k: {"ours": [], "bare": [], "ours_cpu": [], "bare_cpu": [], "ours_write_cpu": []} for k in pairings}
-        for (name, _), (workers, groups) in pairings.items():  # warm-up, not counted
+        for (name, _), (workers, groups, bare) in pairings.items():  # warm-up, not counted
             ours(comp, work, name, workers)
-            engines[name][1](comp, work, groups)
+            bare(comp, work, groups)
         loads = []
         for r in range(args.rounds):
-            for key, (workers, groups) in pairings.items():
+            for key, (workers, groups, bare) in pairings.items():
                 name = key[0]
                 sides = [("ours", lambda: ours(comp, work, name, workers)),
-                         ("bare", lambda: engines[name][1](comp, work, groups))]
+                         ("bare", lambda: bare(comp, work, groups))]
                 for side, fn in (sides if r % 2 == 0 else sides[::-1]):
                     wall, cpu, out = timed(fn)
                     fig[key][side].append(wall)
@@ -274,7 +300,7 @@ def main() -> None:
             print(f"round {r + 1}/{args.rounds}: load {loads[-1]}", flush=True)
         pairs = {f"{n}_{label}": summary(f["ours"], f["bare"], f["ours_cpu"], f["bare_cpu"], f["ours_write_cpu"])
                  for (n, label), f in fig.items()}
-        worst = {n: max((pairs[f"{n}_1proc"], pairs[f"{n}_2proc"]), key=lambda p: p["overhead"]) for n in engines}
+        worst = {n: max((pairs[f"{n}_1proc"], pairs[f"{n}_2proc"]), key=lambda p: p["overhead"]) for n in engines}  # headline
         worst_cpu = {n: max(pairs[f"{n}_1proc"]["cpu_ratio"], pairs[f"{n}_2proc"]["cpu_ratio"]) for n in engines}
         whole = {n: whole_render(comp, work, n, 2) for n in engines}
         result = {

@@ -10,7 +10,7 @@ const outdir = 'dist';
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const result = await esbuild.build({
-  entryPoints: { studio: 'src/index.js' },
+  entryPoints: { studio: 'src/index.js', boot: 'src/boot.js' },
   outdir,
   bundle: true,
   format: 'iife',
@@ -26,10 +26,12 @@ copyFileSync('node_modules/js-synthesizer/externals/libfluidsynth-2.4.6.js', `${
 copyFileSync('node_modules/js-synthesizer/externals/LICENSE.fluidsynth.txt', `${outdir}/LICENSE.fluidsynth.txt`);
 // the synth on the audio thread: libfluidsynth and js-synthesizer's worklet, loaded with audioWorklet.addModule
 copyFileSync('node_modules/js-synthesizer/dist/js-synthesizer.worklet.min.js', `${outdir}/synth-worklet.js`);
+// hls.js, loaded when the server's render is first played
+copyFileSync('node_modules/hls.js/dist/hls.min.js', `${outdir}/hls.js`);
 // the level detector on the audio thread (Audio.heard)
 copyFileSync('src/level-worklet.js', `${outdir}/level-worklet.js`);
 const manifest = {};
-for (const file of [...Object.keys(result.metafile.outputs), `${outdir}/libfluidsynth.js`, `${outdir}/synth-worklet.js`, `${outdir}/level-worklet.js`]) {
+for (const file of [...Object.keys(result.metafile.outputs), `${outdir}/libfluidsynth.js`, `${outdir}/synth-worklet.js`, `${outdir}/level-worklet.js`, `${outdir}/hls.js`]) {
   if (file.endsWith('.map')) continue;
   const data = readFileSync(file);
   const name = file.slice(outdir.length + 1);

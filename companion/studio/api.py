@@ -89,8 +89,9 @@ def page(comp_id: str = ""):
         raise NotFound("the studio is not built: run npm run build in studio/ (scripts/setup.sh)",
                        code="studio_not_built")
     manifest = json.loads((DIST_DIR / "manifest.json").read_text())
-    html = render_template("studio/page.html", comp_id=comp_id, version=manifest.get("studio.js", {}).get(
-        "sha256", "")[:12])
+    html = render_template("studio/page.html", comp_id=comp_id,
+                           version=manifest.get("studio.js", {}).get("sha256", "")[:12],
+                           boot_version=manifest.get("boot.js", {}).get("sha256", "")[:12])
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store",
                                                          "Referrer-Policy": "no-referrer"})
 

@@ -33,10 +33,19 @@ export class Api {
     return h;
   }
 
+  // A GET the boot script (boot.js) already started, taken once; null if there is none or it failed.
+  async prefetched(url) {
+    const pending = window.__studioPrefetch;
+    if (!pending || !pending.has(url)) return null;
+    const got = pending.get(url);
+    pending.delete(url);
+    try { return await got; } catch (err) { return null; }
+  }
+
   async request(method, path, body, { raw = false } = {}) {
-    let res;
+    let res = method === 'GET' && body === undefined ? await this.prefetched(`${this.base}${path}`) : null;
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = res || await fetch(`${this.base}${path}`, {
         method,
         headers: this.headers(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
         body: body !== undefined ? JSON.stringify(body) : undefined,

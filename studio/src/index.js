@@ -1,6 +1,5 @@
 // The ScriptHammer studio: views of the canonical model, editing checked by the companion, the WASM
 // synth, commits, branches, diffs, merges with conflicts, comments and live updates.
-import Hls from 'hls.js';
 import { Api, ApiError, readToken } from './api.js';
 import { Audio } from './audio.js';
 export { Audio };
@@ -19,6 +18,21 @@ const h = (tag, attrs = {}, ...kids) => {
   for (const k of kids.flat()) if (k != null) n.append(k.nodeType ? k : String(k));
   return n;
 };
+
+// hls.js is fetched when the server's render is first played, not with the app (a fifth of its size).
+let hlsLoading = null;
+function loadHls() {
+  if (!hlsLoading) {
+    hlsLoading = new Promise((resolve, reject) => {
+      const s = document.createElement('script');
+      s.src = '/studio/assets/hls.js';
+      s.onload = () => resolve(window.Hls);
+      s.onerror = () => { hlsLoading = null; reject(new Error('the HLS player could not be loaded')); };
+      document.head.appendChild(s);
+    });
+  }
+  return hlsLoading;
+}
 
 class Studio {
   constructor(root) {
@@ -99,6 +113,7 @@ class Studio {
     if (!keepMeasure) this.measure = 1;
     const [wa, wb] = this.score.windowFor(this.measure);
     const [model, score] = await Promise.all([this.api.model(rev, branch), this.api.musicxml(rev, wa, wb).catch(() => null)]);
+    performance.mark('studio:fetched');
     this.model = model;
     const saved = JSON.parse(localStorage.getItem(this.key(model.branch)) || 'null');
     let restore = null;
@@ -127,7 +142,9 @@ class Studio {
     this.renderAlgo();
     this.renderTimeline();
     this.roll.render();
+    performance.mark('studio:roll');
     await this.renderScore();
+    performance.mark('studio:score');
     this.renderHistory().catch(() => {});
     if (restore) this.status(`Restored your unsent edits (${this.work.dirty.size} measures)`, 'info');
     if (this.staleSaved) this.offerRebase(this.staleSaved, null);
@@ -587,6 +604,7 @@ class Studio {
       const audio = $('server-audio');
       audio.hidden = false;
       if (this.hls) this.hls.destroy();
+      const Hls = await loadHls();
       if (Hls.isSupported()) {
         this.hls = new Hls();
         this.hls.loadSource(preview.playlist_url);

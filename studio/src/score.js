@@ -3,7 +3,9 @@
 import { OpenSheetMusicDisplay } from 'opensheetmusicdisplay';
 
 const STEPS = { C: 0, D: 2, E: 4, F: 5, G: 7, A: 9, B: 11 };
-export const WINDOW = 8;
+import { WINDOW } from './window.js';
+
+export { WINDOW };
 export const COLORS = { added: '#1f9d55', changed: '#d97706', selected: '#2563eb' };
 
 // Mark notes in MusicXML text: marks[partIndex][measure] = [{onset (quarters), midi, color}].
