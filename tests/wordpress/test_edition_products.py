@@ -37,6 +37,17 @@ return $out;"""
 
 SYNC = "return \\ScriptHammer\\EditionProducts::sync_from_companion();"
 
+#: how many products on sale (not draft) each value of a meta key has
+ON_SALE = """$out = array();
+foreach ( get_posts( array( 'post_type' => 'product', 'post_status' => array( 'publish', 'private', 'pending', 'future' ),
+  'posts_per_page' => -1, 'fields' => 'ids', 'meta_key' => %s ) ) as $id ) {
+  $v = get_post_meta( $id, %s, true ); $out[ $v ] = ( $out[ $v ] ?? 0 ) + 1; }
+return $out;"""
+
+
+def _on_sale(wp, key: str) -> dict[str, int]:
+    return wp.php(ON_SALE % (json.dumps(key), json.dumps(key)))
+
 
 def _series(companion, work: str, count: int, title: str) -> None:
     r = requests.post(f"{companion.url}/api/rights/series", json={"work": work, "count": count, "title": title},
@@ -121,7 +132,8 @@ def test_edition_and_bundle_products_follow_the_companion(woo, companion, compan
                      headers={"Authorization": f"Bearer {companion.tokens['ivory']}"})
     assert r.status_code == 200, r.text
     try:
-        woo.php("return \\ScriptHammer\\BundleProducts::sync_from_companion();")
+        synced = woo.php("return \\ScriptHammer\\BundleProducts::sync_from_companion();")
+        assert synced["all-algorithms-commercial"]["status"] == "draft", synced
         after = woo.php(BUNDLES)
         assert after["all-algorithms-commercial"]["status"] == "draft"
         assert after["all-algorithms-non-commercial"] | {"id": 0} == nc | {"id": 0}
@@ -130,6 +142,30 @@ def test_edition_and_bundle_products_follow_the_companion(woo, companion, compan
             pricing.reset(s)
         woo.php("return \\ScriptHammer\\BundleProducts::sync_from_companion();")
     assert woo.php(BUNDLES)["all-algorithms-commercial"]["status"] == "publish"  # back on sale
+    # Whatever ran before (admin_init in several requests at once), one product on sale per thing sold.
+    assert set(_on_sale(woo, "_scripthammer_bundle").values()) == {1}, _on_sale(woo, "_scripthammer_bundle")
+    assert set(_on_sale(woo, "_scripthammer_edition").values()) == {1}, _on_sale(woo, "_scripthammer_edition")
+    assert set(_on_sale(woo, "_scripthammer_licence").values()) == {1}, _on_sale(woo, "_scripthammer_licence")
+
+
+def test_a_sync_runs_once_at_a_time(woo):
+    """admin_init fires in several requests at once (wp-admin's AJAX beside the page): a second sync
+    while one runs does nothing; a lock left by a request that died is taken over after a minute."""
+    result = woo.php("""$ran = array();
+$inner = null;
+$outer = \\ScriptHammer\\Commerce::sync_once( 'scripthammer_test_lock', function () use ( &$ran, &$inner ) {
+  $ran[] = 'outer';
+  $inner = \\ScriptHammer\\Commerce::sync_once( 'scripthammer_test_lock', function () use ( &$ran ) { $ran[] = 'inner'; } );
+} );
+global $wpdb;
+$wpdb->insert( $wpdb->options, array( 'option_name' => 'scripthammer_test_lock', 'option_value' => (string) ( time() - 30 ), 'autoload' => 'no' ) );
+$fresh = \\ScriptHammer\\Commerce::sync_once( 'scripthammer_test_lock', function () use ( &$ran ) { $ran[] = 'fresh-lock'; } );
+$wpdb->update( $wpdb->options, array( 'option_value' => (string) ( time() - 120 ) ), array( 'option_name' => 'scripthammer_test_lock' ) );
+$stale = \\ScriptHammer\\Commerce::sync_once( 'scripthammer_test_lock', function () use ( &$ran ) { $ran[] = 'stale-lock'; } );
+$left = $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->options} WHERE option_name = 'scripthammer_test_lock'" );
+return array( 'outer' => $outer, 'inner' => $inner, 'fresh' => $fresh, 'stale' => $stale, 'ran' => $ran, 'left' => (int) $left );""")
+    assert result == {"outer": True, "inner": False, "fresh": False, "stale": True, "ran": ["outer", "stale-lock"],
+                      "left": 0}
 
 
 def test_a_real_order_issues_an_edition_and_a_licence_and_a_refund_takes_both_back(woo, companion, companion_worker):

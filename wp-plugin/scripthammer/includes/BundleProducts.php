@@ -101,12 +101,23 @@ final class BundleProducts {
 				'meta_key'       => self::BUNDLE_META, // phpcs:ignore WordPress.DB.SlowDBQuery
 			)
 		);
+		$kept = array_map( static fn( $done ) => (int) ( $done['product_id'] ?? 0 ), $out );
 		foreach ( $listed as $product_id ) {
-			$bid = (string) get_post_meta( (int) $product_id, self::BUNDLE_META, true );
+			$product_id = (int) $product_id;
+			$product    = in_array( $product_id, $kept, true ) ? null : wc_get_product( $product_id );
+			if ( ! $product ) {
+				continue;
+			}
+			$product->set_status( 'draft' );
+			$product->update_meta_data( self::OFF_SALE_META, '1' );
+			$product->save();
+			$bid = (string) get_post_meta( $product_id, self::BUNDLE_META, true );
 			if ( ! isset( $out[ $bid ] ) ) {
-				wp_update_post( array( 'ID' => (int) $product_id, 'post_status' => 'draft' ) );
-				update_post_meta( (int) $product_id, self::OFF_SALE_META, '1' );
-				$out[ $bid ] = array( 'product_id' => (int) $product_id, 'created' => false, 'status' => 'draft' );
+				$out[ $bid ] = array(
+					'product_id' => $product_id,
+					'created'    => false,
+					'status'     => (string) get_post_status( $product_id ),
+				);
 			}
 		}
 		return $out;
@@ -151,6 +162,7 @@ final class BundleProducts {
 		$product->update_meta_data( self::ITEMS_META, wp_json_encode( $items ) );
 		$product->update_meta_data( ReleaseProducts::MIN_PRICE_META, $price );
 		$pid = (int) $product->save();
+		Commerce::duplicates_off_sale( self::BUNDLE_META, $id, $pid );
 		return array(
 			'product_id' => $pid,
 			'created'    => $created,
@@ -184,7 +196,7 @@ final class BundleProducts {
 		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
 			return;
 		}
-		self::sync_from_companion();
+		Commerce::sync_once( 'scripthammer_bundle_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**

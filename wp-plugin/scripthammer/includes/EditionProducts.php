@@ -115,6 +115,7 @@ final class EditionProducts {
 		$product->update_meta_data( ReleaseProducts::MIN_PRICE_META, $price );
 		$product->update_meta_data( '_scripthammer_name_your_price', empty( $entry['name_your_price'] ) ? 'no' : 'yes' );
 		$id = (int) $product->save();
+		Commerce::duplicates_off_sale( self::EDITION_META, $work, $id );
 		return array(
 			'product_id' => $id,
 			'created'    => $created,
@@ -150,7 +151,7 @@ final class EditionProducts {
 		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
 			return;
 		}
-		self::sync_from_companion();
+		Commerce::sync_once( 'scripthammer_edition_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**
