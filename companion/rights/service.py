@@ -284,14 +284,14 @@ def issue_for_order(s: Session, config, *, order_id: int, wp_user_id: int, lines
                             "count": series.count if series is not None else 0, "left": left})
         if refused:
             continue
-        for ref in new:
-            try:
-                with s.begin_nested():
-                    row = issue(s, config, work=work, owner=owner, order_ref=ref)
-                out.append({"work": work, "number": row.number, "order_ref": ref})
-            except (Conflict, NotFound) as exc:  # a racing writer took the last one meanwhile
-                _forget(s)
-                out.append({"work": work, "refused": exc.code, "order_ref": ref})
+        try:
+            with s.begin_nested():  # all of the work's new units, or none
+                rows = [issue(s, config, work=work, owner=owner, order_ref=ref) for ref in new]
+        except (Conflict, NotFound) as exc:  # a racing writer took the last ones meanwhile
+            _forget(s)
+            out.extend({"work": work, "refused": exc.code, "order_ref": ref} for ref in new)
+            continue
+        out.extend({"work": work, "number": row.number, "order_ref": row.order_ref} for row in rows)
     return out
 
 
