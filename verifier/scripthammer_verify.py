@@ -18,7 +18,8 @@ band re-signed it.
 ``edition``: a certificate for one edition (``{"work", "number", "head", "chain": [{"index",
 "entry", "proof"}...], "consistency": [{"head", "proof"}...]}``): each entry of the chain of
 custody is proven included in the signed head, the chain runs issue -> transfer -> ... with each
-transfer from the previous owner and with both consents, and each older head is proven to be a
+transfer from the previous owner and with both consents (a ``revoke`` from the holder, naming the
+refunded order, ends an ownership; only a new issue may follow), and each older head is proven to be a
 prefix of this one (consistency proofs).
 
 ``licence``: an algorithm licence file: the band's signature over it, its term (at ``--now``, default
@@ -190,6 +191,15 @@ class Rules:
             if not e.get("to") or e.get("to") == e.get("from"):
                 raise VerifyError(f"{where}: transfer of {ed} to no one new")
             self.owner[ed] = e["to"]
+        elif kind == "revoke":
+            ed = f"{e.get('work')}#{e.get('number')}"
+            if ed not in self.owner:
+                raise VerifyError(f"{where}: revocation of {ed}, which is not issued")
+            if e.get("from") != self.owner[ed]:
+                raise VerifyError(f"{where}: revocation of {ed} from {e.get('from')}, who does not hold it")
+            if not e.get("order"):
+                raise VerifyError(f"{where}: revocation of {ed} without the order it undoes")
+            del self.owner[ed]  # the number may be issued again
         else:
             raise VerifyError(f"{where}: unknown entry kind {kind!r}")
 
@@ -237,11 +247,20 @@ def verify_edition(doc: dict, key: Ed25519PublicKey) -> str:
             raise VerifyError(f"link {i}: entry {index} is not in the signed log (forged proof or tampered entry)")
         if entry.get("work") != work or entry.get("number") != number:
             raise VerifyError(f"link {i}: about another edition")
-        if i == 0:
-            if entry.get("kind") != "issue":
-                raise VerifyError("the chain does not start with the edition's issue")
+        kind = entry.get("kind")
+        if owner is None:  # the start, or after a revocation: the edition's (new) issue
+            if kind != "issue":
+                raise VerifyError("the chain does not start with the edition's issue" if i == 0
+                                  else f"link {i}: after a revocation, not a new issue")
+            if not entry.get("to"):
+                raise VerifyError(f"link {i}: an issue without an owner")
+        elif kind == "revoke":
+            if entry.get("from") != owner or not entry.get("order"):
+                raise VerifyError(f"link {i}: not a revocation from the holder before ({owner}) of an order")
+            owner = None
+            continue
         else:
-            if entry.get("kind") != "transfer" or entry.get("from") != owner:
+            if kind != "transfer" or entry.get("from") != owner:
                 raise VerifyError(f"link {i}: not a transfer from the owner before ({owner})")
             consents = entry.get("consents") or {}
             if not (consents.get("from") and consents.get("to")):
@@ -251,7 +270,8 @@ def verify_edition(doc: dict, key: Ed25519PublicKey) -> str:
         old_size, old_root = check_head(key, c.get("head") or {}, f"older head {i + 1}")
         if not verify_consistency(old_size, size, old_root, root, [b64d(p) for p in c.get("proof", [])]):
             raise VerifyError(f"older head {i + 1} is not a prefix of this log (the log was rewritten)")
-    return f"edition OK: {work} #{number}, owner {owner}, {len(chain)} links, in a log of {size}"
+    holder = f"owner {owner}" if owner is not None else "revoked (not issued now)"
+    return f"edition OK: {work} #{number}, {holder}, {len(chain)} links, in a log of {size}"
 
 
 def _signed(key: Ed25519PublicKey, doc: dict, field: str, what: str) -> dict:

@@ -149,13 +149,18 @@ class Pricing(MethodView):
     @pricing_blp.response(200)
     def get(self):
         """The band's price models (public: the WordPress plugin prices its products from them), with
-        each bundle's computed price and where the configuration comes from (saved, file, defaults)."""
+        each bundle's computed price, the licence products, one edition product per edition series
+        (its price and how many editions are left) and where the configuration comes from (saved,
+        file, defaults)."""
         from companion.commerce import pricing
+
+        from companion.rights.service import edition_products
 
         svc = services()
         with svc.db.session() as s:
             current = pricing.current(s, svc.config)
-            return pricing.priced(current) | {"source": pricing.source(s, svc.config)}
+            return pricing.priced(current) | {"source": pricing.source(s, svc.config),
+                                              "edition_products": edition_products(s, current)}
 
     @pricing_blp.doc(security=[{"bearer": []}])
     @pricing_blp.response(200)
@@ -171,6 +176,8 @@ class Pricing(MethodView):
         if body is None:
             raise InvalidInput("Send the pricing configuration as a JSON object.", code="bad_pricing")
         svc = services()
+        from companion.rights.service import edition_products
+
         with svc.db.session() as s:
             clean = pricing.save(s, body, by=ident.member_id or ident.name)
-            return pricing.priced(clean) | {"source": "saved"}
+            return pricing.priced(clean) | {"source": "saved", "edition_products": edition_products(s, clean)}

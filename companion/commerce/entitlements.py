@@ -58,7 +58,8 @@ class Resource:
     modified_at: dt.datetime | None
     grants: list[Grant]
     editions: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line item id, work)
-    licences: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)  # (line unit, member, tier)
+    licences: list[tuple[int | str, str, str]] = dataclasses.field(default_factory=list)  # (line unit, member, tier)
+    bundles: list[dict] = dataclasses.field(default_factory=list)  # bundle line items: granted or refused
 
     @property
     def source_ref(self) -> str:
@@ -138,9 +139,62 @@ def parse_order(s: Session, payload: dict) -> Resource:
             grants.append(Grant("subscription", scope, start, start + dt.timedelta(days=days)))
         else:
             grants.append(Grant("purchase", scope, paid, None))
+    bundle_scopes, bundle_licences, bundles = _bundle_lines(payload)
+    grants.extend(Grant("purchase", scope, paid, None) for scope in bundle_scopes)
     return Resource("order", wc_id, str(payload.get("status") or ""), _customer(payload),
                     parse_date(payload.get("date_modified_gmt")), _unique(grants), _edition_lines(payload),
-                    _licence_lines(payload))
+                    _licence_lines(payload) + bundle_licences, bundles)
+
+
+#: most items a bundle line item may grant (pricing.validate's limit for a bundle)
+MAX_BUNDLE_ITEMS = 500
+
+
+def _bundle_lines(payload: dict) -> tuple[list[str], list[tuple[str, str, str]], list[dict]]:
+    """What each line item selling a bundle grants: the plugin annotates it with ``scripthammer_bundle``
+    (the pricing's bundle id) and ``scripthammer_bundle_items`` (every item it grants: ``track:<id>``,
+    ``album:<id>``, ``licence:<member>:<tier>``). Returns (track and album scopes, licence units, a report
+    per bundle line). A bundle line whose items are not all valid grants **nothing** (all or nothing:
+    a fan never gets part of a bundle without anyone noticing); its report says which items were bad.
+    Licence units are ``"<line * 1000 + unit>-<item index>"``: one licence per unit and licence item,
+    idempotent like a licence product's."""
+    from companion.rights.licence_store import parse_item
+
+    scopes: list[str] = []
+    licences: list[tuple[str, str, str]] = []
+    report: list[dict] = []
+    for item in _line_items(payload):
+        if not isinstance(item, dict) or "scripthammer_bundle_items" not in item:
+            continue
+        bundle = item.get("scripthammer_bundle")
+        bundle = bundle if isinstance(bundle, str) and 0 < len(bundle) <= 60 else ""
+        items = item.get("scripthammer_bundle_items")
+        try:
+            line, qty = int(item.get("id")), max(1, min(int(item.get("quantity") or 1), 100))
+        except (TypeError, ValueError, OverflowError):
+            report.append({"bundle": bundle, "refused": "bad_line_item"})
+            continue
+        if not 0 < line <= INT_MAX // 1000:
+            report.append({"bundle": bundle, "refused": "bad_line_item"})
+            continue
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BUNDLE_ITEMS:
+            report.append({"bundle": bundle, "line": line, "refused": "bad_bundle_items"})
+            continue
+        bad = [i for i in items if not (isinstance(i, str) and (
+            (i.startswith("licence:") and parse_item(i[len("licence:"):]) is not None)
+            or (not i.startswith("licence:") and valid_scope(i) not in (None, "all"))))]
+        if bad or len(set(items)) != len(items):
+            report.append({"bundle": bundle, "line": line, "refused": "bad_bundle_items",
+                           "items": [str(b)[:80] for b in bad[:20]] or ["duplicate items"]})
+            continue
+        for j, i in enumerate(items):
+            if i.startswith("licence:"):
+                member, tier = parse_item(i[len("licence:"):])
+                licences.extend((f"{line * 1000 + u}-{j}", member, tier) for u in range(qty))
+            else:
+                scopes.append(i)
+        report.append({"bundle": bundle, "line": line, "items": list(items), "quantity": qty})
+    return scopes, licences, report
 
 
 def _edition_lines(payload: dict) -> list[tuple[int, str]]:
@@ -255,6 +309,8 @@ def apply_resource(s: Session, res: Resource, *, via: str = "webhook", config=No
     row.scopes = [g.scope for g in res.grants]
     s.flush()
     outcome["changed"] = _snapshot(s, res.source_ref) != before
+    if res.bundles:
+        outcome["bundles"] = res.bundles
     if res.kind == "order" and res.granting and res.customer_id > 0 and res.editions and config is not None:
         from companion.rights.service import issue_for_order
 
@@ -271,6 +327,12 @@ def apply_resource(s: Session, res: Resource, *, via: str = "webhook", config=No
         revoked = licence_store.revoke_for_order(s, order_id=res.wc_id, reason=f"wc-{res.status or 'unknown'}")
         if revoked:
             outcome["licences_revoked"] = revoked
+    if res.kind == "order" and not res.granting and config is not None:
+        from companion.rights.service import revoke_for_order
+
+        taken_back = revoke_for_order(s, config, order_id=res.wc_id, reason=f"wc-{res.status or 'unknown'}")
+        if taken_back:
+            outcome["editions_revoked"] = taken_back
     return outcome
 
 

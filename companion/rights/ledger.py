@@ -259,11 +259,21 @@ class Editions:
             consents = e.get("consents") or {}
             if not (consents.get("from") and consents.get("to")):
                 raise InvalidInput("a transfer needs both owners' consent", code="consent_missing")
+        elif kind == "revoke":  # the order that paid for it was refunded or cancelled
+            ed = f"{e.get('work')}#{e.get('number')}"
+            if ed not in self.owner:
+                raise InvalidInput(f"edition {ed} is not issued", code="not_issued")
+            if e.get("from") != self.owner[ed]:
+                raise Conflict(f"{e.get('from')} does not hold {ed}", code="not_owner")
+            if not isinstance(e.get("order"), str) or not e["order"]:
+                raise InvalidInput("a revocation names the order it undoes", code="bad_entry")
         else:
             raise InvalidInput(f"unknown entry kind {kind!r}", code="bad_entry")
 
     def apply(self, e: dict) -> None:
         if e["kind"] == "series":
             self.series[e["work"]] = e["count"]
+        elif e["kind"] == "revoke":  # the number is free to be issued again
+            del self.owner[f"{e['work']}#{e['number']}"]
         else:
             self.owner[f"{e['work']}#{e['number']}"] = e["to"]

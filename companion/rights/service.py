@@ -262,18 +262,74 @@ def valid_work(work) -> bool:
 
 def issue_for_order(s: Session, config, *, order_id: int, wp_user_id: int, lines: list[tuple[int, str]]) -> list[dict]:
     """Editions for a paid WooCommerce order: one per (line unit, work), idempotent per line unit (a
-    webhook retry or reconciliation issues nothing new). A work without a series, or sold out, is
-    reported, never raised: the order's other effects (entitlements) still apply."""
+    webhook retry or reconciliation issues nothing new). A work without a series, or with fewer editions
+    left than the order's new units of it, is reported and issues **none** of that work's units (never
+    some of an order's editions); never raised: the order's other effects (entitlements) still apply."""
     out = []
+    owner = owner_of_wp(wp_user_id)
+    by_work: dict[str, list[str]] = {}
     for line, work in lines:
-        ref = f"wc-order:{order_id}:{line}"
+        by_work.setdefault(work, []).append(f"wc-order:{order_id}:{line}")
+    for work, refs in by_work.items():
+        series = s.scalar(sa.select(EditionSeries).where(EditionSeries.work == work))
+        done = {e.order_ref: e for e in s.scalars(sa.select(Edition).where(Edition.order_ref.in_(refs)))}
+        new = [r for r in refs if r not in done]
+        left = remaining(s, series) if series is not None else 0
+        refused = "no_series" if series is None else ("beyond_edition_count" if len(new) > left else None)
+        for ref in refs:
+            if ref in done:
+                out.append({"work": work, "number": done[ref].number, "order_ref": ref})
+            elif refused:
+                out.append({"work": work, "refused": refused, "order_ref": ref,
+                            "count": series.count if series is not None else 0, "left": left})
+        if refused:
+            continue
         try:
-            with s.begin_nested():
-                row = issue(s, config, work=work, owner=owner_of_wp(wp_user_id), order_ref=ref)
-            out.append({"work": work, "number": row.number, "order_ref": ref})
-        except (Conflict, NotFound) as exc:
+            with s.begin_nested():  # all of the work's new units, or none
+                rows = [issue(s, config, work=work, owner=owner, order_ref=ref) for ref in new]
+        except (Conflict, NotFound) as exc:  # a racing writer took the last ones meanwhile
             _forget(s)
-            out.append({"work": work, "refused": exc.code, "order_ref": ref})
+            out.extend({"work": work, "refused": exc.code, "order_ref": ref} for ref in new)
+            continue
+        out.extend({"work": work, "number": row.number, "order_ref": row.order_ref} for row in rows)
+    return out
+
+
+def remaining(s: Session, series: EditionSeries) -> int:
+    """How many editions of a series are still to be issued."""
+    issued = s.scalar(sa.select(sa.func.count()).select_from(Edition).where(Edition.series_id == series.id)) or 0
+    return max(0, series.count - issued)
+
+
+def revoke_for_order(s: Session, config, *, order_id: int, reason: str) -> list[dict]:
+    """Take back the editions a WooCommerce order issued (it was refunded, cancelled or deleted): each
+    gets a ``revoke`` entry on the log, from whoever holds it now (a transfer does not keep an edition
+    nobody paid for), its open transfer offers are cancelled, and its number is free to be issued
+    again. Idempotent: a revoked edition has no row left to revoke."""
+    rows = s.scalars(sa.select(Edition).where(Edition.order_ref.like(f"wc-order:{int(order_id)}:%"))
+                     .order_by(Edition.id)).all()
+    out = []
+    for ed in rows:
+        series = s.get(EditionSeries, ed.series_id)
+        append(s, config, {"kind": "revoke", "work": series.work, "number": ed.number, "from": ed.owner,
+                           "order": ed.order_ref or "", "reason": reason[:120], "time": _now_iso()})
+        s.execute(sa.delete(Transfer).where(Transfer.edition_id == ed.id))
+        out.append({"work": series.work, "number": ed.number, "from": ed.owner, "order_ref": ed.order_ref})
+        s.delete(ed)
+    s.flush()
+    return out
+
+
+def edition_products(s: Session, pricing: dict) -> list[dict]:
+    """One WooCommerce product per edition series: what the plugin creates (``work`` is the line items'
+    ``scripthammer_edition``), priced by the edition model, its stock the editions left."""
+    model = pricing["models"]["edition"]
+    out = []
+    for series in s.scalars(sa.select(EditionSeries).order_by(EditionSeries.id)):
+        left = remaining(s, series)
+        out.append({"work": series.work, "name": series.title or series.work, "count": series.count,
+                    "remaining": left, "sold_out": left == 0, "price": model["minimum"],
+                    "suggested": model["suggested"], "name_your_price": bool(model["name_your_price"])})
     return out
 
 
@@ -387,7 +443,7 @@ def certificate(s: Session, *, work: str, number: int, older: list[int] = ()) ->
     chain = []
     for row in s.scalars(sa.select(LogEntry).where(LogEntry.idx < size).order_by(LogEntry.idx)):
         e = json.loads(row.body)
-        if e.get("kind") in ("issue", "transfer") and e.get("work") == work and e.get("number") == number:
+        if e.get("kind") in ("issue", "transfer", "revoke") and e.get("work") == work and e.get("number") == number:
             chain.append({"index": row.idx, "entry": e,
                           "proof": [ledger.b64(p) for p in t.inclusion(row.idx, size)]})
     if not chain:

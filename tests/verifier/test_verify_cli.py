@@ -50,6 +50,9 @@ ISSUE2 = {"kind": "issue", "work": "composition:9", "number": 2, "to": "wp:12"}
 MOVE = {"kind": "transfer", "work": "composition:9", "number": 1, "from": "wp:11", "to": "wp:13",
         "consents": {"from": "2026-12-01T10:00:00Z", "to": "2026-12-01T10:05:00Z"}}
 GOOD = [SERIES, ISSUE1, ISSUE2, MOVE]
+#: a refunded order takes edition 1 back from whoever holds it
+REVOKE = {"kind": "revoke", "work": "composition:9", "number": 1, "from": "wp:11", "order": "wc-order:5:1000",
+          "reason": "wc-refunded"}
 
 
 @pytest.fixture
@@ -105,6 +108,10 @@ def test_another_key_or_a_bad_signature_is_caught(band, tmp_path):
     ([SERIES, ISSUE1, {**MOVE, "consents": {"from": "2026-12-01T10:00:00Z"}}], "without both"),
     ([SERIES, ISSUE1, {**MOVE, "from": "wp:12"}], "does not own"),
     ([ISSUE1], "no series"),
+    ([SERIES, ISSUE1, {**REVOKE, "from": "wp:99"}], "who does not hold it"),
+    ([SERIES, ISSUE1, {**REVOKE, "order": ""}], "without the order"),
+    ([SERIES, ISSUE1, REVOKE, REVOKE], "which is not issued"),
+    ([SERIES, ISSUE1, REVOKE, {**MOVE, "from": "wp:11"}], "never issued"),
 ])
 def test_a_signed_log_that_breaks_the_edition_rules_is_refused(band, entries, why):
     doc, _ = band.log(entries)
@@ -127,6 +134,24 @@ def test_an_edition_certificate_verifies_offline(band):
     r = band.verify("edition", str(band.write("cert.json", _certificate(doc, t, 1, [old["head"]]))))
     assert r.returncode == 0, r.stderr
     assert "owner wp:13" in r.stdout and "2 links" in r.stdout
+
+
+def test_a_revoked_edition_is_issued_again_and_its_chain_verifies(band):
+    """A refund's revocation ends an ownership; the number is issued again; the log and the certificate
+    verify, and a chain that skips the new issue after the revocation is refused."""
+    doc, t = band.log([SERIES, ISSUE1, REVOKE, {**ISSUE1, "to": "wp:14"}])
+    r = band.verify("log", str(band.write("log.json", doc)))
+    assert r.returncode == 0, r.stderr
+    cert = _certificate(doc, t, 1)
+    r = band.verify("edition", str(band.write("cert.json", cert)))
+    assert r.returncode == 0 and "owner wp:14" in r.stdout and "3 links" in r.stdout, r.stderr
+    only_revoked = {**cert, "chain": cert["chain"][:2]}
+    r = band.verify("edition", str(band.write("cert2.json", only_revoked)))
+    assert r.returncode == 0 and "revoked" in r.stdout, r.stderr
+    doc2, t2 = band.log([SERIES, ISSUE1, REVOKE, {**MOVE, "from": None}])
+    bad = _certificate(doc2, t2, 1)
+    r = band.verify("edition", str(band.write("cert3.json", bad)))
+    assert r.returncode == 1 and "not a new issue" in r.stderr
 
 
 def test_a_forged_proof_or_tampered_certificate_is_caught(band):

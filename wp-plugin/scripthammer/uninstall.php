@@ -28,5 +28,9 @@ if ( class_exists( 'WC_Webhook' ) && is_array( $scripthammer_hooks ) ) {
 foreach ( \ScriptHammer\Installer::options() as $scripthammer_option ) {
 	delete_option( $scripthammer_option );
 }
+// When the products were last synced from the companion (the products themselves stay, like posts).
+foreach ( array( \ScriptHammer\LicenceProducts::SYNCED, \ScriptHammer\EditionProducts::SYNCED, \ScriptHammer\BundleProducts::SYNCED ) as $scripthammer_transient ) {
+	delete_transient( $scripthammer_transient );
+}
 \ScriptHammer\NonceStore::uninstall();
 \ScriptHammer\Roles::uninstall();

@@ -65,7 +65,8 @@ final class Amounts {
 		if ( 'tip' === $kind ) {
 			return Commerce::tip_limits();
 		}
-		if ( ReleaseProducts::KIND === $kind || ( LicenceProducts::KIND === $kind && 'no' !== get_post_meta( $product_id, '_scripthammer_name_your_price', true ) ) ) {
+		$nyp_kinds = array( LicenceProducts::KIND, EditionProducts::KIND );
+		if ( ReleaseProducts::KIND === $kind || ( in_array( $kind, $nyp_kinds, true ) && 'no' !== get_post_meta( $product_id, '_scripthammer_name_your_price', true ) ) ) {
 			$min = max( 0.0, (float) get_post_meta( $product_id, ReleaseProducts::MIN_PRICE_META, true ) );
 			return array( $min, max( $min, (float) Settings::get( 'price_max' ) ) );
 		}

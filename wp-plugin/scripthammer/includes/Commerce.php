@@ -148,6 +148,67 @@ final class Commerce {
 	}
 
 	/**
+	 * Run $sync unless another request is already running it: admin_init fires in several requests at
+	 * once (wp-admin's own AJAX and the page itself), and two syncs that both find no product would
+	 * each create one. The lock is a row of the options table inserted with INSERT IGNORE (atomic on
+	 * its unique key); one older than a minute (a request that died) is taken over.
+	 *
+	 * @param string   $name Lock name (an option name).
+	 * @param callable $sync What to run.
+	 * @return bool Whether it ran.
+	 */
+	public static function sync_once( string $name, callable $sync ): bool {
+		global $wpdb;
+		$now = time();
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery -- an atomic lock; the options API has none.
+		$got = (int) $wpdb->query( $wpdb->prepare( "INSERT IGNORE INTO {$wpdb->options} (option_name, option_value, autoload) VALUES (%s, %s, 'no')", $name, (string) $now ) );
+		if ( 1 !== $got ) {
+			// phpcs:ignore WordPress.DB.DirectDatabaseQuery -- the same lock, taken over only if stale (compare-and-set).
+			$got = (int) $wpdb->query( $wpdb->prepare( "UPDATE {$wpdb->options} SET option_value = %s WHERE option_name = %s AND CAST(option_value AS UNSIGNED) < %d", (string) $now, $name, $now - MINUTE_IN_SECONDS ) );
+			if ( 1 !== $got ) {
+				return false;
+			}
+		}
+		try {
+			$sync();
+		} finally {
+			// phpcs:ignore WordPress.DB.DirectDatabaseQuery -- releasing the lock above.
+			$wpdb->delete( $wpdb->options, array( 'option_name' => $name ) );
+			wp_cache_delete( $name, 'options' );
+		}
+		return true;
+	}
+
+	/**
+	 * Take later duplicates of a product off sale (draft): the products whose meta $key is $value, other
+	 * than $keep (the oldest, which product_with_meta finds). How many.
+	 *
+	 * @param string $key   Meta key.
+	 * @param string $value Meta value.
+	 * @param int    $keep  The product that stays.
+	 */
+	public static function duplicates_off_sale( string $key, string $value, int $keep ): int {
+		$ids = get_posts(
+			array(
+				'post_type'      => 'product',
+				'post_status'    => array( 'publish', 'private', 'pending', 'future' ),
+				'posts_per_page' => -1,
+				'fields'         => 'ids',
+				'meta_key'       => $key, // phpcs:ignore WordPress.DB.SlowDBQuery
+				'meta_value'     => $value, // phpcs:ignore WordPress.DB.SlowDBQuery
+			)
+		);
+		$n = 0;
+		foreach ( $ids as $id ) {
+			if ( (int) $id !== $keep ) {
+				wp_update_post( array( 'ID' => (int) $id, 'post_status' => 'draft' ) );
+				++$n;
+			}
+		}
+		return $n;
+	}
+
+	/**
 	 * The oldest product (any status but trash) whose meta $key is $value, or 0.
 	 *
 	 * @param string $key   Meta key.

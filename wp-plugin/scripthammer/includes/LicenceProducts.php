@@ -120,6 +120,7 @@ final class LicenceProducts {
 		$product->update_meta_data( ReleaseProducts::MIN_PRICE_META, $price );
 		$product->update_meta_data( '_scripthammer_name_your_price', empty( $entry['name_your_price'] ) ? 'no' : 'yes' );
 		$id = (int) $product->save();
+		Commerce::duplicates_off_sale( self::LICENCE_META, $licence, $id );
 		return array(
 			'product_id' => $id,
 			'created'    => $created,
@@ -153,7 +154,7 @@ final class LicenceProducts {
 		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
 			return;
 		}
-		self::sync_from_companion();
+		Commerce::sync_once( 'scripthammer_licence_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**

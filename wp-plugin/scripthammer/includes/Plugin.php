@@ -105,6 +105,11 @@ final class Plugin {
 		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( LicenceProducts::class, 'annotate_line_items' ), 21 );
 		add_filter( 'woocommerce_checkout_registration_required', array( ReleaseProducts::class, 'registration_required' ) );
 		add_action( 'admin_init', array( LicenceProducts::class, 'maybe_sync' ), 30 );
+		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( EditionProducts::class, 'annotate_line_items' ), 22 );
+		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( BundleProducts::class, 'annotate_line_items' ), 23 );
+		add_filter( 'woocommerce_add_to_cart_validation', array( EditionProducts::class, 'validate_add_to_cart' ), 20, 3 );
+		add_action( 'admin_init', array( EditionProducts::class, 'maybe_sync' ), 31 );
+		add_action( 'admin_init', array( BundleProducts::class, 'maybe_sync' ), 32 );
 		add_action( 'woocommerce_payment_complete', array( Commerce::class, 'grant_membership' ) );
 		add_action( 'woocommerce_order_status_completed', array( Commerce::class, 'grant_membership' ) );
 	}

@@ -168,8 +168,10 @@ final class ReleaseProducts {
 		}
 		foreach ( WC()->cart->get_cart() as $item ) {
 			[ $scope ] = self::scope_of( (int) ( $item['product_id'] ?? 0 ) );
-			if ( ( null !== $scope && '' !== $scope ) || '' !== LicenceProducts::licence_of( (int) ( $item['product_id'] ?? 0 ) ) ) {
-				return true; // a licence is issued to an account too
+			$product = (int) ( $item['product_id'] ?? 0 );
+			if ( ( null !== $scope && '' !== $scope ) || '' !== LicenceProducts::licence_of( $product )
+				|| '' !== EditionProducts::work_of( $product ) || null !== BundleProducts::bundle_of( $product ) ) {
+				return true; // a licence, an edition and a bundle's items go to an account too
 			}
 		}
 		return $required;

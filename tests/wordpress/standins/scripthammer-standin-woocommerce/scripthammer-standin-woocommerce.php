@@ -53,7 +53,7 @@ add_filter( 'user_has_cap', static function ( $allcaps ) {
 
 class WC_Product_Simple {
 	protected int $id = 0;
-	protected array $props = array( 'name' => '', 'status' => 'draft', 'regular_price' => '', 'price' => '', 'virtual' => false, 'downloadable' => false, 'catalog_visibility' => 'visible', 'sold_individually' => false, 'description' => '', 'short_description' => '', 'purchase_note' => '' );
+	protected array $props = array( 'name' => '', 'status' => 'draft', 'regular_price' => '', 'price' => '', 'virtual' => false, 'downloadable' => false, 'catalog_visibility' => 'visible', 'sold_individually' => false, 'description' => '', 'short_description' => '', 'purchase_note' => '', 'manage_stock' => false, 'stock_quantity' => null, 'stock_status' => 'instock' );
 	protected array $meta = array();
 
 	public function __construct( $id = 0 ) {
@@ -67,6 +67,11 @@ class WC_Product_Simple {
 			$this->props['price'] = $this->props['regular_price'];
 			$this->props['virtual'] = 'yes' === get_post_meta( $this->id, '_virtual', true );
 			$this->props['downloadable'] = 'yes' === get_post_meta( $this->id, '_downloadable', true );
+			// As WooCommerce's product data store: stock in _manage_stock, _stock, _stock_status.
+			$this->props['manage_stock'] = 'yes' === get_post_meta( $this->id, '_manage_stock', true );
+			$stock = get_post_meta( $this->id, '_stock', true );
+			$this->props['stock_quantity'] = '' === $stock ? null : (int) $stock;
+			$this->props['stock_status'] = get_post_meta( $this->id, '_stock_status', true ) ?: 'instock';
 		}
 	}
 	public function get_type() { return 'simple'; }
@@ -85,6 +90,15 @@ class WC_Product_Simple {
 	public function set_description( $v ) { $this->props['description'] = $v; }
 	public function set_short_description( $v ) { $this->props['short_description'] = $v; }
 	public function set_purchase_note( $v ) { $this->props['purchase_note'] = $v; }
+	public function set_manage_stock( $v ) { $this->props['manage_stock'] = (bool) $v; }
+	public function managing_stock() { return $this->props['manage_stock']; }
+	public function set_stock_quantity( $v ) { $this->props['stock_quantity'] = null === $v ? null : (int) $v; }
+	public function get_stock_quantity() { return $this->props['stock_quantity']; }
+	public function set_stock_status( $v ) { $this->props['stock_status'] = $v; }
+	public function get_stock_status() { return $this->props['stock_status']; }
+	public function is_in_stock() { return 'outofstock' !== $this->props['stock_status']; }
+	/** As WC_Product::has_enough_stock. */
+	public function has_enough_stock( $qty ) { return ! $this->props['manage_stock'] || (int) $this->props['stock_quantity'] >= (int) $qty; }
 	public function set_regular_price( $v ) { $this->props['regular_price'] = (string) $v; $this->props['price'] = (string) $v; }
 	public function get_regular_price() { return $this->props['regular_price']; }
 	public function set_price( $v ) { $this->props['price'] = (string) $v; }
@@ -97,6 +111,13 @@ class WC_Product_Simple {
 		update_post_meta( $this->id, '_regular_price', $this->props['regular_price'] );
 		update_post_meta( $this->id, '_virtual', $this->props['virtual'] ? 'yes' : 'no' );
 		update_post_meta( $this->id, '_downloadable', $this->props['downloadable'] ? 'yes' : 'no' );
+		update_post_meta( $this->id, '_manage_stock', $this->props['manage_stock'] ? 'yes' : 'no' );
+		update_post_meta( $this->id, '_stock', null === $this->props['stock_quantity'] ? '' : (string) $this->props['stock_quantity'] );
+		// As WooCommerce: a managed stock at 0 or less is out of stock.
+		if ( $this->props['manage_stock'] ) {
+			$this->props['stock_status'] = (int) $this->props['stock_quantity'] > 0 ? 'instock' : 'outofstock';
+		}
+		update_post_meta( $this->id, '_stock_status', $this->props['stock_status'] );
 		// As WooCommerce: saving writes the product type term (a product saved as simple becomes simple).
 		wp_set_object_terms( $this->id, $this->get_type(), 'product_type' );
 		foreach ( $this->meta as $k => $v ) {
@@ -203,6 +224,14 @@ class Scripthammer_Standin_Cart {
 			return false;
 		}
 		try {
+			// As WC_Cart::add_to_cart: out of stock, or not enough, is refused (an exception, shown as a notice).
+			$product = wc_get_product( $product_id );
+			if ( $product && ! $product->is_in_stock() ) {
+				throw new Exception( sprintf( 'You cannot add &quot;%s&quot; to the cart because the product is out of stock.', $product->get_name() ) );
+			}
+			if ( $product && ! $product->has_enough_stock( $quantity ) ) {
+				throw new Exception( sprintf( 'You cannot add that amount of &quot;%s&quot; to the cart because there is not enough stock (%d remaining).', $product->get_name(), $product->get_stock_quantity() ) );
+			}
 			$data = (array) apply_filters( 'woocommerce_add_cart_item_data', $cart_item_data, $product_id, 0, $quantity );
 		} catch ( Exception $e ) {
 			wc_add_notice( $e->getMessage(), 'error' );
@@ -345,6 +374,14 @@ class Scripthammer_Standin_Order {
 		foreach ( $this->rows() as $r ) {
 			$p = wc_get_product( $r['product_id'] );
 			$needs = $needs || ! ( $p && $p->is_virtual() && $p->is_downloadable() );
+		}
+		// As wc_maybe_reduce_stock_levels (on payment): managed stock goes down by each line's quantity.
+		foreach ( $this->rows() as $r ) {
+			$p = wc_get_product( $r['product_id'] );
+			if ( $p && $p->managing_stock() ) {
+				$p->set_stock_quantity( (int) $p->get_stock_quantity() - (int) $r['quantity'] );
+				$p->save();
+			}
 		}
 		$this->update_status( $needs ? 'processing' : 'completed' );
 		do_action( 'woocommerce_payment_complete', $this->id );
