@@ -323,3 +323,28 @@ def test_the_stream_key_comes_from_the_environment_only():
     key = "k" * 32
     assert stream_key(Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": key})) == key.encode()
     assert Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": key}).public()["stream_mark_key"] == "***"
+
+
+def test_a_track_made_premium_after_its_release_gets_its_variants(ab):
+    from rq import SimpleWorker
+
+    from jobs import context
+
+    h = ab.auth("ivory")
+    tid = ab.tracks["Open"]
+    assert ab.row("Open").ab_hls_key is None
+    r = ab.client.patch(f"/api/tracks/{tid}", json={"release_state": "premium"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "ready"  # still streams (its ladder, signed) meanwhile
+    try:
+        context.configure(ab.config)
+        ab.svc.worker(SimpleWorker).work(burst=True, with_scheduler=False)
+        row = ab.row("Open")
+        assert row.status == "ready" and row.ab_hls_key and row.ab_hls_key.startswith("hls-ab/")
+        ab.entitle(FANS[0], f"track:{tid}")
+        got = ab.client.get(f"/api/tracks/{tid}", headers=ab.listener(FANS[0])).get_json()
+        assert "/media/hls-ab/" in got["hls_url"] and "sig=" in got["hls_url"]
+    finally:
+        ab.client.patch(f"/api/tracks/{tid}", json={"release_state": "public"}, headers=h)
+    # public again: everyone gets the plain ladder, unsigned
+    got = ab.client.get(f"/api/tracks/{tid}").get_json()
+    assert "/media/hls/" in got["hls_url"] and "sig=" not in got["hls_url"]
