@@ -98,6 +98,9 @@ class Config:
     # releases while ab_streams is on; the variants roughly double the ladder's encoding time.
     ab_streams: bool = True
     stream_mark_key: str = ""
+    # The rungs (kbps, of hls_bitrates) marked for premium listeners; empty: every rung. Premium
+    # listeners are served only the marked rungs (fewer rungs: less encoding, less choice of quality).
+    ab_bitrates: str = ""
     # SHF: the band's Ed25519 signing key (PEM) and a folder of trusted public keys.
     # Default: var/keys/band-ed25519.pem (made on first use, mode 0600) and var/keys/trusted/.
     shf_signing_key: str = ""
@@ -209,6 +212,12 @@ class Config:
                 if value:
                     opts[key] = value
         return opts
+
+    @property
+    def ab_ladder(self) -> tuple[int, ...]:
+        """The rungs (kbps) of the A/B variants: ``ab_bitrates`` within the ladder, or the whole ladder."""
+        wanted = {int(x) for x in str(self.ab_bitrates).split(",") if x.strip()}
+        return tuple(k for k in self.hls_ladder if not wanted or k in wanted) or self.hls_ladder
 
     @property
     def hls_ladder(self) -> tuple[int, ...]:

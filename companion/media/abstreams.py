@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import hashlib
 import hmac
 import json
@@ -33,6 +34,7 @@ import posixpath
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -124,14 +126,13 @@ def _decode(path: Path, folder: Path):
 
 
 def make_ab(store: ObjectStore, source: Path, ladder: dict[str, Any], fmt, key: bytes, work_dir: Path,
-            progress=lambda pct, stage: None) -> dict[str, Any]:
+            progress=lambda pct, stage: None, workers: int = 0) -> dict[str, Any]:
     """Both marked variants of ``ladder`` (a release manifest's ``hls``) from the recording ``source``
     (``fmt``: its masters' PCM shape, as the pipeline probed it), stored under ``hls-ab/<ab>/``;
-    the stored description when it is already there. Everything this call stored is removed again
-    if it fails."""
+    the stored description when it is already there. ``workers``: ffmpeg processes at once (0: one
+    per core). Everything this call stored is removed again if it fails."""
     import soundfile as sf
 
-    from companion.rights import streams
     from companion.rights import watermark as wm
 
     ab = ab_digest(ladder, key)
@@ -145,24 +146,34 @@ def make_ab(store: ObjectStore, source: Path, ladder: dict[str, Any], fmt, key: 
     seconds = int(ladder["segment_seconds"])
     try:
         samples, sr = _decode(source, scratch)
-        cut: dict[int, list[hlsmod.Variant]] = {int(v["bitrate"]) // 1000: [] for v in rungs}
-        for variant in (0, 1):
-            progress(10 + 40 * variant, f"ab:mark-{variant}")
-            marked = wm.embed(samples, sr, wm.stream_field(key, variant))
-            wav = scratch / f"marked-{variant}.wav"
-            sf.write(wav, marked, wm.RATE, subtype="FLOAT")
-            del marked
-            for v in rungs:
-                kbps = int(v["bitrate"]) // 1000
-                rung = scratch / f"rung-{variant}-{kbps}.m4a"
-                gain = float(v.get("gain_db") or 0.0)
-                ffmpeg(["-threads", "1", *input_args(wav, "wav"), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
-                        "-af", f"volume={gain:.2f}dB", "-threads", "1", *output_args(stream_rung(kbps), fmt),
-                        "-y", str(rung)])
-                cut[kbps].append(hlsmod.segment(rung, scratch / f"v{variant}", kbps, seconds))
-                rung.unlink()
-            wav.unlink()
-        del samples
+
+        def encode_and_cut(variant: int, wav: Path, v: dict) -> tuple[int, int, hlsmod.Variant]:
+            kbps = int(v["bitrate"]) // 1000
+            rung = scratch / f"rung-{variant}-{kbps}.m4a"
+            gain = float(v.get("gain_db") or 0.0)
+            ffmpeg(["-threads", "1", *input_args(wav, "wav"), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
+                    "-af", f"volume={gain:.2f}dB", "-threads", "1", *output_args(stream_rung(kbps), fmt),
+                    "-y", str(rung)])
+            cut_rung = hlsmod.segment(rung, scratch / f"v{variant}", kbps, seconds)
+            rung.unlink()
+            return variant, kbps, cut_rung
+
+        # Variant 0's encoders (one ffmpeg process per rung, ``workers`` at once) run while variant 1 is marked.
+        futures = []
+        with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+            for variant in (0, 1):
+                progress(10 + 30 * variant, f"ab:mark-{variant}")
+                marked = wm.embed(samples, sr, wm.stream_field(key, variant))
+                wav = scratch / f"marked-{variant}.wav"
+                sf.write(wav, marked, wm.RATE, subtype="FLOAT")
+                del marked
+                futures += [pool.submit(encode_and_cut, variant, wav, v) for v in rungs]
+            del samples
+            progress(70, "ab:encode")
+            done = [f.result() for f in futures]
+        cut: dict[int, list[hlsmod.Variant]] = {}
+        for variant, kbps, cut_rung in sorted(done, key=lambda d: (d[1], d[0])):
+            cut.setdefault(kbps, []).append(cut_rung)
         progress(90, "ab:store")
         doc = _store(journal, scratch, ab, key, cut, seconds)
         return doc

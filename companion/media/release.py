@@ -130,12 +130,16 @@ def release_ab(svc, src: Path, filename: str | None, manifest: dict, key: bytes,
 
     if progress is not None:
         progress(90, "ab")
-    known = abstreams.stored_ab(svc.store, abstreams.ab_digest(manifest["hls"], key))
+    marked = set(svc.config.ab_ladder)  # the rungs premium listeners get (Config.ab_bitrates; default all)
+    ladder = {**manifest["hls"], "variants": [v for v in manifest["hls"]["variants"]
+                                              if int(v["bitrate"]) // 1000 in marked] or manifest["hls"]["variants"]}
+    known = abstreams.stored_ab(svc.store, abstreams.ab_digest(ladder, key))
     if known is not None:
         return known
     source = st.probe_source(src, filename or src.name, manifest["source"]["sha256"])
     try:
-        return abstreams.make_ab(svc.store, src, manifest["hls"], source.fmt, key, release_dir / "ab", report)
+        return abstreams.make_ab(svc.store, src, ladder, source.fmt, key, release_dir / "ab", report,
+                                 workers=svc.config.encode_workers)
     except WatermarkError:
         log.info("recording too short for A/B stream marks: serving its plain ladder")
         return None
