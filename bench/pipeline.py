@@ -136,6 +136,32 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def measure_ab(src: Path, store: LocalStore, work: Path, manifest: dict, info) -> dict:
+    """What a premium release adds: both marked variants of every rung (made once, then cached)."""
+    from companion.media import abstreams
+
+    key = b"bench-stream-mark-key-0123456789"
+    fmt = master_format(info)
+    before = RUNS.copy()
+    t, c = time.perf_counter(), cpu_seconds()
+    doc = abstreams.make_ab(store, src, manifest["hls"], fmt, key, work / "ab")
+    ab_s, ab_cpu = time.perf_counter() - t, cpu_seconds() - c
+    runs = dict(RUNS - before)
+    t = time.perf_counter()
+    abstreams.make_ab(store, src, manifest["hls"], fmt, key, work / "ab")
+    repeat = time.perf_counter() - t
+
+    def size(prefix: str) -> int:
+        return sum(store.stat(k).size for k in store.list(prefix) if k.endswith(".m4s"))
+
+    ladder_bytes, ab_bytes = size(manifest["hls"]["prefix"] + "/"), size(doc["prefix"] + "/")
+    say(f"A/B variants: {ab_s:7.2f} s (CPU {ab_cpu:.1f} s, {runs}); again {repeat:.4f} s; "
+        f"segments {ab_bytes / 1e6:.1f} MB against the ladder's {ladder_bytes / 1e6:.1f} MB")
+    return {"ab_s": round(ab_s, 3), "ab_cpu_s": round(ab_cpu, 2), "ab_repeat_s": round(repeat, 4),
+            "ab_ffmpeg_processes": runs.get("ffmpeg", 0), "ab_segment_bytes": ab_bytes,
+            "ladder_segment_bytes": ladder_bytes}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a ~30 s song instead of ~190 s")
@@ -145,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="alternate naive and pipeline runs this many times and report medians "
                          "(the machine is shared: this damps other people's load)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--no-ab", action="store_true",
+                    help="skip measuring the A/B stream variants a premium release adds (companion/media/abstreams.py)")
     ap.add_argument("--source", choices=("flac", "wav"), default="flac",
                     help="what is uploaded: the song as a FLAC master (default: how finished masters are "
                          "usually delivered) or as a WAV")
@@ -199,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"repeat:   {repeat_s:7.4f} s  (cached={again['cached']}, {repeat_runs or 'no processes'})")
         if not again["cached"] or repeat_runs:
             say("WARNING: the repeat run was not served from the cache")
+        ab = None if args.no_ab else measure_ab(src, store, work, manifest, info)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
         cpu = os.cpu_count() or 1
@@ -225,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_avg_1m_after": round(load, 2) if load is not None else None,
             "quick": bool(args.quick),
         }
+        if ab is not None:
+            result.update(ab, ab_ratio=round(ab["ab_s"] / pipeline_s, 4))
         print(json.dumps(result))
         return 0
     finally:

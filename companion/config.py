@@ -92,6 +92,15 @@ class Config:
     # Rights (docs/rights.md): the secret watermark key (default: a random key made on first use at
     # var/keys/watermark.key; every companion that marks or detects must share it).
     watermark_key: str = ""
+    # A/B stream marks (docs/watermark.md "Streams"): premium tracks are released with two marked
+    # variants of their HLS ladder, and each listener's playlist picks one per segment. The key is
+    # secret and must be set (SCRIPTHAMMER_STREAM_MARK_KEY, at least 16 characters) for premium
+    # releases while ab_streams is on; the variants roughly double the ladder's encoding time.
+    ab_streams: bool = True
+    stream_mark_key: str = ""
+    # The rungs (kbps, of hls_bitrates) marked for premium listeners; empty: every rung. Premium
+    # listeners are served only the marked rungs (fewer rungs: less encoding, less choice of quality).
+    ab_bitrates: str = ""
     # SHF: the band's Ed25519 signing key (PEM) and a folder of trusted public keys.
     # Default: var/keys/band-ed25519.pem (made on first use, mode 0600) and var/keys/trusted/.
     shf_signing_key: str = ""
@@ -205,6 +214,12 @@ class Config:
         return opts
 
     @property
+    def ab_ladder(self) -> tuple[int, ...]:
+        """The rungs (kbps) of the A/B variants: ``ab_bitrates`` within the ladder, or the whole ladder."""
+        wanted = {int(x) for x in str(self.ab_bitrates).split(",") if x.strip()}
+        return tuple(k for k in self.hls_ladder if not wanted or k in wanted) or self.hls_ladder
+
+    @property
     def hls_ladder(self) -> tuple[int, ...]:
         return tuple(int(x) for x in str(self.hls_bitrates).split(",") if x.strip())
 
@@ -224,7 +239,8 @@ class Config:
     def public(self) -> dict[str, Any]:
         """Settings safe to show (no secrets)."""
         hidden = {"wp_shared_secret", "wp_app_password", "s3_secret_access_key", "delivery_secret",
-                  "wc_webhook_secret", "wc_consumer_secret", "redis_password", "watermark_key", "turn_secret"}
+                  "wc_webhook_secret", "wc_consumer_secret", "redis_password", "watermark_key", "turn_secret",
+                  "stream_mark_key"}
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)

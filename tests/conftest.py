@@ -292,6 +292,8 @@ def build_config(tmp_path: Path, database_url: str, redis_url: str, **overrides)
     values = dict(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
                   queue_name=f"shm-test-{uuid.uuid4().hex[:8]}", wp_shared_secret="test-shared-secret",
                   testing=True, job_retries=0, encode_workers=2,
+                  # premium releases make A/B stream variants, which need the (secret) stream-mark key
+                  stream_mark_key="test-stream-mark-key-not-a-secret",
                   # the public limit on every route has its own tests (tests/hostile); elsewhere a quick test
                   # client makes hundreds of requests a second to one route (/media/<key>) from one address
                   public_rate_limit="100000 per minute;10000 per second")

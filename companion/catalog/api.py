@@ -203,14 +203,20 @@ class TrackItem(MethodView):
             service.update_fields(t, body)
             s.flush()
             job = None
-            if retag and t.source_key and t.status in ("ready", "failed"):
+            # Made premium after its release: its A/B stream variants are made by releasing again (the
+            # encodes are cached; only the variants are new). Until then it streams its plain ladder, signed.
+            ab_due = (body.get("release_state") == "premium" and svc.config.ab_streams and not t.ab_hls_key
+                      and t.source_key and t.status == "ready")
+            previous_status = t.status
+            if (retag or ab_due) and t.source_key and t.status in ("ready", "failed"):
                 # The files' tags say the old title/album/number: release again (re-tags, no re-encode).
                 from companion.tasks.service import create_job
 
-                job = create_job(s, kind="release", track_id=t.id, params={"source_key": t.source_key,
-                                                                          "reason": "tags changed"},
+                job = create_job(s, kind="release", track_id=t.id, params={
+                    "source_key": t.source_key, "reason": "tags changed" if retag else "premium: A/B stream variants"},
                                  created_by=ident.member_id or ident.name)
-                previous_status, t.status = t.status, "processing"
+                if retag:
+                    t.status = "processing"
             out = track_out(t, viewer)
         if job is not None:
             from companion.tasks.service import submit

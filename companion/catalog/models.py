@@ -61,6 +61,9 @@ class Track(Base):
     true_peak_dbtp: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     stream_gain_db: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     hls_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
+    # Premium tracks: the master playlist of the forensically marked A/B variants of the ladder
+    # (companion/media/abstreams.py), what entitled listeners are served instead of hls_key.
+    ab_hls_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     peaks: Mapped[list] = mapped_column(sa.JSON, default=list)
     manifest_key: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     error_code: Mapped[str | None] = mapped_column(sa.String(60), nullable=True)

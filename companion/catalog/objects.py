@@ -14,6 +14,7 @@ Entries of a track:
 - each rendition's key in the rendition's kind (``master``, ``download``, ``preview``; the SHF
   download is a ``download``);
 - its HLS ladder's folder (``hls/ab/abcd.../``) as ``stream``: every playlist and segment in it;
+  so is the folder of its A/B variants (``hls-ab/...``, premium tracks);
 - its peaks (``peaks``), its cover or its album's (``cover``);
 - its uploaded original (``source``) and release manifest (``manifest``): never public.
 
@@ -45,6 +46,8 @@ def track_entries(track: Track, renditions: Iterable[tuple[str, str]] | None = N
         yield key, kind if kind in ("master", "download", "preview") else "download"
     if track.hls_key:
         yield hls_folder(track.hls_key), "stream"
+    if track.ab_hls_key:
+        yield hls_folder(track.ab_hls_key), "stream"
     for p in track.peaks or []:
         if p.get("key"):
             yield p["key"], "peaks"

@@ -8,7 +8,8 @@ What a caller sees of a track depends on who they are (companion/access/policy.p
   listener who may download gets the downloads and the preview; anyone else only the preview.
   Nothing of a hidden rendition is shown (no name, no hash, no key: a key rebuilt from a
   hash was hole 1 of issue 9);
-- ``hls_url`` only for those who may hear the track in full;
+- ``hls_url`` only for those who may hear the track in full (a premium track's: the master
+  playlist of its A/B marked variants, signed for the caller, whose playlists are built per caller);
 - ``access`` says what this caller has and, when locked, where to buy it;
 - errors of a failed release are for the band.
 """
@@ -122,6 +123,17 @@ def _listed(kind: str, stream: str, download: bool, masters: bool) -> bool:
     return download
 
 
+def stream_key_of(t: Track) -> str | None:
+    """The master playlist a caller who hears ``t`` in full is given: a premium track's A/B variants
+    (each listener's playlist picks its own sequence: docs/watermark.md), else its ladder. A public
+    track's stream is the plain ladder, for everyone."""
+    from companion.access import policy
+
+    if t.ab_hls_key and not policy.is_public("stream", t.release_state):
+        return t.ab_hls_key
+    return t.hls_key
+
+
 def track_out(t: Track, viewer: Viewer | None = None) -> dict:
     """The track as ``viewer`` (default: the current request's caller) may see it."""
     viewer = viewer or Viewer.for_request()
@@ -160,7 +172,7 @@ def track_out(t: Track, viewer: Viewer | None = None) -> dict:
         "source_format": t.source_format,
         "loudness": {"integrated_lufs": t.loudness_lufs, "range_lu": t.loudness_range_lu,
                      "true_peak_dbtp": t.true_peak_dbtp, "stream_gain_db": t.stream_gain_db},
-        "hls_url": url(t.hls_key, "stream", stream_s) if full else None,
+        "hls_url": url(stream_key_of(t), "stream", stream_s) if full else None,
         "preview_url": url(preview.key, "preview", stream_s) if preview else None,
         "cover_url": url(cover_key_of(t), "cover", stream_s),
         "buy_url": buy_url,

@@ -18,6 +18,7 @@ from companion.catalog import service as catalog
 from companion.catalog.covers import cover_of
 from companion.catalog.models import Track
 from companion.errors import Unprocessable
+from companion.media import abstreams
 from companion.media.pipeline import PipelineSettings, manifest_key, run_release
 from companion.media.tags import Tags
 from companion.storage.base import ObjectStore
@@ -78,19 +79,70 @@ def release_track(svc, track_id: int, source_key: str | None = None,
         if not source_key:
             raise Unprocessable("This track has no recording to release: upload one first.", code="no_source")
         tags, filename = tags_for(svc.store, track, credits_for(svc, s, track)), track.source_filename
+        ab = wants_ab(svc.config, track)
+    # A premium release without the stream-mark key fails here, before any encoding (a config error).
+    ab_key = abstreams.stream_key(svc.config) if ab else None
     # Untagged encodes stay under <work>/release/cache between jobs, so a change of tags re-tags
     # without re-encoding; `scripthammer cache prune` trims it.
     release_dir = svc.config.work_dir / "release"
     release_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"source-{track_id}-", dir=release_dir) as folder:
         src = fetch_source(svc.store, source_key, Path(folder))
-        manifest = run_release(src, svc.store, release_dir, tags, PipelineSettings.from_config(svc.config),
-                               progress=progress, filename=filename)
+        settings = PipelineSettings.from_config(svc.config)
+        manifest = run_release(src, svc.store, release_dir, tags, settings,
+                               progress=_scaled(progress, 0.9) if ab_key else progress, filename=filename)
+        ab_doc = None
+        if ab_key is not None:
+            ab_doc = release_ab(svc, src, filename, manifest, ab_key, release_dir, progress)
     with svc.db.session() as s:
-        catalog.apply_manifest(s, catalog.get_track(s, track_id), manifest, manifest_key(manifest["cache_key"]))
+        track = catalog.get_track(s, track_id)
+        catalog.apply_manifest(s, track, manifest, manifest_key(manifest["cache_key"]))
+        track.ab_hls_key = ab_doc["master_key"] if ab_doc else None
     return {"cached": bool(manifest.get("cached")), "renditions": len(manifest["renditions"]),
             "hls_variants": len((manifest.get("hls") or {}).get("variants", [])),
+            "ab_variants": len(ab_doc["variants"]) if ab_doc else 0,
             "loudness": manifest.get("loudness")}
+
+
+def _scaled(progress: ProgressFn | None, factor: float) -> ProgressFn | None:
+    """``progress`` with its percentages scaled (the pipeline's 100 is the release's 90 when A/B follows)."""
+    if progress is None:
+        return None
+    return lambda pct, stage: progress(int(pct * factor), stage)
+
+
+def wants_ab(config, track: Track) -> bool:
+    """Does this release make A/B stream variants? Premium tracks, while ``Config.ab_streams`` is on
+    (public tracks and previews are served unmarked)."""
+    return bool(getattr(config, "ab_streams", False)) and track.release_state == "premium"
+
+
+def release_ab(svc, src: Path, filename: str | None, manifest: dict, key: bytes, release_dir: Path,
+               progress: ProgressFn | None = None) -> dict | None:
+    """The A/B variants of the manifest's ladder (made once; the stored ones afterwards). None when
+    the recording is too short to mark (under 3 s): such a track is served its plain ladder."""
+    from companion.media import stages as st
+    from companion.rights.watermark import WatermarkError
+
+    def report(pct: int, stage: str) -> None:
+        if progress is not None:
+            progress(90 + pct // 10, stage)
+
+    if progress is not None:
+        progress(90, "ab")
+    marked = set(svc.config.ab_ladder)  # the rungs premium listeners get (Config.ab_bitrates; default all)
+    ladder = {**manifest["hls"], "variants": [v for v in manifest["hls"]["variants"]
+                                              if int(v["bitrate"]) // 1000 in marked] or manifest["hls"]["variants"]}
+    known = abstreams.stored_ab(svc.store, abstreams.ab_digest(ladder, key))
+    if known is not None:
+        return known
+    source = st.probe_source(src, filename or src.name, manifest["source"]["sha256"])
+    try:
+        return abstreams.make_ab(svc.store, src, ladder, source.fmt, key, release_dir / "ab", report,
+                                 workers=svc.config.encode_workers)
+    except WatermarkError:
+        log.info("recording too short for A/B stream marks: serving its plain ladder")
+        return None
 
 
 def record_failure(session, track_id: int | None, code: str, message: str) -> None:

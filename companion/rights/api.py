@@ -3,6 +3,7 @@
 | route | who |
 |---|---|
 | ``POST /api/rights/detect`` | the right ``rights.detect`` (the leader): a suspect file in, the delivery out |
+| ``POST /api/rights/trace?track_id=`` | ``rights.detect`` (the leader): a captured premium stream in, the listener out |
 | ``POST /api/rights/deliveries`` | a listener entitled to download the track: their marked copy |
 | ``GET /api/rights/log/head``, ``/log/entries``, ``/log/export``, ``/log/inclusion``, ``/log/consistency``, ``/log/key`` | anyone (a transparency log is public) |
 | ``POST /api/rights/series`` | ``rights.editions`` (the leader) |
@@ -154,6 +155,37 @@ class Detect(MethodView):
         try:
             _receive(Path(tmp), svc.config.max_upload_bytes)
             return service.detect(svc, tmp)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+class TraceArgs(Schema):
+    track_id = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+@blp.route("/trace")
+class Trace(MethodView):
+    @blp.doc(security=[{"bearer": []}], requestBody={
+        "description": "A captured stream of a premium track (a few minutes): multipart/form-data with a 'file' "
+                       "field, or the raw bytes.",
+        "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}}}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}})
+    @requires(DETECT_RIGHT)
+    @blp.arguments(TraceArgs, location="query")
+    @blp.response(200)
+    def post(self, args):
+        """Whose stream a capture is: the A/B variant of each segment read, matched against every listener's
+        sequence for the track (?track_id=). The listener, or found: false."""
+        svc = services()
+        tmp_dir = svc.config.work_dir / "uploads"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="trace-")
+        os.close(fd)
+        try:
+            _receive(Path(tmp), svc.config.max_upload_bytes)
+            return service.trace_stream(svc, args["track_id"], tmp)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

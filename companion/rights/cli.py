@@ -32,6 +32,24 @@ def detect_cmd(file: Path):
     raise SystemExit(0 if out["found"] else 1)
 
 
+@rights.command("trace")
+@click.option("--track", "track_id", type=int, required=True, help="The premium track the capture is of.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def trace_cmd(track_id: int, file: Path):
+    """Whose stream FILE (a capture of a premium track's HLS stream, a few minutes) is: the listener as
+    JSON. Exit status 0 when a listener is named, 1 when none matches, 2 on bad input."""
+    from companion.rights import service
+
+    svc = _services()
+    try:
+        out = service.trace_stream(svc, track_id, file)
+    except ScriptHammerError as exc:
+        click.echo(json.dumps({"error": exc.code, "message": exc.message}), err=True)
+        raise SystemExit(2) from exc
+    click.echo(json.dumps(out, indent=2))
+    raise SystemExit(0 if out["found"] else 1)
+
+
 @rights.command("export-log")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key", "key_out", type=click.Path(dir_okay=False, path_type=Path),

@@ -494,3 +494,44 @@ hand edits credit the editor. {credits['notes']} notes, {e(credits['total_weight
 <th>Generated</th><th>Algorithms</th><th>Signature</th></tr></thead><tbody>{rows}</tbody></table>
 </body></html>
 """
+
+
+# --------------------------------------------------------------------------- credits in SHF bundles
+
+#: Where a bundle carries its credits (docs/shf.md, "Credits"): covered by the manifest's hashes and
+#: its signature like every other member.
+BUNDLE_CREDITS = "credits/credits.json"
+BUNDLE_SPLIT_SHEET = "credits/split-sheet.csv"
+
+
+def provenance_summary(notes: list[dict]) -> list[dict[str, Any]]:
+    """Per-note provenance (:func:`compute` with notes) folded into one row per (part, member, hand or
+    algorithm and seed, commit): how many notes and quarter notes of the version each wrote."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for n in notes:
+        k = (n["part"], n["member"], n["kind"], n.get("algorithm") or "", n.get("seed") or 0, n["commit"])
+        row = rows.setdefault(k, {"part": n["part"], "member": n["member"], "name": n["name"], "kind": n["kind"],
+                                  "algorithm": n.get("algorithm"), "seed": n.get("seed"), "commit": n["commit"],
+                                  "notes": 0, "quarters": Fraction(0), "measures": set()})
+        row["notes"] += 1
+        ev = _note(n["token"])
+        row["quarters"] += Fraction(0) if ev is None or ev.grace else Fraction(ev.dur)
+        row["measures"].add(n["measure"])
+    out = []
+    for k in sorted(rows):
+        r = rows[k]
+        ms = sorted(r.pop("measures"))
+        out.append({**r, "quarters": _q(r["quarters"]), "first_measure": ms[0], "last_measure": ms[-1]})
+    return out
+
+
+def bundle_credits(store: Store, band, comp_id: str, rev: str, iswc: str | None = None) -> dict[str, bytes]:
+    """The credits members of a version's SHF bundle: ``credits/credits.json`` (shares, performers, the
+    policy, and the per-note provenance folded per part, member and origin) and the split sheet as
+    CSV. Deterministic for a version (a bundle built twice carries the same bytes)."""
+    c = compute(store, band, comp_id, rev, with_notes=True)
+    notes = c.pop("provenance")
+    doc = {"format": "scripthammer-credits", "version": 1, "iswc": iswc, **c,
+           "provenance_summary": provenance_summary(notes)}
+    return {BUNDLE_CREDITS: (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode(),
+            BUNDLE_SPLIT_SHEET: split_csv(c, iswc).encode()}

@@ -183,6 +183,48 @@ def detect(svc, path: str | Path) -> dict:
     return out
 
 
+def trace_stream(svc, track_id: int, path: str | Path) -> dict:
+    """Whose stream of a premium track a captured recording is: the A/B variant of each segment read
+    from the audio, matched against every listener's (and band member's) keyed sequence. Returns the
+    listener, or ``found: False`` when no candidate matches well enough (docs/watermark.md)."""
+    from companion.access.models import Listener
+    from companion.catalog.models import Track
+    from companion.media import abstreams
+    from companion.rights import streams
+    from companion.rights import watermark as wm
+
+    with svc.db.session() as s:
+        track = s.get(Track, track_id)
+        if track is None:
+            raise NotFound(f"no track {track_id}", code="track_not_found")
+        if not track.ab_hls_key:
+            raise InvalidInput("This track is not streamed as marked A/B variants (only premium tracks are, once "
+                               "released with the stream-mark key).", code="no_ab_streams")
+        master = track.ab_hls_key
+        people = {f"l.{row.id}": {"id": row.id, "wp_user_id": row.wp_user_id, "display_name": row.display_name}
+                  for row in s.scalars(sa.select(Listener))}
+    members = {f"m.{mid}": {"member": mid} for mid in svc.band.members}
+    key = abstreams.stream_key(svc.config)
+    try:
+        doc = abstreams.description_of(svc.store, master)
+    except KeyError:
+        raise NotFound("The track's A/B variants are not in the store: release it again.", code="ab_missing") from None
+    samples, sr = read_audio(path)
+    starts = streams.boundaries(doc["variants"][0]["durations"])
+    try:
+        found = streams.trace(samples, sr, key, doc["ab"], starts, [*people, *members])
+    except wm.WatermarkError as exc:
+        raise InvalidInput(exc.message, code="too_short") from exc
+    out = {"found": found.listener is not None, "track_id": track_id, "agreement": round(found.agreement, 3),
+           "segments_read": len(found.soft), "sync_z": round(found.sync_z, 2),
+           "seconds": round(len(samples) / sr, 2), "principal": found.listener, "listener": None, "member": None}
+    if found.listener in people:
+        out["listener"] = people[found.listener]
+    elif found.listener in members:
+        out["member"] = members[found.listener]["member"]
+    return out
+
+
 # --- the ownership log ----------------------------------------------------------------------------
 
 _trees: dict[str, ledger.MerkleLog] = {}

@@ -20,7 +20,7 @@ from ..algorithms.registry import source_files
 from ..compositions.model import Composition
 from ..errors import Conflict
 from ..storage.base import ObjectStore, content_key, sha256_file
-from .spec import MEDIA_TYPE
+from .spec import CREDITS_CSV, CREDITS_JSON, MEDIA_TYPE
 from .writer import BundleInput, flac, write_bundle
 
 ATTACH_FUNC = "jobs.render.attach_shf_job"
@@ -29,11 +29,13 @@ ProgressFn = Callable[[int, str], None]
 
 def bundle_input(files: dict[str, bytes], render_manifest: dict, master_wav: Path, work: Path,
                  stems: dict[str, Path] | None = None, instruments: dict[str, Instrument] | None = None,
-                 composition_ref: dict | None = None, musicxml: bool = True, samples=None) -> BundleInput:
+                 composition_ref: dict | None = None, musicxml: bool = True, samples=None,
+                 credits: dict[str, bytes] | None = None) -> BundleInput:
     """What the bundle of a render holds. ``samples`` (a sample-library resolver) finds the library
     samples the render used (its manifest's ``samples``): the bundle carries them, SoundFonts as
     subsets of the presets the piece can use, and ``render.samples`` maps each sha256 the
-    instrument files name to its member."""
+    instrument files name to its member. ``credits``: the version's credits members
+    (:func:`companion.rights.credits.bundle_credits`), named in the manifest's ``credits``."""
     comp = Composition.from_files(files)
     comp.parse_all()
     instruments = instruments or load_instruments()
@@ -72,6 +74,12 @@ def bundle_input(files: dict[str, bytes], render_manifest: dict, master_wav: Pat
         for name, path in members.items():
             inp.add(name, path)
         inp.render["samples"] = entries
+    if credits:
+        for name, data in sorted(credits.items()):
+            inp.add(name, data)
+        doc = json.loads(credits[CREDITS_JSON])
+        inp.extra["credits"] = {"file": CREDITS_JSON, "split_sheet": CREDITS_CSV if CREDITS_CSV in credits else None,
+                                "composition": doc.get("composition"), "version": (doc.get("version") or {}).get("id")}
     inp.add("render/settings.json", (json.dumps(render_manifest.get("settings") or {}, indent=2, sort_keys=True)
                                      + "\n").encode())
     return inp
@@ -79,7 +87,7 @@ def bundle_input(files: dict[str, bytes], render_manifest: dict, master_wav: Pat
 
 def build_from_store(store: ObjectStore, files: dict[str, bytes], render_manifest: dict, out: Path, private,
                      work_dir: Path, include_stems: bool = False, composition_ref: dict | None = None,
-                     musicxml: bool = True) -> Path:
+                     musicxml: bool = True, credits: dict[str, bytes] | None = None) -> Path:
     """Write the SHF of a render (its manifest as :func:`companion.render.service.render_version` returns)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="shf-", dir=work_dir))
@@ -100,21 +108,23 @@ def build_from_store(store: ObjectStore, files: dict[str, bytes], render_manifes
         from ..samples.library import default_resolver
 
         inp = bundle_input(files, render_manifest, master, work, stems, composition_ref=composition_ref,
-                           musicxml=musicxml, samples=default_resolver(store, work_dir / "samples"))
+                           musicxml=musicxml, samples=default_resolver(store, work_dir / "samples"),
+                           credits=credits)
         return write_bundle(out, inp, private)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def store_bundle(store: ObjectStore, files: dict[str, bytes], render_manifest: dict, private, work_dir: Path,
-                 composition: str, commit: str, include_stems: bool = False, musicxml: bool = True) -> dict:
+                 composition: str, commit: str, include_stems: bool = False, musicxml: bool = True,
+                 credits: dict[str, bytes] | None = None) -> dict:
     """Build the render's SHF and store it under its content hash (idempotent); {key, sha256, size}."""
     work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="shf-", dir=work_dir))
     try:
         out = work / f"{composition}.shf"
         build_from_store(store, files, render_manifest, out, private, work, include_stems=include_stems,
-                         composition_ref={"id": composition, "commit": commit}, musicxml=musicxml)
+                         composition_ref={"id": composition, "commit": commit}, musicxml=musicxml, credits=credits)
         sha = sha256_file(out)
         key = content_key("shf", sha, f"{composition}-{commit[:10]}.shf")
         if not store.exists(key):
@@ -173,7 +183,8 @@ def render_release(svc, req: RenderRequest, created_by: str | None, progress: Pr
                               progress=lambda pct, stage: progress(int(pct * 0.8), stage))
     progress(82, "shf")
     shf = store_bundle(svc.store, files, manifest, signing_key(svc.config), svc.config.work_dir, req.composition,
-                       commit, include_stems=req.stems, musicxml=req.musicxml)
+                       commit, include_stems=req.stems, musicxml=req.musicxml,
+                       credits=release_credits(svc, store, req.composition, commit))
     result = {"render_key": manifest["key"], "cached": manifest["cached"], "duration": manifest["duration"],
               "mixdown_key": manifest["mixdown"]["key"], "loudness_lufs": manifest["mixdown"].get("loudness_lufs"),
               "stems": [{"part": s["part"], "engine": s["engine"], "key": s.get("key")} for s in manifest["stems"]],
@@ -187,6 +198,16 @@ def render_release(svc, req: RenderRequest, created_by: str | None, progress: Pr
         shf_job = queue_attach(svc, track_id, shf, manifest["duration"], release_job, created_by)
         result.update(track_id=track_id, release_job=release_job, shf_job=shf_job)
     return result
+
+
+def release_credits(svc, store, composition: str, commit: str) -> dict[str, bytes]:
+    """The credits members of the version's bundle: the split sheet and the per-note provenance summary
+    (companion/rights/credits.py), with the composition's ISWC when it has one."""
+    from ..rights.credits import bundle_credits, codes_of
+
+    with svc.db.session() as s:
+        iswc = codes_of(s, composition)["iswc"]
+    return bundle_credits(store, svc.band, composition, commit, iswc)
 
 
 def queue_attach(svc, track_id: int, shf: dict, duration: float | None, release_job: str,

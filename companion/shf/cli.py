@@ -58,15 +58,16 @@ def inspect_cmd(bundle, trust):
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @trust_opt
 def verify_cmd(bundle, trust):
-    """Check every member's hash and the signature."""
+    """Check every member's hash and the signature; show the credits the bundle carries."""
     from .reader import open_bundle
     try:
         with open_bundle(bundle) as b:
             members = b.verify_all()
             sig = b.signature(_trusted(trust))
+            credits = b.credits_summary()
     except SHFError as exc:
         _fail(exc)
-    out = {"members_ok": len(members), "signature": sig.to_dict(), "ok": sig.valid}
+    out = {"members_ok": len(members), "signature": sig.to_dict(), "ok": sig.valid, "credits": credits}
     click.echo(json.dumps(out, indent=2))
     sys.exit(0 if sig.valid else 2)
 

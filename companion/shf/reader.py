@@ -91,6 +91,31 @@ class Bundle:
             self.read(name)
         return list(self.files)
 
+    def credits(self) -> dict | None:
+        """The release's credits the bundle carries (``credits/credits.json``, hash-checked against the
+        manifest: a tampered file raises IntegrityError), or None for a bundle without credits."""
+        if spec.CREDITS_JSON not in self.files:
+            return None
+        try:
+            doc = json.loads(self.read(spec.CREDITS_JSON))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IntegrityError(f"{spec.CREDITS_JSON} is not JSON: {exc}", member=spec.CREDITS_JSON) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("shares"), list):
+            raise IntegrityError(f"{spec.CREDITS_JSON} has no shares", member=spec.CREDITS_JSON)
+        return doc
+
+    def credits_summary(self) -> dict | None:
+        """Who wrote the piece, in short: the version, each member's share, the performers (None: no credits)."""
+        c = self.credits()
+        if c is None:
+            return None
+        return {"composition": c.get("composition"), "version": (c.get("version") or {}).get("id"),
+                "iswc": c.get("iswc"), "notes": c.get("notes"),
+                "shares": [{"member": s.get("member"), "name": s.get("name"), "percent": s.get("percent"),
+                            "share_exact": s.get("share_exact")} for s in c["shares"]],
+                "performers": c.get("performers") or [],
+                "split_sheet": spec.CREDITS_CSV if spec.CREDITS_CSV in self.files else None}
+
     def summary(self, trusted: dict | None = None) -> dict:
         m = self.manifest
         roles: dict[str, int] = {}
@@ -101,6 +126,7 @@ class Bundle:
                 "render": {k: v for k, v in (m.get("render") or {}).items() if k != "manifest"},
                 "tolerance": m.get("tolerance"), "members": len(self.files), "roles": roles,
                 "bytes": sum(e["size"] for e in self.files.values()),
+                "credits": m.get("credits"),
                 "signature": self.signature(trusted).to_dict()}
 
 

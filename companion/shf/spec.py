@@ -12,16 +12,22 @@ MEDIA_TYPE = "application/vnd.scripthammer.shf+zip"
 EXTENSION = "shf"
 
 # Roles of the files a bundle carries (each listed in the manifest with its sha256 and size).
-ROLES = ("master", "stem", "composition", "midi", "musicxml", "algorithm", "instrument", "settings", "sample")
+ROLES = ("master", "stem", "composition", "midi", "musicxml", "algorithm", "instrument", "settings", "sample",
+         "credits")
 PREFIX_ROLE = {"audio/master.flac": "master", "audio/stems/": "stem", "composition/": "composition",
                "score/score.mid": "midi", "score/score.musicxml": "musicxml", "algorithms/": "algorithm",
-               "instruments/": "instrument", "render/": "settings", "samples/": "sample"}
+               "instruments/": "instrument", "render/": "settings", "samples/": "sample", "credits/": "credits"}
+#: The release's credits (companion/rights/credits.py): shares, performers, per-note provenance summary,
+#: and the split sheet as CSV. Listed and hashed in the manifest like every member, so the signature
+#: covers them.
+CREDITS_JSON = "credits/credits.json"
+CREDITS_CSV = "credits/split-sheet.csv"
 
 # Limits a reader enforces (a bundle over any of them is refused before anything is written).
 MAX_MEMBERS = 512
 MAX_MEMBER_BYTES = {"master": 2 << 30, "stem": 1 << 30, "composition": 16 << 20, "midi": 16 << 20,
                     "musicxml": 64 << 20, "algorithm": 1 << 20, "instrument": 256 << 10, "settings": 1 << 20,
-                    "sample": 512 << 20}
+                    "sample": 512 << 20, "credits": 4 << 20}
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_TOTAL_BYTES = 8 << 30
 MAX_RATIO = 100          # uncompressed / compressed, for members over RATIO_FLOOR bytes

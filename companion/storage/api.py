@@ -8,7 +8,10 @@
   token. Otherwise the answer is 404, as for a key that does not exist: nothing confirms that a
   private object is there.
 - A signed **playlist** is answered for its listener: every URI in it signed the same way, with
-  the same expiry (companion/access/playlists.py).
+  the same expiry (companion/access/playlists.py). A premium track's A/B rung playlist
+  (``hls-ab/...``) is built for its listener: segment ``i`` from their variant
+  (companion/media/abstreams.py); the other variant's segments are never named to them, and
+  their signature does not open them.
 - Bytes come from the local store with HTTP Range support (416 with ``Content-Range: bytes */size``
   past the end), or by a redirect to an S3 presigned URL made for this request, expiring with the
   signature (at most ``s3_presign_seconds``).
@@ -23,6 +26,7 @@ from flask_smorest import Blueprint
 
 from companion.access.delivery import may_fetch_unsigned
 from companion.access.playlists import listener_playlist
+from companion.media import abstreams
 from companion.access.signing import SignedQuery, signer_for
 from companion.band.auth import current_identity
 from companion.errors import NotFound, ScriptHammerError
@@ -101,7 +105,12 @@ def _cache_control(signed: SignedQuery | None) -> str:
 
 def _listener_playlist(svc, key: str, signed: SignedQuery):
     try:
-        text = listener_playlist(svc.store, key, signer_for(svc.config), signed.lid, signed.exp)
+        if abstreams.is_variant_playlist(key):
+            # a premium track's A/B rung: segment i from this listener's variant, each URI signed for them
+            text = abstreams.listener_media_playlist(svc.store, key, signer_for(svc.config),
+                                                     abstreams.stream_key(svc.config), signed.lid, signed.exp)
+        else:
+            text = listener_playlist(svc.store, key, signer_for(svc.config), signed.lid, signed.exp)
     except KeyError:
         raise _not_found() from None
     resp = Response(text, mimetype="application/vnd.apple.mpegurl",

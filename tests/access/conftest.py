@@ -7,6 +7,7 @@ public track, an unreleased and a draft track, all released through the real pip
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 
 import pytest
@@ -66,6 +67,15 @@ class Catalog:
             base = k.rsplit("/", 1)[1]
             if base.endswith(".m3u8") or base.endswith("_init.mp4") or base.endswith("_00000.m4s"):
                 keys[f"hls:{base}"] = k
+        if t.ab_hls_key:  # a premium track's A/B variants: playlists, init, both variants of a segment
+            doc = json.loads(store.get_bytes(t.ab_hls_key.rsplit("/", 1)[0] + "/ab.json"))
+            keys["ab:master"] = doc["master_key"]
+            for v in doc["variants"]:
+                keys[f"ab:{v['playlist_key'].rsplit('/', 1)[1]}"] = v["playlist_key"]
+                keys[f"ab:{v['init']}"] = v["init_key"]
+                a, b = v["segments"][0]
+                keys[f"ab:{v['bitrate']}:a0"], keys[f"ab:{v['bitrate']}:b0"] = f"{doc['prefix']}/{a}", f"{doc['prefix']}/{b}"
+            keys["ab:description"] = t.ab_hls_key.rsplit("/", 1)[0] + "/ab.json"
         keys["source"] = t.source_key
         # The release manifest names every key of the release (the job does not record its key on the track).
         keys["manifest"] = next(k for k in store.list("manifests/") if t.hls_key.encode() in store.get_bytes(k))

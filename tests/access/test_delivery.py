@@ -45,6 +45,7 @@ def leaks(text: str, cat, name: str) -> list[str]:
     found = [label for label, key in cat.private_keys(name).items() if key and key in text]
     found += [f"sha256:{r.name}" for r in t.renditions if r.kind != "preview" and r.sha256 in text]
     found += ["hls folder"] if t.hls_key.rsplit("/", 1)[0] in text else []
+    found += ["ab folder"] if t.ab_hls_key and t.ab_hls_key.rsplit("/", 1)[0] in text else []
     return found
 
 
@@ -109,6 +110,8 @@ def test_private_objects_answer_404_unsigned_like_a_missing_key(catalog, name):
     keys = cat.private_keys(name)
     assert {"hls:master.m3u8", "hls:a048k.m3u8", "hls:a048k_init.mp4", "hls:a048k_00000.m4s",
             "rendition:flac", "rendition:master-wav", "rendition:shf" if name != UNRELEASED else "source"} <= set(keys)
+    if name == PREMIUM:  # its A/B variants: both of a segment, the playlists, the init, the description
+        assert {"ab:master", "ab:a048k.m3u8", "ab:a048k_init.mp4", "ab:48000:a0", "ab:48000:b0", "ab:description"} <= set(keys)
     for label, key in keys.items():
         for headers in ({}, cat.listener(FAN), cat.auth("listener")):
             r = cat.client.get(f"/media/{key}", headers=headers)
@@ -206,7 +209,8 @@ def test_the_per_listener_playlists_sign_every_variant_init_and_segment(catalog,
             key = f"{base}/{urlsplit(uri).path}".split("/media/", 1)[1]
             assert status == 200 and data == cat.svc.store.get_bytes(key)
         # A segment's signature does not open another segment of the same ladder.
-        other = segs[0].split("?")[0].replace("_00000", "_00001") + "?" + segs[0].split("?")[1]
+        other = segs[1].split("?")[0] + "?" + segs[0].split("?")[1]
+        assert segs[1].split("?")[0] != segs[0].split("?")[0]
         assert cat.client.get(f"{base}/{other}").status_code == 404
 
 

@@ -131,6 +131,8 @@ def test_an_entitled_fan_hears_it_all_and_downloads_it_then_a_refund_ends_it(bro
         assert page.evaluate("ScriptHammer.players[0].duration") > 44
         segs = [r["url"] for r in seen if r["url"].split("?")[0].endswith(".m4s")]
         assert segs and all("sig=" in u and "lid=l." in u for u in segs)
+        # ...which are the track's A/B marked variants (premium): this fan's own sequence of them
+        assert all("/media/hls-ab/" in u for u in segs)
         # The download menu lists every format, each a link signed for this fan.
         page.click(".shp-dl-toggle")
         links = page.eval_on_selector_all(".shp-downloads a.shp-dl", "els => els.map(a => [a.dataset.format, a.href])")

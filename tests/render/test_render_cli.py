@@ -31,6 +31,22 @@ def test_render_command_in_a_process_of_its_own(app):
     assert out["result"]["commit"] == piece["head"] and out["result"]["shf"]["key"].endswith(".shf")
     assert {s["engine"] for s in out["result"]["stems"]} == {"fluidsynth"}
     assert svc.store.exists(out["result"]["mixdown_key"])
+    # the bundle carries the version's credits (split sheet, provenance summary) under its signature
+    from companion.shf import spec
+    from companion.shf.reader import open_bundle
+
+    bundle = Path(svc.config.var_dir) / "render-test.shf"
+    bundle.write_bytes(svc.store.get_bytes(out["result"]["shf"]["key"]))
+    with open_bundle(bundle) as b:
+        b.verify_all()
+        assert b.signature({}).valid
+        credits = b.credits()
+    assert credits["version"]["id"] == piece["head"] and credits["composition"] == piece["composition"]
+    writers = {s["member"] for s in credits["shares"]}
+    assert len(writers) >= 3 and writers <= {c["member"] for c in piece["commits"]}
+    assert all(r["kind"] == "generated" and r["commit"] in {c["id"] for c in piece["commits"]}
+               for r in credits["provenance_summary"])
+    assert b.manifest["credits"]["file"] == spec.CREDITS_JSON
     # a piece that does not exist: a clear error on stderr and a failing exit status
     denied = subprocess.run([sys.executable, "-m", "companion.cli", "render", "no-such-piece"], env=env,
                             capture_output=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
