@@ -17,12 +17,10 @@ import dataclasses
 import hashlib
 import hmac
 import math
-import os
 import re
-import secrets
 import time
-from pathlib import Path
 from urllib.parse import quote
+from companion.keys import machine_key
 
 #: Expiries are rounded up to this many seconds so one listener gets the same URL for a while
 #: (browser and CDN caches then work per URL).
@@ -83,26 +81,10 @@ class Signer:
 
 
 def delivery_secret(config) -> bytes:
-    """The configured delivery secret, or the machine's generated one (made once, 0600)."""
+    """The configured delivery secret, or the machine's generated one (var/keys/delivery.key)."""
     if config.delivery_secret:
         return config.delivery_secret.encode()
-    path = Path(config.var_dir) / "keys" / "delivery.key"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".delivery-{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    try:
-        os.link(tmp, path)  # the first process to get here wins; the others read its key
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
-    return bytes.fromhex(path.read_text().strip())
+    return machine_key(config.var_dir, "delivery")
 
 
 _signers: dict[tuple, Signer] = {}

@@ -42,6 +42,7 @@ from companion.errors import Unprocessable
 from companion.media import hls as hlsmod
 from companion.media.cache import Journal, Listed, Need, digest, load_complete
 from companion.media.ffmpeg import ffmpeg, input_args
+from companion.keys import machine_key
 from companion.media.renditions import output_args, stream_rung
 from companion.storage.base import ObjectStore, content_key
 
@@ -58,15 +59,18 @@ class StreamKeyMissing(Unprocessable):
 
 
 def stream_key(config) -> bytes:
-    """The secret key of the stream marks, from ``Config.stream_mark_key`` (the environment's
-    SCRIPTHAMMER_STREAM_MARK_KEY; never generated, never in the repository). Raises
-    :class:`StreamKeyMissing` when it is unset or shorter than 16 characters."""
+    """The secret key of the stream marks: ``Config.stream_mark_key`` (the environment's
+    SCRIPTHAMMER_STREAM_MARK_KEY, at least 16 characters; several companions that serve or trace streams
+    must share it), or, when unset, the machine's generated one (var/keys/stream-mark.key, the embedded
+    default, like the watermark key). Raises :class:`StreamKeyMissing` when a configured key is too short."""
     value = getattr(config, "stream_mark_key", "") or ""
+    if not value:
+        return machine_key(config.var_dir, "stream-mark")
     if len(value) < 16:
         raise StreamKeyMissing(
-            "Premium tracks are streamed as forensically marked A/B variants, which need a secret key: set "
-            "SCRIPTHAMMER_STREAM_MARK_KEY (at least 16 characters; every companion that serves or traces "
-            "streams must share it), or turn the variants off with SCRIPTHAMMER_AB_STREAMS=0.",
+            "The stream-mark key SCRIPTHAMMER_STREAM_MARK_KEY is too short: it needs at least 16 characters "
+            "(every companion that serves or traces streams must share it). Unset, the machine makes its own; "
+            "SCRIPTHAMMER_AB_STREAMS=0 turns the variants off.",
             details={"setting": "SCRIPTHAMMER_STREAM_MARK_KEY"})
     return value.encode()
 

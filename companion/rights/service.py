@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import tempfile
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from companion.db import utcnow
 from companion.errors import Conflict, Forbidden, InvalidInput, NotFound
+from companion.keys import machine_key
 from companion.rights import ledger
 from companion.rights.models import Delivery, Edition, EditionSeries, LogEntry, LogHead, Transfer
 
@@ -32,23 +32,7 @@ def watermark_key(config) -> bytes:
     """The watermark key: Config.watermark_key, or the machine's generated one (var/keys/watermark.key)."""
     if getattr(config, "watermark_key", ""):
         return config.watermark_key.encode()
-    path = Path(config.var_dir) / "keys" / "watermark.key"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".watermark-{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    try:
-        os.link(tmp, path)  # the first process wins; the others read its key
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
-    return bytes.fromhex(path.read_text().strip())
+    return machine_key(config.var_dir, "watermark")
 
 
 def band_key(config):

@@ -285,7 +285,7 @@ def test_no_variants_of_a_track_the_listener_is_not_entitled_to(ab):
         assert ab.client.get(f"/media/{key}", headers=ab.listener(FANS[0])).status_code == 404
 
 
-def test_a_premium_release_without_the_stream_key_fails_clearly_and_stores_nothing(ab):
+def test_a_premium_release_with_a_too_short_stream_key_fails_clearly_and_stores_nothing(ab):
     from rq import SimpleWorker
 
     from jobs import context
@@ -298,7 +298,7 @@ def test_a_premium_release_without_the_stream_key_fails_clearly_and_stores_nothi
                        headers=h).get_json()
     wav = make_audio(cfg.var_dir / "keyless.wav", seconds=5.0, volume_db=-9)
     before = sorted(ab.svc.store.list("hls/"))
-    cfg.stream_mark_key = ""
+    cfg.stream_mark_key = "too-short"
     try:
         with open(wav, "rb") as fh:
             r = ab.client.post(f"/api/tracks/{t['id']}/upload", data={"file": (fh, wav.name)}, headers=h,
@@ -314,17 +314,21 @@ def test_a_premium_release_without_the_stream_key_fails_clearly_and_stores_nothi
     assert sorted(ab.svc.store.list("hls/")) == before  # refused before any encoding
 
 
-def test_the_stream_key_comes_from_the_environment_only():
+def test_the_stream_key_comes_from_the_environment_or_the_machine(tmp_path):
     from companion.config import Config
     from companion.media.abstreams import StreamKeyMissing, stream_key
 
+    # unset: the machine's own key, made once (0600) and the same for every later call
+    machine = stream_key(Config.from_env({}, var_dir=tmp_path))
+    path = tmp_path / "keys" / "stream-mark.key"
+    assert len(machine) == 32 and path.stat().st_mode & 0o777 == 0o600
+    assert stream_key(Config.from_env({}, var_dir=tmp_path)) == machine
+    # configured: it wins, and one too short is refused clearly
     with pytest.raises(StreamKeyMissing) as exc:
-        stream_key(Config.from_env({}))
+        stream_key(Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": "short"}, var_dir=tmp_path))
     assert exc.value.code == "stream_mark_key_missing"
-    with pytest.raises(StreamKeyMissing):
-        stream_key(Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": "short"}))
     key = "k" * 32
-    assert stream_key(Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": key})) == key.encode()
+    assert stream_key(Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": key}, var_dir=tmp_path)) == key.encode()
     assert Config.from_env({"SCRIPTHAMMER_STREAM_MARK_KEY": key}).public()["stream_mark_key"] == "***"
 
 

@@ -1,14 +1,14 @@
 """abstreams: a premium track's forensically marked A/B variants of its HLS ladder (tracks.ab_hls_key)
 
-Revision ID: 0015_abstreams
-Revises: 0014_rollups
+Revision ID: 0016_abstreams
+Revises: 0015_broadcasts
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0015_abstreams"
-down_revision = "0014_rollups"
+revision = "0016_abstreams"
+down_revision = "0015_broadcasts"
 branch_labels = None
 depends_on = None
 
