@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from ..compositions import rights
@@ -40,39 +42,65 @@ def _may_write(ident, comp_id: str, branch: str) -> str | None:
     return None
 
 
+# The caller-independent part of the model at a commit (commits are content-addressed, so an entry never
+# goes stale): parsing a 200-measure piece and turning its events into JSON is most of a model's cost.
+_VERSIONS: OrderedDict[tuple[str, str, str], dict] = OrderedDict()
+_VERSIONS_LOCK = threading.Lock()
+_VERSIONS_MAX = 16
+
+
+def _version_view(store: Store, repo, comp_id: str, commit) -> dict:
+    key = (str(store.root), comp_id, str(commit.id))
+    with _VERSIONS_LOCK:
+        hit = _VERSIONS.get(key)
+        if hit is not None:
+            _VERSIONS.move_to_end(key)
+            return hit
+    comp = Composition.from_files(S.upgraded(store.read_files(repo, commit)))
+    parts = []
+    for p in comp.parts:
+        measures: dict[str, list] = {}
+        for m, ev in comp.all_events(p.id):
+            measures.setdefault(str(m), []).append(ev.to_dict())
+        parts.append({"part": p, "dict": p.to_dict(), "measures": measures})
+    view = {"title": comp.title, "visibility": comp.visibility,
+            "grid": [{"measure": i + 1, "start": str(s), "start_q": float(s), "length": str(n),
+                      "length_q": float(n), "meter": meter} for i, (s, n, meter) in enumerate(comp.grid())],
+            "tempo": [g.to_dict() for g in comp.global_events if g.kind == "tempo"],
+            "signatures": [g.to_dict() for g in comp.global_events if g.kind in ("meter", "key")],
+            "parts": parts}
+    with _VERSIONS_LOCK:
+        _VERSIONS[key] = view
+        while len(_VERSIONS) > _VERSIONS_MAX:
+            _VERSIONS.popitem(last=False)
+    return view
+
+
 def model(store: Store, band, ident, comp_id: str, rev: str | None = None, branch: str | None = None) -> dict:
     """The composition at ``rev`` as the studio draws it. ``branch`` is where edits would be committed."""
     repo = S._open_readable(store, ident, comp_id)
     commit = store.resolve(repo, rev or MAIN)
-    files = S.upgraded(store.read_files(repo, commit))
-    comp = Composition.from_files(files)
+    view = _version_view(store, repo, comp_id, commit)
     branches = store.branches(repo)
     names = {b["name"] for b in branches}
     if branch is None:
         branch = rev if rev in names else MAIN
-    grid = comp.grid()
-    tempo = [g.to_dict() for g in comp.global_events if g.kind == "tempo"]
-    meters = [g.to_dict() for g in comp.global_events if g.kind in ("meter", "key")]
     on_head = any(b["name"] == branch and b["head"] == str(commit.id) for b in branches)
     why_not = _may_write(ident, comp_id, branch) if on_head else "not_branch_head"
     parts = []
-    for p in comp.parts:
+    for entry in view["parts"]:
+        p = entry["part"]
         may = why_not is None and rights.may_change(band, ident, p.id, p.kind, p.owner)
-        measures: dict[str, list] = {}
-        for m, ev in comp.all_events(p.id):
-            measures.setdefault(str(m), []).append(ev.to_dict())
         owner = p.owner
-        parts.append({**p.to_dict(), "owner": owner,
+        parts.append({**entry["dict"], "owner": owner,
                       "owner_name": band.members[owner].name if owner in band.members else None,
                       "editable": may,
                       "locked_reason": None if may else (why_not or "part_forbidden"),
-                      "measures": measures})
-    return {"id": comp_id, "title": comp.title, "visibility": comp.visibility,
+                      "measures": entry["measures"]})
+    return {"id": comp_id, "title": view["title"], "visibility": view["visibility"],
             "version": S.commit_info(commit), "branch": branch, "rev": rev or MAIN,
             "branches": branches, "tags": store.tags(repo),
-            "grid": [{"measure": i + 1, "start": str(s), "start_q": float(s), "length": str(n),
-                      "length_q": float(n), "meter": meter} for i, (s, n, meter) in enumerate(grid)],
-            "tempo": tempo, "signatures": meters,
+            "grid": view["grid"], "tempo": view["tempo"], "signatures": view["signatures"],
             "identity": _identity_out(band, ident),
             "members": [{"id": m.id, "name": m.name} for m in band.members.values()], "writable": why_not is None, "write_refused": why_not,
             "parts": parts}
