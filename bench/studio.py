@@ -15,8 +15,12 @@ One Chromium (Debian's, via Playwright) measures, each page load in a fresh brow
     ready_ms / anchor_ms. Both fetch the export cached per commit (the first, cold export is timed
     apart as cold_musicxml_ms);
   * edit_to_sound_ms: a note added in the roll (the working copy, the roll redrawn) while the loop
-    plays (all parts muted) -> an AnalyserNode on the WASM synth's output hears it (RMS over
-    -40 dBFS), polled on every task turn;
+    plays (all parts muted) -> its sound reaches the output: the studio's level detector on the audio
+    thread (Audio.heard: an AudioWorkletProcessor fed by the synth, armed before the edit) reports the
+    first render quantum over -40 dBFS RMS, with its context time mapped to the page's clock through
+    getOutputTimestamp (so the output latency is counted). Beside it, edit_seen_ms: the same edit seen
+    by an AnalyserNode polled from the page's main thread on every task turn (the figure earlier runs
+    reported; it waits for the page to be free, which a redraw of the roll delays);
   * wasm_realtime_factor: seconds of audio the WASM FluidSynth (js-synthesizer) renders per second,
     the piece's MIDI export with the studio's SoundFont (the render engine's presets), no audio device;
   * native_realtime_factor: the fluidsynth command (-F, fast render) on the same MIDI and SoundFont;
@@ -296,6 +300,8 @@ def main() -> None:
         "ready_ms": round(ready, 1), "anchor_ms": round(anchor, 1), "ready_ratio": round(ready / anchor, 3),
         "edit_to_sound_ms": round(statistics.median(edits), 1) if edits else None,
         "edits_heard": f"{len(edits)}/{len(got['edit'])}",
+        "edit_seen_ms": (round(statistics.median([e for e in got["edit_polled"] if e is not None]), 1)
+                         if any(e is not None for e in got["edit_polled"]) else None),
         "wasm_realtime_factor": round(wasm_rt, 1), "native_realtime_factor": round(native_rt, 1),
         "wasm_vs_native": round(wasm_rt / native_rt, 3),
         "commit_ms": round(statistics.median(got["commit"]), 1),
