@@ -1,0 +1,109 @@
+"""Apps sign in with the device authorization grant (RFC 8628); companion/access/device.py has the rules.
+
+| route | who |
+|---|---|
+| ``POST /api/auth/device`` ``client_id`` (form or JSON) | an app (public client): a device code and a user code |
+| ``POST /api/auth/token`` ``grant_type=urn:ietf:params:oauth:grant-type:device_code``, ``device_code``, ``client_id`` | the app, polling: a listener token once the fan approved; otherwise 400 with the RFC's ``error`` |
+| ``POST /api/auth/token`` ``grant_type=refresh_token``, ``refresh_token``, ``client_id`` | the app: a new listener token (the refresh token rotates) |
+| ``POST /api/auth/device/lookup`` ``{user_code, wp_user_id}`` | WordPress only (signed request): which app waits for this code |
+| ``POST /api/auth/device/decision`` ``{user_code, wp_user_id, display_name, approve}`` | WordPress only (signed request): the fan's answer |
+
+Only WordPress's signature says who the fan is: a listener token, a member's token or an unsigned
+request gets 401/403 on the last two before the body is read.
+"""
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, validate
+
+from companion import schema_fields as fields
+from companion.access import device
+from companion.access.guard import requires_any
+from companion.services import current as services
+
+blp = Blueprint("device", __name__, url_prefix="/api/auth",
+                description="Apps sign fans in with the device authorization grant (RFC 8628), confirmed in WordPress.")
+
+
+def _params() -> dict:
+    """The request's parameters: a form (as RFC 8628 sends them) or a JSON object."""
+    if request.form:
+        return request.form.to_dict()
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def _no_store(payload: dict, status: int = 200):
+    resp = jsonify(payload)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+@blp.route("/device")
+class DeviceAuthorizationView(MethodView):
+    @blp.doc(requestBody={"content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "properties": {"client_id": {"type": "string"}}, "required": ["client_id"]}}}})
+    def post(self):
+        """Start signing an app in: device_code, user_code, verification_uri(_complete), expires_in, interval."""
+        return _no_store(device.start(services(), _params().get("client_id")))
+
+
+@blp.route("/token")
+class TokenView(MethodView):
+    @blp.doc(requestBody={"content": {"application/x-www-form-urlencoded": {"schema": {
+        "type": "object", "properties": {"grant_type": {"type": "string"}, "device_code": {"type": "string"},
+                                         "refresh_token": {"type": "string"}, "client_id": {"type": "string"}},
+        "required": ["grant_type", "client_id"]}}}})
+    def post(self):
+        """Poll for the fan's answer (device grant) or refresh a listener token (refresh_token grant)."""
+        params = _params()
+        grant = params.get("grant_type")
+        if grant == device.GRANT_TYPE:
+            body = device.exchange(services(), params.get("client_id"), params.get("device_code"))
+        elif grant == "refresh_token":
+            body = device.refresh(services(), params.get("client_id"), params.get("refresh_token"))
+        elif not grant:
+            raise device.DeviceGrantError("invalid_request", "grant_type is missing.")
+        else:
+            raise device.DeviceGrantError("unsupported_grant_type",
+                                          f"Use grant_type={device.GRANT_TYPE} or refresh_token.")
+        return _no_store(body)
+
+
+only_wordpress = requires_any(lambda ident: ident.role == "service",
+                              "Only the WordPress site (a signed request) confirms app sign-ins.", "service")
+
+
+class LookupSchema(Schema):
+    user_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    wp_user_id = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class DecisionSchema(LookupSchema):
+    display_name = fields.String(load_default="", validate=validate.Length(max=200))
+    approve = fields.Boolean(required=True)
+
+
+@blp.route("/device/lookup")
+class DeviceLookupView(MethodView):
+    @blp.doc(security=[{"signed": []}])
+    @only_wordpress
+    @blp.arguments(LookupSchema)
+    def post(self, body):
+        """Which app waits for a code the fan typed (404 device_code_unknown; 429 after too many wrong codes)."""
+        return _no_store(device.look_up(services(), body["wp_user_id"], body["user_code"]))
+
+
+@blp.route("/device/decision")
+class DeviceDecisionView(MethodView):
+    @blp.doc(security=[{"signed": []}])
+    @only_wordpress
+    @blp.arguments(DecisionSchema)
+    def post(self, body):
+        """The fan approves or denies the app their code names."""
+        return _no_store(device.decide(services(), body["wp_user_id"], body["display_name"], body["user_code"],
+                                       body["approve"]))
