@@ -25,6 +25,16 @@ from companion.services import current as services
 
 blp = Blueprint("device", __name__, url_prefix="/api/auth",
                 description="Apps sign fans in with the device authorization grant (RFC 8628), confirmed in WordPress.")
+confirm_blp = Blueprint("device_confirm", __name__, url_prefix="/api/auth",
+                        description="WordPress confirms an app's sign-in for the fan signed in there (signed requests).")
+
+
+def limit_device(limiter) -> None:
+    """Asking for codes and polling are public writes: at most ``Config.device_rate_limit`` per client address."""
+    from companion.band.ratelimit import limit_blueprint
+
+    limit_blueprint(limiter, blp, lambda: services().config.device_rate_limit, code="too_many_device_requests",
+                    what="Too many sign-in requests")
 
 
 def _params() -> dict:
@@ -88,21 +98,21 @@ class DecisionSchema(LookupSchema):
     approve = fields.Boolean(required=True)
 
 
-@blp.route("/device/lookup")
+@confirm_blp.route("/device/lookup")
 class DeviceLookupView(MethodView):
-    @blp.doc(security=[{"signed": []}])
+    @confirm_blp.doc(security=[{"signed": []}])
     @only_wordpress
-    @blp.arguments(LookupSchema)
+    @confirm_blp.arguments(LookupSchema)
     def post(self, body):
         """Which app waits for a code the fan typed (404 device_code_unknown; 429 after too many wrong codes)."""
         return _no_store(device.look_up(services(), body["wp_user_id"], body["user_code"]))
 
 
-@blp.route("/device/decision")
+@confirm_blp.route("/device/decision")
 class DeviceDecisionView(MethodView):
-    @blp.doc(security=[{"signed": []}])
+    @confirm_blp.doc(security=[{"signed": []}])
     @only_wordpress
-    @blp.arguments(DecisionSchema)
+    @confirm_blp.arguments(DecisionSchema)
     def post(self, body):
         """The fan approves or denies the app their code names."""
         return _no_store(device.decide(services(), body["wp_user_id"], body["display_name"], body["user_code"],

@@ -220,3 +220,25 @@ def test_guessing_codes_is_limited_per_fan(dev_app, dc):
     assert r.status_code == 404
     r = _signed(dev_app, dc, "/api/auth/device/lookup", {"user_code": got["user_code"], "wp_user_id": 10})
     assert r.status_code == 200
+
+
+def test_asking_for_codes_is_rate_limited_per_client(app_with):
+    dev = app_with(wp_url="http://wp.example.test", device_rate_limit="3 per minute")
+    c = dev.test_client()
+    for _ in range(3):
+        assert c.post("/api/auth/device", data={"client_id": CLIENT}).status_code == 200
+    r = c.post("/api/auth/device", data={"client_id": CLIENT})
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_device_requests"
+    with dev.extensions["scripthammer"].db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(DeviceAuthorization)) == 3
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql", "mariadb"])
+def test_the_flow_on_postgresql_and_mariadb(db_kind, dev_app, dc):
+    got = _start(dc)
+    assert _poll(dc, got["device_code"]).get_json()["error"] == "authorization_pending"
+    assert _approve(dev_app, dc, got["user_code"].replace("-", " ")).status_code == 200
+    body = _poll(dc, got["device_code"]).get_json()
+    assert body["listener"] == {"wp_user_id": 7, "display_name": "Ivy Fan"}
+    assert _poll(dc, got["device_code"]).get_json()["error"] == "invalid_grant"
+    assert dc.get("/api/me/entitlements", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200
