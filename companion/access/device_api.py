@@ -37,6 +37,45 @@ def limit_device(limiter) -> None:
                     what="Too many sign-in requests")
 
 
+class DeviceAuthorizationSchema(Schema):
+    device_code = fields.String(metadata={"description": "the app's secret; poll the token endpoint with it"})
+    user_code = fields.String(metadata={"description": "XXXX-XXXX: what the app shows the fan"})
+    verification_uri = fields.String(metadata={"description": "the WordPress page where the fan types the code"})
+    verification_uri_complete = fields.String(metadata={"description": "the same page with the code filled in"})
+    expires_in = fields.Integer()
+    interval = fields.Integer(metadata={"description": "the least seconds between polls"})
+
+
+class DeviceListenerSchema(Schema):
+    wp_user_id = fields.Integer()
+    display_name = fields.String()
+
+
+class DeviceTokenSchema(Schema):
+    access_token = fields.String(metadata={"description": "a listener token (shmls.…) for the fan"})
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    refresh_token = fields.String()
+    listener = fields.Nested(DeviceListenerSchema)
+
+
+class DeviceLookupAnswerSchema(Schema):
+    user_code = fields.String()
+    client_id = fields.String()
+    client_name = fields.String()
+    expires_at = fields.String()
+
+
+class DeviceDecisionAnswerSchema(Schema):
+    status = fields.String(metadata={"description": "approved or denied"})
+    client_id = fields.String()
+    client_name = fields.String()
+
+
+RFC_ERROR = ("the RFC's error (invalid_client, invalid_request, authorization_pending, slow_down, access_denied, "
+             "expired_token, invalid_grant, unsupported_grant_type) in `error`, beside the usual fields")
+
+
 def _params() -> dict:
     """The request's parameters: a form (as RFC 8628 sends them) or a JSON object."""
     if request.form:
@@ -57,6 +96,10 @@ def _no_store(payload: dict, status: int = 200):
 class DeviceAuthorizationView(MethodView):
     @blp.doc(requestBody={"content": {"application/x-www-form-urlencoded": {"schema": {
         "type": "object", "properties": {"client_id": {"type": "string"}}, "required": ["client_id"]}}}})
+    @blp.response(200, DeviceAuthorizationSchema)
+    @blp.alt_response(400, description=RFC_ERROR)
+    @blp.alt_response(429, description="more requests from this client than Config.device_rate_limit allows")
+    @blp.alt_response(503, description="device_flow_unavailable: the companion knows no WordPress site")
     def post(self):
         """Start signing an app in: device_code, user_code, verification_uri(_complete), expires_in, interval."""
         return _no_store(device.start(services(), _params().get("client_id")))
@@ -68,6 +111,10 @@ class TokenView(MethodView):
         "type": "object", "properties": {"grant_type": {"type": "string"}, "device_code": {"type": "string"},
                                          "refresh_token": {"type": "string"}, "client_id": {"type": "string"}},
         "required": ["grant_type", "client_id"]}}}})
+    @blp.response(200, DeviceTokenSchema)
+    @blp.alt_response(400, description=RFC_ERROR)
+    @blp.alt_response(429, description="more requests from this client than Config.device_rate_limit allows")
+    @blp.alt_response(503, description="signing_disabled: the companion has no shared secret")
     def post(self):
         """Poll for the fan's answer (device grant) or refresh a listener token (refresh_token grant)."""
         params = _params()
@@ -88,12 +135,12 @@ only_wordpress = requires_any(lambda ident: ident.role == "service",
                               "Only the WordPress site (a signed request) confirms app sign-ins.", "service")
 
 
-class LookupSchema(Schema):
+class DeviceLookupSchema(Schema):
     user_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
     wp_user_id = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-class DecisionSchema(LookupSchema):
+class DeviceDecisionSchema(DeviceLookupSchema):
     display_name = fields.String(load_default="", validate=validate.Length(max=200))
     approve = fields.Boolean(required=True)
 
@@ -102,7 +149,12 @@ class DecisionSchema(LookupSchema):
 class DeviceLookupView(MethodView):
     @confirm_blp.doc(security=[{"signed": []}])
     @only_wordpress
-    @confirm_blp.arguments(LookupSchema)
+    @confirm_blp.arguments(DeviceLookupSchema)
+    @confirm_blp.response(200, DeviceLookupAnswerSchema)
+    @confirm_blp.alt_response(401, description="not signed by WordPress")
+    @confirm_blp.alt_response(403, description="a token that is not WordPress's")
+    @confirm_blp.alt_response(404, description="device_code_unknown: no app waits for this code")
+    @confirm_blp.alt_response(429, description="too_many_wrong_codes for this fan")
     def post(self, body):
         """Which app waits for a code the fan typed (404 device_code_unknown; 429 after too many wrong codes)."""
         return _no_store(device.look_up(services(), body["wp_user_id"], body["user_code"]))
@@ -112,7 +164,12 @@ class DeviceLookupView(MethodView):
 class DeviceDecisionView(MethodView):
     @confirm_blp.doc(security=[{"signed": []}])
     @only_wordpress
-    @confirm_blp.arguments(DecisionSchema)
+    @confirm_blp.arguments(DeviceDecisionSchema)
+    @confirm_blp.response(200, DeviceDecisionAnswerSchema)
+    @confirm_blp.alt_response(401, description="not signed by WordPress")
+    @confirm_blp.alt_response(403, description="a token that is not WordPress's")
+    @confirm_blp.alt_response(404, description="device_code_unknown: no app waits for this code")
+    @confirm_blp.alt_response(429, description="too_many_wrong_codes for this fan")
     def post(self, body):
         """The fan approves or denies the app their code names."""
         return _no_store(device.decide(services(), body["wp_user_id"], body["display_name"], body["user_code"],
