@@ -176,3 +176,34 @@ def test_a_denied_and_an_expired_code_give_the_app_nothing(wordpress, companion)
     assert r.status_code == 404 and "No app is waiting for this code" in r.text
     assert _poll(companion, late["device_code"]).json()["error"] == "expired_token"
     assert wordpress.plugin_problems() == []
+
+
+def test_a_fan_approves_in_chromium_through_wp_login(wordpress, companion, browser, artifacts):
+    """The way a fan does it: the app's link opens wp-login, then the page with the code filled in."""
+    tag = uuid.uuid4().hex[:6]
+    fan_id, fan_pw = _fan(wordpress, f"chromefan{tag}", "Chrome Fan")
+    grant = requests.post(f"{companion.url}/api/auth/device", data={"client_id": CLIENT}, timeout=30).json()
+    context = browser.new_context(viewport={"width": 800, "height": 700})
+    try:
+        page = context.new_page()
+        page.goto(grant["verification_uri_complete"])
+        page.wait_for_url("**/wp-login.php**")
+        page.fill("#user_login", f"chromefan{tag}")
+        page.fill("#user_pass", fan_pw)
+        page.click("#wp-submit")
+        page.wait_for_selector("#scripthammer-device-code")
+        assert page.input_value("#scripthammer-device-code") == grant["user_code"]
+        page.click("#scripthammer-device-continue")
+        ask = page.wait_for_selector("#scripthammer-device-ask").inner_text()
+        assert "ScriptHammer app asks to sign in as Chrome Fan" in ask
+        page.screenshot(path=str(artifacts / "device-approve.png"))
+        page.click("#scripthammer-device-approve")
+        done = page.wait_for_selector("#scripthammer-device-done")
+        assert done.get_attribute("data-status") == "approved" and "is signed in" in done.inner_text()
+    finally:
+        context.close()
+    token = _poll(companion, grant["device_code"]).json()
+    assert token["listener"]["wp_user_id"] == fan_id
+    me = requests.get(f"{companion.url}/api/me/entitlements", timeout=30,
+                      headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert me.status_code == 200 and me.json() == []
