@@ -249,3 +249,15 @@ def refresh(svc, client_id: object, refresh_token: object) -> dict:
         if done.rowcount != 1:
             raise DeviceGrantError("invalid_grant", "This refresh token has been used: sign in again.")
     return body
+
+
+def revoke(svc, wp_user_id: int) -> int:
+    """Sign a fan out of every app (WordPress: the user was deleted or reset their password): their
+    refresh tokens stop working, and codes they approved but no app has taken yet are void. Access
+    tokens already issued end at their expiry (at most an hour). Returns how many grants it ended."""
+    with svc.db.session() as s:
+        ended = s.execute(sa.update(DeviceAuthorization).where(
+            DeviceAuthorization.wp_user_id == int(wp_user_id),
+            sa.or_(DeviceAuthorization.refresh_hash.is_not(None), DeviceAuthorization.status == "approved")).values(
+            refresh_hash=None, refresh_expires_at=None, status="used")).rowcount
+    return int(ended or 0)

@@ -7,9 +7,10 @@
 | ``POST /api/auth/token`` ``grant_type=refresh_token``, ``refresh_token``, ``client_id`` | the app: a new listener token (the refresh token rotates) |
 | ``POST /api/auth/device/lookup`` ``{user_code, wp_user_id}`` | WordPress only (signed request): which app waits for this code |
 | ``POST /api/auth/device/decision`` ``{user_code, wp_user_id, display_name, approve}`` | WordPress only (signed request): the fan's answer |
+| ``POST /api/auth/device/revoke`` ``{wp_user_id}`` | WordPress only (signed request): sign the fan out of every app |
 
 Only WordPress's signature says who the fan is: a listener token, a member's token or an unsigned
-request gets 401/403 on the last two before the body is read.
+request gets 401/403 on the last three before the body is read.
 """
 from __future__ import annotations
 
@@ -174,3 +175,24 @@ class DeviceDecisionView(MethodView):
         """The fan approves or denies the app their code names."""
         return _no_store(device.decide(services(), body["wp_user_id"], body["display_name"], body["user_code"],
                                        body["approve"]))
+
+
+class DeviceRevokeSchema(Schema):
+    wp_user_id = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class DeviceRevokedSchema(Schema):
+    revoked = fields.Integer(metadata={"description": "how many app sign-ins ended"})
+
+
+@confirm_blp.route("/device/revoke")
+class DeviceRevokeView(MethodView):
+    @confirm_blp.doc(security=[{"signed": []}])
+    @only_wordpress
+    @confirm_blp.arguments(DeviceRevokeSchema)
+    @confirm_blp.response(200, DeviceRevokedSchema)
+    @confirm_blp.alt_response(401, description="not signed by WordPress")
+    @confirm_blp.alt_response(403, description="a token that is not WordPress's")
+    def post(self, body):
+        """Sign a fan out of every app: their refresh tokens stop working (WordPress: user deleted, password reset)."""
+        return _no_store({"revoked": device.revoke(services(), body["wp_user_id"])})

@@ -242,3 +242,24 @@ def test_the_flow_on_postgresql_and_mariadb(db_kind, dev_app, dc):
     assert body["listener"] == {"wp_user_id": 7, "display_name": "Ivy Fan"}
     assert _poll(dc, got["device_code"]).get_json()["error"] == "invalid_grant"
     assert dc.get("/api/me/entitlements", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200
+
+
+def test_wordpress_signs_a_fan_out_of_every_app(dev_app, dc, auth):
+    first, second, other = _start(dc), _start(dc), _start(dc)
+    for g, uid in ((first, 7), (second, 7), (other, 8)):
+        assert _approve(dev_app, dc, g["user_code"], wp_user_id=uid).status_code == 200
+    taken = _poll(dc, first["device_code"]).get_json()  # the second is approved but not taken yet
+    mine = _poll(dc, other["device_code"]).get_json()
+    # only WordPress may: unsigned 401, a member's token 403
+    assert dc.post("/api/auth/device/revoke", json={"wp_user_id": 7}).status_code == 401
+    assert dc.post("/api/auth/device/revoke", json={"wp_user_id": 7}, headers=auth("ivory")).status_code == 403
+    r = _signed(dev_app, dc, "/api/auth/device/revoke", {"wp_user_id": 7})
+    assert r.status_code == 200 and r.get_json() == {"revoked": 2}
+    ref = dc.post("/api/auth/token", data={"grant_type": "refresh_token", "refresh_token": taken["refresh_token"],
+                                           "client_id": CLIENT})
+    assert ref.status_code == 400 and ref.get_json()["error"] == "invalid_grant"
+    assert _poll(dc, second["device_code"]).get_json()["error"] == "invalid_grant"
+    # another fan's app stays signed in
+    ref = dc.post("/api/auth/token", data={"grant_type": "refresh_token", "refresh_token": mine["refresh_token"],
+                                           "client_id": CLIENT})
+    assert ref.status_code == 200 and ref.get_json()["listener"]["wp_user_id"] == 8

@@ -207,3 +207,41 @@ def test_a_fan_approves_in_chromium_through_wp_login(wordpress, companion, brows
     me = requests.get(f"{companion.url}/api/me/entitlements", timeout=30,
                       headers={"Authorization": f"Bearer {token['access_token']}"})
     assert me.status_code == 200 and me.json() == []
+
+
+def _signed_in_app(companion, wp_user_id: int, name: str) -> dict:
+    """An app the fan approved (the approval as WordPress signs it; the page itself is tested above)."""
+    from companion.band.signing import sign
+
+    grant = requests.post(f"{companion.url}/api/auth/device", data={"client_id": CLIENT}, timeout=30).json()
+    raw = json.dumps({"user_code": grant["user_code"], "wp_user_id": wp_user_id, "display_name": name,
+                      "approve": True}).encode()
+    headers = {**sign(companion.config.wp_shared_secret, "POST", "/api/auth/device/decision", raw),
+               "Content-Type": "application/json"}
+    assert requests.post(f"{companion.url}/api/auth/device/decision", data=raw, headers=headers,
+                         timeout=30).status_code == 200
+    return _poll(companion, grant["device_code"]).json()
+
+
+def _refresh(companion, token: dict):
+    return requests.post(f"{companion.url}/api/auth/token", timeout=30, data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": CLIENT})
+
+
+def test_a_deleted_fan_or_a_password_reset_signs_the_apps_out(wordpress, companion):
+    tag = uuid.uuid4().hex[:6]
+    gone_id, _ = _fan(wordpress, f"gone{tag}", "Gone Fan")
+    reset_id, _ = _fan(wordpress, f"reset{tag}", "Reset Fan")
+    stay_id, _ = _fan(wordpress, f"stay{tag}", "Stay Fan")
+    gone, reset, stay = (_signed_in_app(companion, gone_id, "Gone Fan"),
+                         _signed_in_app(companion, reset_id, "Reset Fan"),
+                         _signed_in_app(companion, stay_id, "Stay Fan"))
+    wordpress.php(f"wp_delete_user( {gone_id} ); return true;")
+    wordpress.php(f"reset_password( get_user_by( 'id', {reset_id} ), 'new-pw-{tag}' ); return true;")
+    for token in (gone, reset):
+        r = _refresh(companion, token)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    r = _refresh(companion, stay)
+    assert r.status_code == 200 and r.json()["listener"]["wp_user_id"] == stay_id
+    assert "could not sign user" not in wordpress.debug_log()
+    assert wordpress.plugin_problems() == []

@@ -28,6 +28,26 @@ final class DeviceFlow {
 	 */
 	public static function register(): void {
 		add_action( 'template_redirect', array( self::class, 'maybe_handle' ), 1 );
+		add_action( 'delete_user', array( self::class, 'sign_out_apps' ) );
+		add_action( 'after_password_reset', array( self::class, 'sign_out_apps' ) );
+	}
+
+	/**
+	 * A deleted user, or one who reset their password, is signed out of every app: the companion stops
+	 * their refresh tokens (their access tokens end within the hour). Failures are logged, not shown.
+	 *
+	 * @param int|\WP_User $user The user (delete_user passes an id, after_password_reset a WP_User).
+	 */
+	public static function sign_out_apps( $user ): void {
+		$id = $user instanceof \WP_User ? (int) $user->ID : (int) $user;
+		if ( $id <= 0 || '' === Settings::companion_url() ) {
+			return;
+		}
+		$done = Companion::from_settings()->request( 'POST', '/api/auth/device/revoke', array( 'wp_user_id' => $id ) );
+		if ( is_wp_error( $done ) ) {
+			// phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log -- an operator must see it.
+			error_log( 'ScriptHammer: could not sign user ' . $id . ' out of their apps: ' . $done->get_error_message() );
+		}
 	}
 
 	/**
