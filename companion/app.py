@@ -64,6 +64,9 @@ def create_app(config: Config | None = None) -> Flask:
     from companion.live.api import limit_votes
 
     limit_votes(limiter)
+    from companion.access.device_api import limit_device
+
+    limit_device(limiter)
 
     @app.get("/api/docs/assets/<path:name>")
     def _swagger_assets(name: str):
@@ -86,6 +89,8 @@ def create_app(config: Config | None = None) -> Flask:
 
 def _register_blueprints(api: Api) -> None:
     from companion.access.api import blp as access_blp
+    from companion.access.device_api import blp as device_blp
+    from companion.access.device_api import confirm_blp as device_confirm_blp
     from companion.algorithms.api import blp as algorithms_blp
     from companion.analytics.ab_api import blp as ab_tests_blp
     from companion.analytics.api import blp as analytics_blp
@@ -112,5 +117,5 @@ def _register_blueprints(api: Api) -> None:
     for blp in (band_blp, catalog_blp, jobs_blp, health_blp, media_blp, compositions_blp, algorithms_blp, render_blp,
                 wordpress_blp, embed_blp, analytics_blp, access_blp, samples_blp, commerce_blp,
                 rights_blp, credits_blp, ab_tests_blp, analytics_reports_blp, studio_blp, live_blp, live_votes_blp,
-                live_broadcasts_blp, pricing_blp):
+                live_broadcasts_blp, pricing_blp, device_blp, device_confirm_blp):
         api.register_blueprint(blp)

@@ -70,6 +70,16 @@ class Config:
     tip_currency: str = "USD"
     tip_presets: str = "3,5,10"
     unlock_url: str = ""
+    # Apps sign fans in with the device authorization grant (RFC 8628, companion/access/device.py):
+    # the public clients ("id=Name,id=Name"), the page on WordPress where a fan types the code (empty:
+    # wp_url + "/?scripthammer_device=1"), how long a code lives, the least seconds between polls and
+    # how long an app's refresh token lasts; asking for codes and polling, per client address.
+    device_clients: str = "scripthammer-app=ScriptHammer app"
+    device_verification_url: str = ""
+    device_code_seconds: int = 600
+    device_poll_interval: int = 5
+    device_refresh_days: int = 30
+    device_rate_limit: str = "60 per minute"
     # Signed delivery (companion/access): the secret /media URLs are signed with (default: a random
     # key made on first use at var/keys/delivery.key), and how long signed URLs live.
     delivery_secret: str = ""

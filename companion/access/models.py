@@ -59,3 +59,29 @@ class Entitlement(Base):
         at = at or utcnow()
         return (self.revoked_at is None and self.starts_at <= at
                 and (self.ends_at is None or self.ends_at > at))
+
+
+class DeviceAuthorization(Base):
+    """One device authorization grant (RFC 8628): an app shows ``user_code``, the fan approves it in
+    WordPress, and the app polls with ``device_code`` (kept only as its SHA-256) for a listener token.
+
+    status: pending -> approved | denied; approved -> used once the app took its token. A used grant
+    keeps a refresh token (its SHA-256) that mints new listener tokens until it expires, rotated on use.
+    """
+
+    __tablename__ = "device_authorizations"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    device_code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(sa.String(8), index=True)  # 8 letters, no dash
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    wp_user_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    interval: Mapped[int] = mapped_column(sa.Integer, default=5)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    refresh_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True, nullable=True)
+    refresh_expires_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)

@@ -18,6 +18,10 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC_WRITES = {
     ("POST", "/api/beacons"): "playback beacons from any page with the player (navigator.sendBeacon cannot send "
                               "credentials); validated, capped at 32 KiB and rate-limited per client",
+    ("POST", "/api/auth/device"): "an app not signed in yet asks for a device code (RFC 8628, a public client); "
+                                  "rate-limited per client, the fan approves in WordPress",
+    ("POST", "/api/auth/token"): "the app polls with its device code or refresh token, which are its credentials "
+                                 "(RFC 8628/6749); rate-limited per client",
 }
 
 

@@ -64,6 +64,7 @@ final class Plugin {
 		add_action( 'admin_post_' . Settings::BAND_ACTION, array( $settings, 'handle_band_accounts' ) );
 		add_action( 'admin_post_' . Settings::HOOKS_ACTION, array( $settings, 'handle_register_webhooks' ) );
 		StudioLink::register();
+		DeviceFlow::register();
 		Broadcasts::register();
 		Dashboard::register();
 		add_filter( 'use_block_editor_for_post_type', array( TrackEditor::class, 'use_block_editor' ), 10, 2 );
