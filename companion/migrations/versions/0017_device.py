@@ -1,14 +1,14 @@
 """device: device authorization grants (RFC 8628) for apps signing fans in through WordPress
 
-Revision ID: 0016_device
-Revises: 0015_broadcasts
+Revision ID: 0017_device
+Revises: 0016_abstreams
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0016_device"
-down_revision = "0015_broadcasts"
+revision = "0017_device"
+down_revision = "0016_abstreams"
 branch_labels = None
 depends_on = None
 
