@@ -200,7 +200,8 @@ def test_feedback_maps_to_the_measure_and_reaches_the_studio_once_approved(db_ki
     comments = f"/api/studio/{cid}/comments"
     assert client.get(comments, headers=auth("ivory")).get_json() == []  # pending: not in the studio
     for t in (5.0, 8.5, 12.2):
-        assert client.post(f"/api/feedback/{made[t]}", json={"state": "approved"}, headers=auth("ivory")).status_code == 200
+        r = client.post(f"/api/feedback/{made[t]}", json={"state": "approved"}, headers=auth("ivory"))
+        assert r.status_code == 200
     got = client.get(comments, headers=auth("ivory")).get_json()
     # the one past the last bar has no measure: on the waveform, not in the studio
     assert [(c["version"], c["part"], c["measure_from"], c["measure_to"], c["fan"], c["author_name"]) for c in got] == [

@@ -44,7 +44,8 @@ def _state(companion, fid) -> str:
 
 def test_an_admin_approves_and_marks_spam_a_subscriber_cannot(wordpress, companion, browser, artifacts):
     tid = _track(companion)
-    good = _leave(companion, tid, 501, "Jo's Fan Club", {"position": 75 / 2, "emoji": "clap", "text": "that's the bridge & more"})
+    good = _leave(companion, tid, 501, "Jo's Fan Club",
+                  {"position": 75 / 2, "emoji": "clap", "text": "that's the bridge & more"})
     junk = _leave(companion, tid, 502, "Bot", {"position": 3, "text": "buy cheap watches"})
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
@@ -97,7 +98,8 @@ def test_an_admin_approves_and_marks_spam_a_subscriber_cannot(wordpress, compani
     resp = p2.goto(f"{wordpress.url}/wp-admin/{PAGE}")
     assert resp.status == 403 and p2.locator("#scripthammer-feedback").count() == 0
     r = p2.request.post(f"{wordpress.url}/wp-admin/admin-post.php", max_redirects=0, form={
-        "action": "scripthammer_feedback_moderate", "id": str(junk["id"]), "state": "approved", "_wpnonce": admin_nonce})
+        "action": "scripthammer_feedback_moderate", "id": str(junk["id"]), "state": "approved",
+        "_wpnonce": admin_nonce})
     assert r.status == 403
     assert _state(companion, junk["id"]) == "spam"
     other.close()
