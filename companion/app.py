@@ -67,6 +67,9 @@ def create_app(config: Config | None = None) -> Flask:
     from companion.access.device_api import limit_device
 
     limit_device(limiter)
+    from companion.analytics.feedback_api import limit_feedback
+
+    limit_feedback(limiter)
 
     @app.get("/api/docs/assets/<path:name>")
     def _swagger_assets(name: str):
@@ -94,6 +97,8 @@ def _register_blueprints(api: Api) -> None:
     from companion.algorithms.api import blp as algorithms_blp
     from companion.analytics.ab_api import blp as ab_tests_blp
     from companion.analytics.api import blp as analytics_blp
+    from companion.analytics.feedback_api import blp as feedback_blp
+    from companion.analytics.feedback_api import moderation_blp as feedback_moderation_blp
     from companion.analytics.report_api import blp as analytics_reports_blp
     from companion.band.api import blp as band_blp
     from companion.catalog.api import blp as catalog_blp
@@ -117,5 +122,6 @@ def _register_blueprints(api: Api) -> None:
     for blp in (band_blp, catalog_blp, jobs_blp, health_blp, media_blp, compositions_blp, algorithms_blp, render_blp,
                 wordpress_blp, embed_blp, analytics_blp, access_blp, samples_blp, commerce_blp,
                 rights_blp, credits_blp, ab_tests_blp, analytics_reports_blp, studio_blp, live_blp, live_votes_blp,
-                live_broadcasts_blp, pricing_blp, device_blp, device_confirm_blp):
+                live_broadcasts_blp, pricing_blp, device_blp, device_confirm_blp, feedback_blp,
+                feedback_moderation_blp):
         api.register_blueprint(blp)

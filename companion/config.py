@@ -130,6 +130,8 @@ class Config:
     # Every route, per client address and route, whoever calls (429 with Retry-After beyond; empty: none).
     public_rate_limit: str = "3000 per minute;200 per second"
     beacon_rate_limit: str = "120 per minute"
+    # Fans' timed reactions and comments (docs/feedback.md): per listener (signed-in fan), not per address.
+    feedback_rate_limit: str = "10 per minute;100 per day"
     # Analytics (docs/analytics.md): "stream" puts beacons on a Redis stream that consumers
     # (`scripthammer analytics consume`) write in batches; "direct" inserts them in the request.
     # analytics_consent "required" stores beacons only from players that say the listener consented;

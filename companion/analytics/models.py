@@ -148,3 +148,37 @@ class TrackSecondStats(Base):
     replays: Mapped[int] = mapped_column(sa.Integer, default=0)
     dropoffs: Mapped[int] = mapped_column(sa.Integer, default=0)
     reactions: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+#: A fan's feedback is pending until a moderator approves it; approved feedback may later be hidden or
+#: marked spam (and approved again). Only approved feedback is public (waveform, studio).
+FEEDBACK_STATES = ("pending", "approved", "hidden", "spam")
+
+
+class TrackFeedback(Base):
+    """A fan's timed reaction or short comment on a track, at a playback position (companion/analytics/feedback.py).
+
+    ``listener_id`` is the fan's listener row (their pseudonymous id here; WordPress knows the person),
+    never an address. When the track was rendered from a composition version, ``composition``,
+    ``version`` and ``measure`` say where in the music it falls (``part``: none, a mixdown does not
+    say which part was heard), and ``comment_id`` is the studio comment made when it was approved."""
+
+    __tablename__ = "track_feedback"
+    __table_args__ = (sa.Index("ix_track_feedback_track_state", "track_id", "state"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    track_id: Mapped[int] = mapped_column(sa.ForeignKey("tracks.id", ondelete="CASCADE"))
+    listener_id: Mapped[int] = mapped_column(sa.ForeignKey("listeners.id", ondelete="CASCADE"), index=True)
+    author_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    position: Mapped[float] = mapped_column(sa.Float)
+    emoji: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    text: Mapped[str | None] = mapped_column(sa.String(280), nullable=True)
+    state: Mapped[str] = mapped_column(sa.String(20), default="pending", index=True)
+    composition: Mapped[str | None] = mapped_column(sa.String(100), nullable=True, index=True)
+    version: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    part: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    measure: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    comment_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    moderated_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    moderated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

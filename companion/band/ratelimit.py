@@ -29,7 +29,7 @@ from flask import Flask, current_app
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
-from companion.band.auth import presents_credentials
+from companion.band.auth import current_identity, presents_credentials
 from companion.config import Config
 from companion.errors import TooManyRequests, error_response
 
@@ -43,6 +43,17 @@ def client_address() -> str:
     """Who a limit counts: the client's address as the WSGI server sees it (behind a proxy, let the
     proxy set REMOTE_ADDR, e.g. with werkzeug's ProxyFix; X-Forwarded-For is not trusted here)."""
     return get_remote_address() or "unknown"
+
+
+def listener_or_address() -> str:
+    """Who a per-listener limit counts: the signed-in fan (their listener id, whatever address they
+    come from), otherwise the client address."""
+    try:
+        ident = current_identity()
+    except Exception:  # bad credentials: answered 401 by the view; counted by address meanwhile
+        return client_address()
+    lid = (ident.scopes or {}).get("listener_id") if ident.kind == "listener" else None
+    return f"listener:{lid}" if lid is not None else client_address()
 
 
 def _config() -> Config:
@@ -84,12 +95,13 @@ def init_limiter(app: Flask, config: Config) -> Limiter:
 
 
 def limit_blueprint(limiter: Limiter, blueprint, limit: Callable[[], str], *, code: str, what: str,
-                    methods: tuple[str, ...] = ("POST",)) -> None:
-    """Limit every route of ``blueprint`` (its ``methods``) per client address; a breach answers
-    429 with ``code`` and a message naming ``what`` was sent too often."""
+                    methods: tuple[str, ...] = ("POST",), key_func: Callable[[], str] = client_address) -> None:
+    """Limit every route of ``blueprint`` (its ``methods``) per client address (or per what ``key_func``
+    returns, e.g. :func:`listener_or_address`); a breach answers 429 with ``code`` and a message naming
+    ``what`` was sent too often."""
     scope = f"{blueprint.name}-writes"
     _BREACHES[scope] = (code, what)
-    limiter.limit(limit, key_func=client_address, methods=list(methods), scope=scope,
+    limiter.limit(limit, key_func=key_func, methods=list(methods), scope=scope,
                   override_defaults=False)(blueprint)
 
 

@@ -3,6 +3,7 @@
 import { authHeaders, expiring, renderPrompt } from './access.js';
 import { Beacons } from './beacons.js';
 import { Emitter } from './emitter.js';
+import { Feedback } from './feedback.js';
 import { mark } from './marks.js';
 import { renderDownloads } from './downloads.js';
 import { formatTime, h } from './format.js';
@@ -145,13 +146,26 @@ export class Player extends Emitter {
   }
 
   /** A timed reaction (one of fire, heart, wow, laugh, sad, clap; optional plain-text comment) at the
-   * current position, sent with the beacons. */
+   * current position, sent with the beacons (the heat map counts it); a signed-in fan's is kept
+   * as feedback too (a marker on the waveform, pending until approved; ``lastFeedback`` is the promise of
+   * the stored item, null when refused). Returns true, or false without a track. */
   react(emoji, text) {
     if (!this.track) return false;
     const data = {};
     if (emoji) data.emoji = String(emoji);
     if (text) data.text = String(text).slice(0, 280);
-    this.beacons.track('reaction', this.track.id, this.audio.currentTime, data);
+    const at = this.audio.currentTime;
+    const track = this.track;
+    if (!this.feedback.signedIn) {
+      this.beacons.track('reaction', track.id, at, data);
+      return true;
+    }
+    // A fan's: the beacon follows once the companion kept it (a refused one, e.g. with markup, would
+    // make the whole beacon batch refused).
+    this.lastFeedback = this.feedback.post(track, at, data).then((kept) => {
+      if (kept) this.beacons.track('reaction', track.id, at, data);
+      return kept;
+    });
     return true;
   }
 
@@ -236,6 +250,8 @@ export class Player extends Emitter {
       el.prompt, el.viz, el.dlPanel, el.tipPanel, el.list, el.status, this.audio);
     this.container.replaceChildren(this.root);
     this.waveform = new Waveform(el.wave, { onSeek: (t, src) => this.seek(t, src), label: 'Seek' });
+    this.feedback = new Feedback(this, el.wave);
+    el.wave.after(this.feedback.bar);
   }
 
   _wire() {
@@ -253,7 +269,11 @@ export class Player extends Emitter {
       this.emit('pause', { track: this.track && this.track.id, currentTime: a.currentTime });
     });
     a.addEventListener('timeupdate', () => this._tick());
-    a.addEventListener('durationchange', () => { this.waveform.setDuration(this.duration); this._renderTime(); });
+    a.addEventListener('durationchange', () => {
+      this.waveform.setDuration(this.duration);
+      this._renderTime();
+      this.feedback.render();
+    });
     a.addEventListener('progress', () => this._tick(true));
     a.addEventListener('ended', () => this._ended());
     a.addEventListener('volumechange', () => {
@@ -423,6 +443,7 @@ export class Player extends Emitter {
     this._renderAccess(track);
     this._renderDownloadsFor(track);
     this._renderTip(track);
+    this.feedback.load(track);
     this.emit('trackchange', { track: track.id, index, title: track.title, startAt });
     if (autoplay || wasPlaying) await this.play();
     return { id: track.id, index, startAt };
