@@ -75,12 +75,9 @@ final class BundleProducts {
 	 * @return array<string,array<string,mixed>>|WP_Error {bundle id: {product_id, created, price, status}}
 	 */
 	public static function sync( array $pricing ) {
-		if ( ! Commerce::woocommerce_active() ) {
-			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
-		}
-		$bundles = $pricing['bundles'] ?? null;
-		if ( ! is_array( $bundles ) ) {
-			return new WP_Error( 'scripthammer_bad_pricing', __( 'The companion\'s pricing has no bundles.', 'scripthammer' ), array( 'status' => 502 ) );
+		$bundles = Commerce::pricing_entries( $pricing, 'bundles' );
+		if ( is_wp_error( $bundles ) ) {
+			return $bundles;
 		}
 		$out = array();
 		foreach ( $bundles as $bundle ) {
@@ -173,30 +170,19 @@ final class BundleProducts {
 	}
 
 	/**
-	 * Read the pricing from the companion and sync the products.
+	 * Read the pricing from the companion and sync the products (at most once an hour from admin_init).
 	 *
 	 * @return array<string,array<string,mixed>>|WP_Error
 	 */
 	public static function sync_from_companion() {
-		$pricing = Companion::from_settings()->request( 'GET', '/api/pricing' );
-		if ( is_wp_error( $pricing ) ) {
-			return $pricing;
-		}
-		$done = self::sync( $pricing );
-		if ( ! is_wp_error( $done ) ) {
-			set_transient( self::SYNCED, time(), HOUR_IN_SECONDS );
-		}
-		return $done;
+		return Commerce::sync_with_pricing( array( self::class, 'sync' ), self::SYNCED, HOUR_IN_SECONDS );
 	}
 
 	/**
 	 * Action admin_init: sync the products when WooCommerce is active, at most once an hour.
 	 */
 	public static function maybe_sync(): void {
-		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
-			return;
-		}
-		Commerce::sync_once( 'scripthammer_bundle_products_syncing', array( self::class, 'sync_from_companion' ) );
+		Commerce::maybe_sync_products( self::SYNCED, 'scripthammer_bundle_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**
@@ -222,18 +208,15 @@ final class BundleProducts {
 	 * @return \WP_REST_Response
 	 */
 	public static function annotate_line_items( $response ) {
-		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
-			return $response;
-		}
-		$data = $response->get_data();
-		foreach ( $data['line_items'] as $i => $item ) {
-			$bundle = self::bundle_of( (int) ( $item['product_id'] ?? 0 ) );
-			if ( null !== $bundle ) {
-				$data['line_items'][ $i ]['scripthammer_bundle']       = $bundle[0];
-				$data['line_items'][ $i ]['scripthammer_bundle_items'] = $bundle[1];
+		return Commerce::annotate_line_items(
+			$response,
+			static function ( int $product ): array {
+				$bundle = self::bundle_of( $product );
+				return null === $bundle ? array() : array(
+					'scripthammer_bundle'       => $bundle[0],
+					'scripthammer_bundle_items' => $bundle[1],
+				);
 			}
-		}
-		$response->set_data( $data );
-		return $response;
+		);
 	}
 }

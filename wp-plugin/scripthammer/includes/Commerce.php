@@ -13,6 +13,8 @@ namespace ScriptHammer;
 
 defined( 'ABSPATH' ) || exit;
 
+use WP_Error;
+
 /**
  * Tip jar and fan subscription products, and the fan test.
  */
@@ -206,6 +208,85 @@ final class Commerce {
 			}
 		}
 		return $n;
+	}
+
+	/**
+	 * The entries of one list of the companion's pricing (GET /api/pricing) that products are made from,
+	 * or why there are none: WooCommerce inactive (409), the list missing (502).
+	 *
+	 * @param array<string,mixed> $pricing The pricing.
+	 * @param string              $key     The list: "licence_products", "edition_products", "bundles".
+	 * @return array<int,mixed>|WP_Error
+	 */
+	public static function pricing_entries( array $pricing, string $key ) {
+		if ( ! self::woocommerce_active() ) {
+			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
+		}
+		$entries = $pricing[ $key ] ?? null;
+		if ( ! is_array( $entries ) ) {
+			/* translators: %s: the list's name in the companion's pricing */
+			return new WP_Error( 'scripthammer_bad_pricing', sprintf( __( 'The companion\'s pricing has no %s.', 'scripthammer' ), str_replace( '_', ' ', $key ) ), array( 'status' => 502 ) );
+		}
+		return $entries;
+	}
+
+	/**
+	 * Read the pricing from the companion, sync products with it, and remember when (a transient that
+	 * lives $ttl seconds) unless the sync failed.
+	 *
+	 * @param callable $sync      The sync: pricing => result|WP_Error.
+	 * @param string   $transient The "synced" transient.
+	 * @param int      $ttl       Its lifetime in seconds.
+	 * @return array<string,array<string,mixed>>|WP_Error
+	 */
+	public static function sync_with_pricing( callable $sync, string $transient, int $ttl ) {
+		$pricing = Companion::from_settings()->request( 'GET', '/api/pricing' );
+		if ( is_wp_error( $pricing ) ) {
+			return $pricing;
+		}
+		$done = $sync( $pricing );
+		if ( ! is_wp_error( $done ) ) {
+			set_transient( $transient, time(), $ttl );
+		}
+		return $done;
+	}
+
+	/**
+	 * For admin_init: run a product sync when WooCommerce is active, the companion is set and the "synced"
+	 * transient has run out (an unreachable companion is tried again on the next admin page), one at a
+	 * time (sync_once).
+	 *
+	 * @param string   $transient The "synced" transient.
+	 * @param string   $lock      The sync's lock name.
+	 * @param callable $sync      The sync from the companion.
+	 */
+	public static function maybe_sync_products( string $transient, string $lock, callable $sync ): void {
+		if ( ! self::woocommerce_active() || get_transient( $transient ) || '' === (string) Settings::get( 'companion_url' ) ) {
+			return;
+		}
+		self::sync_once( $lock, $sync );
+	}
+
+	/**
+	 * For woocommerce_rest_prepare_shop_order_object (REST responses and so webhook bodies): add to each
+	 * line item the fields $fields_of(product id) gives (none for products not the band's).
+	 *
+	 * @param \WP_REST_Response|mixed $response  The response.
+	 * @param callable                $fields_of Product id => array of fields to add.
+	 * @return \WP_REST_Response|mixed
+	 */
+	public static function annotate_line_items( $response, callable $fields_of ) {
+		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
+			return $response;
+		}
+		$data = $response->get_data();
+		foreach ( $data['line_items'] as $i => $item ) {
+			foreach ( $fields_of( (int) ( $item['product_id'] ?? 0 ) ) as $field => $value ) {
+				$data['line_items'][ $i ][ $field ] = $value;
+			}
+		}
+		$response->set_data( $data );
+		return $response;
 	}
 
 	/**

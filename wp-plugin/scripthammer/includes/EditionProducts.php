@@ -55,12 +55,9 @@ final class EditionProducts {
 	 * @return array<string,array<string,mixed>>|WP_Error {work: {product_id, created, price, stock, in_stock}}
 	 */
 	public static function sync( array $pricing ) {
-		if ( ! Commerce::woocommerce_active() ) {
-			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
-		}
-		$entries = $pricing['edition_products'] ?? null;
-		if ( ! is_array( $entries ) ) {
-			return new WP_Error( 'scripthammer_bad_pricing', __( 'The companion\'s pricing has no edition products.', 'scripthammer' ), array( 'status' => 502 ) );
+		$entries = Commerce::pricing_entries( $pricing, 'edition_products' );
+		if ( is_wp_error( $entries ) ) {
+			return $entries;
 		}
 		$out = array();
 		foreach ( $entries as $entry ) {
@@ -127,31 +124,20 @@ final class EditionProducts {
 	}
 
 	/**
-	 * Read the pricing from the companion and sync the products.
+	 * Read the pricing from the companion and sync the products (at most every ten minutes from
+	 * admin_init: the stock follows the editions issued and taken back).
 	 *
 	 * @return array<string,array<string,mixed>>|WP_Error
 	 */
 	public static function sync_from_companion() {
-		$pricing = Companion::from_settings()->request( 'GET', '/api/pricing' );
-		if ( is_wp_error( $pricing ) ) {
-			return $pricing;
-		}
-		$done = self::sync( $pricing );
-		if ( ! is_wp_error( $done ) ) {
-			set_transient( self::SYNCED, time(), 10 * MINUTE_IN_SECONDS );
-		}
-		return $done;
+		return Commerce::sync_with_pricing( array( self::class, 'sync' ), self::SYNCED, 10 * MINUTE_IN_SECONDS );
 	}
 
 	/**
-	 * Action admin_init: sync the products from the companion when WooCommerce is active, at most every
-	 * ten minutes (the stock follows the editions issued and taken back).
+	 * Action admin_init: sync the products from the companion, at most every ten minutes.
 	 */
 	public static function maybe_sync(): void {
-		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
-			return;
-		}
-		Commerce::sync_once( 'scripthammer_edition_products_syncing', array( self::class, 'sync_from_companion' ) );
+		Commerce::maybe_sync_products( self::SYNCED, 'scripthammer_edition_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**
@@ -223,17 +209,9 @@ final class EditionProducts {
 	 * @return \WP_REST_Response
 	 */
 	public static function annotate_line_items( $response ) {
-		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
-			return $response;
-		}
-		$data = $response->get_data();
-		foreach ( $data['line_items'] as $i => $item ) {
-			$work = self::work_of( (int) ( $item['product_id'] ?? 0 ) );
-			if ( '' !== $work ) {
-				$data['line_items'][ $i ]['scripthammer_edition'] = $work;
-			}
-		}
-		$response->set_data( $data );
-		return $response;
+		return Commerce::annotate_line_items(
+			$response,
+			static fn( int $product ) => '' === self::work_of( $product ) ? array() : array( 'scripthammer_edition' => self::work_of( $product ) )
+		);
 	}
 }

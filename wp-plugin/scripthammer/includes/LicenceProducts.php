@@ -53,12 +53,9 @@ final class LicenceProducts {
 	 * @return array<string,array<string,mixed>>|WP_Error {licence: {product_id, created, price}}
 	 */
 	public static function sync( array $pricing ) {
-		if ( ! Commerce::woocommerce_active() ) {
-			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
-		}
-		$entries = $pricing['licence_products'] ?? null;
-		if ( ! is_array( $entries ) ) {
-			return new WP_Error( 'scripthammer_bad_pricing', __( 'The companion\'s pricing has no licence products.', 'scripthammer' ), array( 'status' => 502 ) );
+		$entries = Commerce::pricing_entries( $pricing, 'licence_products' );
+		if ( is_wp_error( $entries ) ) {
+			return $entries;
 		}
 		$out = array();
 		foreach ( $entries as $entry ) {
@@ -130,31 +127,19 @@ final class LicenceProducts {
 	}
 
 	/**
-	 * Read the pricing from the companion and sync the products.
+	 * Read the pricing from the companion and sync the products (at most once an hour from admin_init).
 	 *
 	 * @return array<string,array<string,mixed>>|WP_Error
 	 */
 	public static function sync_from_companion() {
-		$pricing = Companion::from_settings()->request( 'GET', '/api/pricing' );
-		if ( is_wp_error( $pricing ) ) {
-			return $pricing;
-		}
-		$done = self::sync( $pricing );
-		if ( ! is_wp_error( $done ) ) {
-			set_transient( self::SYNCED, time(), HOUR_IN_SECONDS );
-		}
-		return $done;
+		return Commerce::sync_with_pricing( array( self::class, 'sync' ), self::SYNCED, HOUR_IN_SECONDS );
 	}
 
 	/**
-	 * Action admin_init: price the products from the companion when WooCommerce is active, at most
-	 * once an hour (an unreachable companion is tried again on the next admin page).
+	 * Action admin_init: price the products from the companion, at most once an hour.
 	 */
 	public static function maybe_sync(): void {
-		if ( ! Commerce::woocommerce_active() || get_transient( self::SYNCED ) || '' === (string) Settings::get( 'companion_url' ) ) {
-			return;
-		}
-		Commerce::sync_once( 'scripthammer_licence_products_syncing', array( self::class, 'sync_from_companion' ) );
+		Commerce::maybe_sync_products( self::SYNCED, 'scripthammer_licence_products_syncing', array( self::class, 'sync_from_companion' ) );
 	}
 
 	/**
@@ -177,17 +162,9 @@ final class LicenceProducts {
 	 * @return \WP_REST_Response
 	 */
 	public static function annotate_line_items( $response ) {
-		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
-			return $response;
-		}
-		$data = $response->get_data();
-		foreach ( $data['line_items'] as $i => $item ) {
-			$licence = self::licence_of( (int) ( $item['product_id'] ?? 0 ) );
-			if ( '' !== $licence ) {
-				$data['line_items'][ $i ]['scripthammer_licence'] = $licence;
-			}
-		}
-		$response->set_data( $data );
-		return $response;
+		return Commerce::annotate_line_items(
+			$response,
+			static fn( int $product ) => '' === self::licence_of( $product ) ? array() : array( 'scripthammer_licence' => self::licence_of( $product ) )
+		);
 	}
 }

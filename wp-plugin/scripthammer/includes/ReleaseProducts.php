@@ -137,23 +137,19 @@ final class ReleaseProducts {
 	 * @return \WP_REST_Response
 	 */
 	public static function annotate_line_items( $response ) {
-		if ( ! is_object( $response ) || ! isset( $response->data['line_items'] ) || ! is_array( $response->data['line_items'] ) ) {
-			return $response;
-		}
-		$data = $response->get_data();
-		foreach ( $data['line_items'] as $i => $item ) {
-			$product = (int) ( $item['product_id'] ?? 0 );
-			[ $scope, $days ] = self::scope_of( $product );
-			if ( null === $scope ) {
-				continue;
+		return Commerce::annotate_line_items(
+			$response,
+			static function ( int $product ): array {
+				[ $scope, $days ] = self::scope_of( $product );
+				if ( null === $scope ) {
+					return array();
+				}
+				return null === $days ? array( 'scripthammer_scope' => $scope ) : array(
+					'scripthammer_scope' => $scope,
+					'scripthammer_days'  => $days,
+				);
 			}
-			$data['line_items'][ $i ]['scripthammer_scope'] = $scope;
-			if ( null !== $days ) {
-				$data['line_items'][ $i ]['scripthammer_days'] = $days;
-			}
-		}
-		$response->set_data( $data );
-		return $response;
+		);
 	}
 
 	/**
