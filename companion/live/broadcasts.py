@@ -113,6 +113,15 @@ def _seed(value) -> int:
     return value
 
 
+def _premium(value) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput("premium is true (listeners need a ticket, a subscription or a grant) or false.",
+                           code="invalid_premium", details={"field": "premium"})
+    return value
+
+
 def _post_id(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise InvalidInput("wp_post_id is the performance post's id (a positive integer).",
@@ -130,7 +139,7 @@ def public(row: LiveBroadcast) -> dict:
     """What anyone may see: the countdown page's fields."""
     return {"id": row.id, "title": row.title, "starts_at": _iso(row.starts_at), "state": row.state,
             "session_id": row.session_id if row.state in ("live", "ended") else None,
-            "wp_post_id": row.wp_post_id,
+            "wp_post_id": row.wp_post_id, "premium": bool(row.premium),
             "reason": row.reason if row.state in ("failed", "cancelled") else ""}
 
 
@@ -229,12 +238,14 @@ def _drop_scheduled(svc, broadcast_id: int, keep: str | None = None) -> None:
 
 
 def create(svc, identity: Identity, body: dict) -> dict:
-    """Schedule a broadcast: ``{wp_post_id, title, starts_at, params?, seed?}``."""
+    """Schedule a broadcast: ``{wp_post_id, title, starts_at, params?, seed?, premium?}`` (a premium
+    broadcast is heard by ticket holders, subscribers and grantees: companion/live/premium.py)."""
     may_schedule(identity)
     post_id = _post_id(body.get("wp_post_id"))
     title = _title(body.get("title"))
     when = parse_starts_at(body.get("starts_at"))
     params, seed = _params(body.get("params")), _seed(body.get("seed"))
+    is_premium = _premium(body.get("premium"))
     with svc.db.session() as s:
         other = s.scalar(sa.select(LiveBroadcast.id).where(LiveBroadcast.wp_post_id == post_id,
                                                           LiveBroadcast.state.in_(ACTIVE)))
@@ -242,7 +253,8 @@ def create(svc, identity: Identity, body: dict) -> dict:
             raise Conflict("This post has a broadcast scheduled already: reschedule or cancel it.",
                            code="broadcast_exists", details={"broadcast": other})
         row = LiveBroadcast(wp_post_id=post_id, title=title, starts_at=when, params=params, seed=seed,
-                            state="scheduled", reason="", created_by=_owner(identity), wp_linked=False, wp_error="")
+                            state="scheduled", reason="", created_by=_owner(identity), wp_linked=False, wp_error="",
+                            premium=is_premium)
         s.add(row)
         s.flush()
         broadcast_id = row.id
@@ -271,8 +283,10 @@ def reschedule(svc, identity: Identity, broadcast_id: int, body: dict) -> dict:
         changes["params"] = _params(body["params"])
     if "seed" in body and body["seed"] is not None:
         changes["seed"] = _seed(body["seed"])
+    if "premium" in body and body["premium"] is not None:
+        changes["premium"] = _premium(body["premium"])
     if not changes:
-        raise InvalidInput("Send starts_at, title, params or seed to change.", code="nothing_to_change")
+        raise InvalidInput("Send starts_at, title, params, seed or premium to change.", code="nothing_to_change")
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
         if row.state != "scheduled":

@@ -87,6 +87,8 @@ class LiveBroadcast(Base):
     state: Mapped[str] = mapped_column(sa.String(20), default="scheduled", index=True)
     reason: Mapped[str] = mapped_column(sa.String(500), default="")  # why it failed (or was cancelled)
     session_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # premium: listening (WebRTC and HLS) needs a ticket (``live:<id>``), a subscription or a grant
+    premium: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_by: Mapped[str] = mapped_column(sa.String(64))
     wp_linked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # the post's meta names the session
     wp_error: Mapped[str] = mapped_column(sa.String(500), default="")
