@@ -120,7 +120,7 @@ def view(svc, ident: Identity, session_id: int, st: dict) -> dict:
     ``access`` ({allowed, why, buy_url}), the caller's own signed playlist as ``hls`` (None when they may
     not listen), and no Janus address nor recording keys for anyone outside the band."""
     g = gate(svc, ident, session_id)
-    st = {**st, "premium": g.premium, "broadcast_id": g.broadcast}
+    st = {**st, "premium": g.premium, "broadcast_id": g.broadcast, "recording_released": _released(svc, st.get("track_id"))}
     if not g.premium:
         return st
     st["access"] = {"allowed": g.allowed, "why": g.why, "buy_url": buy_url(svc, g.broadcast) if not g.allowed else None}
@@ -132,6 +132,17 @@ def view(svc, ident: Identity, session_id: int, st: dict) -> dict:
     if g.why != "band":
         st["recording"] = {"available": bool(st.get("recording"))}
     return st
+
+
+def _released(svc, track_id: int | None) -> bool:
+    """Is the session's released mix (its track) published: public or premium, so its player plays?"""
+    if not track_id:
+        return False
+    from companion.catalog.models import Track
+
+    with svc.db.session() as s:
+        track = s.get(Track, int(track_id))
+        return track is not None and track.release_state in ("public", "premium")
 
 
 def key(session_id: int, name: str) -> str:

@@ -151,7 +151,7 @@ export class LivePlayer {
       this.lockEl.hidden = true;
       delete this.root.dataset.locked;
     }
-    if (status === 'ended' && st.track_id) {
+    if (status === 'ended' && st.track_id && st.recording_released) {
       const href = `${this.api}/embed/track/${st.track_id}`;
       this.recordingEl.replaceChildren('The broadcast has ended. ',
         h('a', { class: 'shp-live-recording-link', href, 'data-track': String(st.track_id) }, 'Hear the recording'));
