@@ -165,7 +165,7 @@ class Entitlements(MethodView):
             from companion.live.models import LiveBroadcast
 
             model = {"track": Track, "album": Album, "live": LiveBroadcast}.get(kind)
-            if kind != "all" and s.get(model, int(item)) is None:
+            if kind != "all" and (int(item) > 2**31 - 1 or s.get(model, int(item)) is None):
                 raise InvalidInput(f"There is no {kind} {item}.", code="bad_scope", details={"scope": body["scope"]})
             ends = _naive_utc(body["ends_at"])
             if ends is not None and ends <= utcnow():

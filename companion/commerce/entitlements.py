@@ -115,7 +115,8 @@ def _line_items(payload: dict) -> list:
 def _broadcast_exists(s: Session, scope: str) -> bool:
     from companion.live.models import LiveBroadcast
 
-    return s.get(LiveBroadcast, int(scope.split(":", 1)[1])) is not None
+    broadcast_id = int(scope.split(":", 1)[1])
+    return 0 < broadcast_id <= INT_MAX and s.get(LiveBroadcast, broadcast_id) is not None
 
 
 def _line_scopes(s: Session, payload: dict) -> list[tuple[str, int | None]]:

@@ -200,7 +200,7 @@ def test_a_premium_broadcast_is_heard_by_entitled_fans_only_on_every_route(app_w
 
 
 def test_a_ticket_bought_through_woocommerce_opens_the_broadcast_and_a_refund_closes_it(app, client, auth,
-                                                                                       run_jobs):
+                                                                                       run_jobs, db_kind):
     from companion.commerce.webhooks import webhook_secret
     from companion.live.models import LiveSession
 
@@ -228,6 +228,7 @@ def test_a_ticket_bought_through_woocommerce_opens_the_broadcast_and_a_refund_cl
     t0 = dt.datetime(2026, 12, 1, 10, 0, 0)
     # a ticket to a broadcast that does not exist, and a malformed scope, grant nothing
     deliver(payloads.order(9001, "completed", [payloads.line_item(801, "live:999999"),
+                                                payloads.line_item(804, "live:9999999999"),
                                                 payloads.line_item(802, f"live:{bid}x")],
                            customer_id=4242, modified=t0))
     error(client.post(listen, headers=buyer), 403, "premium_ticket_required")
@@ -250,7 +251,7 @@ def test_a_ticket_bought_through_woocommerce_opens_the_broadcast_and_a_refund_cl
             [(f"live:{bid}", "wc-order:9002", True)]
 
 
-def test_the_leader_grants_a_ticket_and_bad_ticket_scopes_are_refused(app, client, auth):
+def test_the_leader_grants_a_ticket_and_bad_ticket_scopes_are_refused(app, client, auth, db_kind):
     r = schedule(client, auth("ivory"))
     bid = r.json["id"]
     g = client.post("/api/entitlements", json={"wp_user_id": 77, "scope": f"live:{bid}"},
@@ -258,6 +259,8 @@ def test_the_leader_grants_a_ticket_and_bad_ticket_scopes_are_refused(app, clien
     assert g.status_code == 201, g.json
     assert g.json["scope"] == f"live:{bid}" and g.json["source"] == "grant"
     error(client.post("/api/entitlements", json={"wp_user_id": 77, "scope": "live:999999"},
+                      headers=auth("ivory")), 400, "bad_scope")
+    error(client.post("/api/entitlements", json={"wp_user_id": 77, "scope": "live:99999999999"},
                       headers=auth("ivory")), 400, "bad_scope")
     bad = client.post("/api/entitlements", json={"wp_user_id": 77, "scope": "live:abc"}, headers=auth("ivory"))
     assert bad.status_code == 422
