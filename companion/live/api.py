@@ -157,8 +157,10 @@ class Votes(MethodView):
     @votes_blp.arguments(VoteSchema)
     @votes_blp.response(202)
     def post(self, body, session_id: int):
-        """Vote on what the robots do next (signed-in listeners; one vote per round, a round is a bar)."""
+        """Vote on what the robots do next (signed-in listeners; one vote per round, a round is a bar). A
+        premium broadcast's session: its listeners only (403 ``premium_ticket_required``)."""
         ident = require_signed_in()
+        premium.require_listener(services(), ident, session_id)
         return service.cast_vote(services(), ident, session_id, body.get("parameter"), body.get("value"))
 
 

@@ -116,6 +116,10 @@ def test_a_premium_broadcast_is_heard_by_entitled_fans_only_on_every_route(app_w
                               json={"jsep": {"type": "answer", "sdp": "v=0"}}), 403, "premium_ticket_required")
             error(client.get(f"{hls}/live.m3u8", headers=who), 403, "premium_ticket_required")
             error(client.get(f"/api/live/sessions/{sid}/recording/mix", headers=who), 403, "missing_right")
+            error(client.post(f"/api/live/sessions/{sid}/votes", json={"parameter": "key", "value": "E major"},
+                              headers=who), 403, "premium_ticket_required")
+        before = client.get(f"/api/live/sessions/{sid}", headers=band).json
+        assert not any(a["value"] == "E major" for a in before["applied"])  # the refused votes counted nowhere
 
         # entitled (subscriber, ticket holder): past the gate to WebRTC (this session is HLS only), and a
         # playlist of their own whose every segment is signed for them
@@ -125,6 +129,9 @@ def test_a_premium_broadcast_is_heard_by_entitled_fans_only_on_every_route(app_w
             assert st["access"]["allowed"] is True and st["access"]["why"] == "entitled"
             error(client.post(f"/api/live/sessions/{sid}/listen", headers=who), 409, "no_webrtc")
             urls[name] = st["hls"]
+            v = client.post(f"/api/live/sessions/{sid}/votes", json={"parameter": "density", "value": "busy"},
+                            headers=who)
+            assert v.status_code == 202, v.json  # the audience that may listen steers
             assert st["hls"].startswith(f"{hls}/live.m3u8?exp=")
         assert urls["sub"] != urls["ticket"]
         # the signed playlist URL works by itself (hls.js sends no bearer token)
