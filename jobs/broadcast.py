@@ -33,6 +33,22 @@ def link_post(broadcast_id: int) -> dict:
         raise TransientFailure(f"{type(exc).__name__}: {exc.message}", exc.code) from exc
 
 
+def ticket_product(broadcast_id: int) -> dict:
+    """Make (once) the WooCommerce ticket product of a premium broadcast and record it."""
+    try:
+        return broadcasts.ticket_product(services(), int(broadcast_id))
+    except WordPressError as exc:
+        raise TransientFailure(f"{type(exc).__name__}: {exc.message}", exc.code) from exc
+
+
+def link_recording(broadcast_id: int) -> dict:
+    """Point an ended broadcast's post at its released recording (``scripthammer_recording_track``)."""
+    try:
+        return broadcasts.link_recording(services(), int(broadcast_id))
+    except WordPressError as exc:
+        raise TransientFailure(f"{type(exc).__name__}: {exc.message}", exc.code) from exc
+
+
 def start_due() -> list[dict]:
     """A sweep: start every due broadcast still scheduled, link the started ones WordPress lacks."""
     return broadcasts.start_due(services())

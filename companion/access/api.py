@@ -62,7 +62,8 @@ class EntitlementSchema(Schema):
 class GrantSchema(Schema):
     wp_user_id = fields.Integer(required=True, validate=validate.Range(min=1),
                                 metadata={"description": "the fan's WordPress user id"})
-    scope = fields.String(required=True, metadata={"description": "all, track:<id> or album:<id>"})
+    scope = fields.String(required=True, metadata={"description": "all, track:<id>, album:<id> or live:<broadcast id> "
+                                                                  "(a ticket to a premium broadcast)"})
     ends_at = fields.DateTime(load_default=None, allow_none=True)
     display_name = fields.String(load_default="", validate=validate.Length(max=200))
     ref = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,100}$"),
@@ -73,8 +74,9 @@ class GrantSchema(Schema):
         kind, _, item = value.partition(":")
         if kind == "all" and not item:
             return
-        if kind not in ("track", "album") or not (item.isascii() and item.isdigit()) or len(item) > 18 or int(item) <= 0:
-            raise ValidationError("Use all, track:<id> or album:<id>.")
+        if kind not in ("track", "album", "live") or not (item.isascii() and item.isdigit()) or len(item) > 18 \
+                or int(item) <= 0:
+            raise ValidationError("Use all, track:<id>, album:<id> or live:<broadcast id>.")
 
 
 class RevokeArgs(Schema):
@@ -160,7 +162,10 @@ class Entitlements(MethodView):
         ident = current_identity()
         kind, _, item = body["scope"].partition(":")
         with services().db.session() as s:
-            if kind != "all" and s.get(Track if kind == "track" else Album, int(item)) is None:
+            from companion.live.models import LiveBroadcast
+
+            model = {"track": Track, "album": Album, "live": LiveBroadcast}.get(kind)
+            if kind != "all" and (int(item) > 2**31 - 1 or s.get(model, int(item)) is None):
                 raise InvalidInput(f"There is no {kind} {item}.", code="bad_scope", details={"scope": body["scope"]})
             ends = _naive_utc(body["ends_at"])
             if ends is not None and ends <= utcnow():

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from companion.db import Base, utcnow
 
 SOURCES = ("subscription", "purchase", "grant")
-SCOPE_KINDS = ("all", "track", "album")
+SCOPE_KINDS = ("all", "track", "album", "live")  # live:<broadcast id>: a ticket to a premium broadcast
 
 
 class Listener(Base):
@@ -43,7 +43,7 @@ class Entitlement(Base):
     source: Mapped[str] = mapped_column(sa.String(20))  # subscription | purchase | grant
     # Where it came from, stable across webhook retries: "wc-order:123", "wcs-subscription:55", "grant:<id>".
     source_ref: Mapped[str] = mapped_column(sa.String(120))
-    # "all", "track:<id>" or "album:<id>".
+    # "all", "track:<id>", "album:<id>" or "live:<broadcast id>".
     scope: Mapped[str] = mapped_column(sa.String(40))
     starts_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     ends_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)

@@ -6,7 +6,8 @@ listener's entitlements match it:
 
 - an order is *paid* in status ``processing`` or ``completed``: each line item that sells a track or an
   album becomes a ``purchase`` entitlement (source_ref ``wc-order:<id>``, scope ``track:<id>`` or
-  ``album:<id>``); the fixed-term fan membership (without WooCommerce Subscriptions) becomes a
+  ``album:<id>``); a ticket to a premium broadcast (``scripthammer_scope`` ``live:<broadcast id>``, a
+  broadcast the companion scheduled; any other is ignored) becomes a ``purchase`` of scope ``live:<id>``; the fixed-term fan membership (without WooCommerce Subscriptions) becomes a
   ``subscription`` entitlement to everything for its number of days. Any other status (refunded,
   cancelled, failed, on-hold, pending, trashed) revokes them. Tips sell nothing.
 - a subscription is *live* in status ``active`` or ``pending-cancel``: one ``subscription`` entitlement to
@@ -111,6 +112,13 @@ def _line_items(payload: dict) -> list:
     return items
 
 
+def _broadcast_exists(s: Session, scope: str) -> bool:
+    from companion.live.models import LiveBroadcast
+
+    broadcast_id = int(scope.split(":", 1)[1])
+    return 0 < broadcast_id <= INT_MAX and s.get(LiveBroadcast, broadcast_id) is not None
+
+
 def _line_scopes(s: Session, payload: dict) -> list[tuple[str, int | None]]:
     """(scope, membership days or None) of each line item that sells something of the band's."""
     out: list[tuple[str, int | None]] = []
@@ -123,6 +131,8 @@ def _line_scopes(s: Session, payload: dict) -> list[tuple[str, int | None]]:
             scope = scope_of_product(s, item.get("variation_id")) or scope_of_product(s, item.get("product_id"))
         if scope is None:
             continue  # a tip, or a product that is not the band's
+        if scope.startswith("live:") and not _broadcast_exists(s, scope):
+            continue  # a ticket to a broadcast the companion does not know grants nothing
         days = item.get("scripthammer_days")
         days = int(days) if isinstance(days, int) and 0 < days <= 3660 else None
         out.append((scope, days))

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from companion.commerce.models import CommerceProduct
 from companion.schema_fields import INT_MAX
 
-SCOPE_RE = re.compile(r"^(all|track:[1-9][0-9]{0,9}|album:[1-9][0-9]{0,9})$")
+SCOPE_RE = re.compile(r"^(all|track:[1-9][0-9]{0,9}|album:[1-9][0-9]{0,9}|live:[1-9][0-9]{0,9})$")
 
 
 def valid_scope(scope) -> str | None:
-    """``scope`` when it is "all", "track:<id>" or "album:<id>"; None otherwise."""
+    """``scope`` when it is "all", "track:<id>", "album:<id>" or "live:<broadcast id>" (a ticket); None otherwise."""
     return scope if isinstance(scope, str) and SCOPE_RE.match(scope) else None
 
 

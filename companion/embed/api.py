@@ -285,9 +285,12 @@ LIVE_HEIGHT = 360
 def embed_live(session_id: int):
     """A page with the player in live mode for a live session: its status, bar and parameters, the
     audience's votes, the broadcast over WebRTC (signed-in listeners) or HLS (anyone; ``?transport=hls``)."""
+    from companion.band.auth import current_identity
+    from companion.live import premium
     from companion.live import service as live
 
     st = live.get_state(services(), session_id)  # 404 live_session_not_found
+    st = premium.view(services(), current_identity(), session_id, st)  # a premium one: who may listen
     extra = {"live": {"id": session_id, "state": st}}
     if request.args.get("transport") in {"hls", "webrtc"}:
         extra["transport"] = request.args["transport"]
@@ -295,7 +298,8 @@ def embed_live(session_id: int):
     base = _base()
     # The state changes every bar and the player polls it: the page is never cached.
     return _page(f"Live session {session_id}", f"{base}/embed/live/{session_id}", opts, cover_url=None,
-                 reserve=LIVE_HEIGHT, preload_urls=[], fallback_url=f"{base}{st['hls']}", cache="no-store")
+                 reserve=LIVE_HEIGHT, preload_urls=[],
+                 fallback_url=f"{base}{st['hls'] or f'/api/live/sessions/{session_id}'}", cache="no-store")
 
 
 @blp.route("/embed/broadcast/<int:broadcast_id>", methods=["GET"])

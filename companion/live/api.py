@@ -3,15 +3,15 @@ broadcast (anyone), its recording (band members), and the audience's votes (sign
 rate-limited per client address, one vote per listener per round)."""
 from __future__ import annotations
 
-from flask import send_file, send_from_directory
+from flask import make_response, request, send_file, send_from_directory
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from companion.band.auth import declare_security, require, require_signed_in, requires
 from companion.band.ratelimit import limit_blueprint
-from companion.errors import Conflict, NotFound
-from companion.live import service
+from companion.errors import Conflict, Forbidden, NotFound
+from companion.live import premium, service
 from companion.live.models import BROADCAST_STATES
 from companion.services import current as services
 
@@ -67,8 +67,13 @@ class Sessions(MethodView):
 class Session(MethodView):
     @blp.response(200)
     def get(self, session_id: int):
-        """The session's state: status, bar, parameters, what the votes changed, its HLS URL."""
-        return service.get_state(services(), session_id)
+        """The session's state: status, bar, parameters, what the votes changed, its HLS URL. A premium
+        broadcast's session says ``premium`` and what the caller may do (``access``): an entitled caller's
+        ``hls`` is its own signed playlist URL; anyone else gets no ``hls`` and no Janus address."""
+        from companion.band.auth import current_identity
+
+        svc = services()
+        return premium.view(svc, current_identity(), session_id, service.get_state(svc, session_id))
 
 
 @blp.route("/<int:session_id>/stop")
@@ -80,6 +85,29 @@ class Stop(MethodView):
         return service.stop_session(services(), require("live.run"), session_id)
 
 
+def _premium_gate(svc, session_id: int, name: str) -> str | None:
+    """None for a free session's HLS file; for a premium one, the principal the file is served to (a
+    valid signature bound to them, or, for the playlist, an entitled caller's credentials), or the clear
+    error: 401 ``premium_sign_in``, 403 ``premium_ticket_required``, ``signature_invalid``,
+    ``signature_expired``."""
+    from companion.band.auth import current_identity
+
+    g = premium.gate(svc, current_identity(), session_id)
+    if not g.premium:
+        return None
+    if request.args.get("sig") is not None:
+        principal = premium.check_signature(svc, session_id, name, request.args)
+        if name == "live.m3u8" and not premium.principal_still_entitled(svc, principal, g.broadcast):
+            raise Forbidden("Your ticket for this broadcast is no longer valid.", code="premium_ticket_required",
+                            details={"broadcast": g.broadcast, "premium": True,
+                                     "buy_url": premium.buy_url(svc, g.broadcast)})
+        return principal
+    premium.refuse(svc, g)
+    if name != "live.m3u8" or not g.principal:
+        raise Forbidden("This premium broadcast's files need a valid signed link.", code="signature_invalid")
+    return g.principal
+
+
 @blp.route("/<int:session_id>/hls/<string:name>")
 class Hls(MethodView):
     @blp.response(200)
@@ -87,9 +115,22 @@ class Hls(MethodView):
         """The live HLS broadcast: the playlist (live.m3u8), the init segment and the media segments."""
         if not (name == "live.m3u8" or name == "init.mp4" or (name.startswith("seg") and name.endswith(".m4s"))):
             raise NotFound("No such HLS file.", code="hls_not_found")
-        folder = service.hls_dir(services(), session_id)
+        svc = services()
+        folder = service.hls_dir(svc, session_id)
+        g = _premium_gate(svc, session_id, name)
         if not (folder / name).is_file():
             raise NotFound("No such HLS file.", code="hls_not_found")
+        if g is not None:  # premium: a per-listener playlist, signed segments, nothing cached in between
+            if name == "live.m3u8":
+                text = premium.signed_playlist(svc, session_id, (folder / name).read_text(), g)
+                resp = make_response(text)
+                resp.headers["Cache-Control"] = "private, no-store"
+            else:
+                resp = send_from_directory(folder, name, max_age=60)
+                resp.headers["Cache-Control"] = "private, max-age=60"
+            resp.headers["Content-Type"] = {"m3u8": "application/vnd.apple.mpegurl", "mp4": "audio/mp4",
+                                            "m4s": "audio/mp4"}[name.rsplit(".", 1)[1]]
+            return resp
         resp = send_from_directory(folder, name, max_age=0 if name.endswith(".m3u8") else 60)
         resp.headers["Content-Type"] = {"m3u8": "application/vnd.apple.mpegurl", "mp4": "audio/mp4",
                                         "m4s": "audio/mp4"}[name.rsplit(".", 1)[1]]
@@ -116,8 +157,10 @@ class Votes(MethodView):
     @votes_blp.arguments(VoteSchema)
     @votes_blp.response(202)
     def post(self, body, session_id: int):
-        """Vote on what the robots do next (signed-in listeners; one vote per round, a round is a bar)."""
+        """Vote on what the robots do next (signed-in listeners; one vote per round, a round is a bar). A
+        premium broadcast's session: its listeners only (403 ``premium_ticket_required``)."""
         ident = require_signed_in()
+        premium.require_listener(services(), ident, session_id)
         return service.cast_vote(services(), ident, session_id, body.get("parameter"), body.get("value"))
 
 
@@ -179,7 +222,9 @@ class Listen(MethodView):
     @blp.response(201)
     def post(self, session_id: int):
         """WebRTC signalling for a (signed-in) listener, step 1: Janus' offer for the session's broadcast,
-        and the listener id to answer with. 409 ``no_webrtc`` where the session is on HLS only."""
+        and the listener id to answer with. 409 ``no_webrtc`` where the session is on HLS only. A premium
+        broadcast's session: 403 ``premium_ticket_required`` without a ticket (or subscription, or grant)."""
+        premium.require_listener(services(), require_signed_in(), session_id)
         return service.listen_offer(services(), session_id)
 
 
@@ -190,6 +235,7 @@ class ListenAnswer(MethodView):
     @blp.response(200)
     def post(self, body, session_id: int, listener: str):
         """Step 2: the listener's SDP answer; malformed signalling is 400 ``malformed_signalling``."""
+        premium.require_listener(services(), require_signed_in(), session_id)
         return service.listen_answer(services(), session_id, listener, body.get("jsep"))
 
 
@@ -228,6 +274,8 @@ class BroadcastSchema(Schema):
     starts_at = fields.Raw(required=True, metadata={"description": "ISO 8601 with its offset, e.g. 2026-12-24T20:00:00Z"})
     params = fields.Raw(load_default=None, metadata={"description": "the session's parameters"})
     seed = fields.Raw(load_default=None)
+    premium = fields.Raw(load_default=None, metadata={"description": "true: listeners need a ticket (live:<id>), "
+                                                                    "a subscription or a grant"})
 
 
 class RescheduleSchema(Schema):
@@ -235,6 +283,7 @@ class RescheduleSchema(Schema):
     title = fields.Raw(load_default=None)
     params = fields.Raw(load_default=None)
     seed = fields.Raw(load_default=None)
+    premium = fields.Raw(load_default=None)
 
 
 class BroadcastListArgs(Schema):

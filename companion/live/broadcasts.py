@@ -38,6 +38,8 @@ EARLY = dt.timedelta(seconds=2)
 ACTIVE = ("scheduled", "starting", "live")
 START_FUNC = "jobs.broadcast.start_broadcast"
 LINK_FUNC = "jobs.broadcast.link_post"
+TICKET_FUNC = "jobs.broadcast.ticket_product"
+RECORDING_FUNC = "jobs.broadcast.link_recording"
 TITLE_MAX = 200
 
 
@@ -113,6 +115,15 @@ def _seed(value) -> int:
     return value
 
 
+def _premium(value) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput("premium is true (listeners need a ticket, a subscription or a grant) or false.",
+                           code="invalid_premium", details={"field": "premium"})
+    return value
+
+
 def _post_id(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise InvalidInput("wp_post_id is the performance post's id (a positive integer).",
@@ -130,13 +141,14 @@ def public(row: LiveBroadcast) -> dict:
     """What anyone may see: the countdown page's fields."""
     return {"id": row.id, "title": row.title, "starts_at": _iso(row.starts_at), "state": row.state,
             "session_id": row.session_id if row.state in ("live", "ended") else None,
-            "wp_post_id": row.wp_post_id,
+            "wp_post_id": row.wp_post_id, "premium": bool(row.premium),
             "reason": row.reason if row.state in ("failed", "cancelled") else ""}
 
 
 def full(row: LiveBroadcast) -> dict:
     """What the band and WordPress see besides."""
     return {**public(row), "session_id": row.session_id, "params": row.params, "seed": row.seed,
+            "recording_track_id": row.recording_track_id,
             "created_by": row.created_by, "wp_linked": row.wp_linked, "wp_error": row.wp_error,
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
 
@@ -171,11 +183,29 @@ def _sync(s, row: LiveBroadcast, database_url: str) -> None:
         row.state, row.reason = "failed", (f"{sess.error}: {sess.message}" if sess.message else sess.error)[:500]
 
 
+def recording_to_link(s, row: LiveBroadcast) -> int | None:
+    """The released recording (track id) an ended broadcast's post should show and does not yet: its
+    session's mix released (``POST /api/live/sessions/<id>/release``) and published (public or premium)."""
+    from companion.catalog.models import Track
+
+    if row.state != "ended" or row.session_id is None:
+        return None
+    sess = s.get(LiveSession, row.session_id)
+    if sess is None or sess.track_id is None or sess.track_id == row.recording_track_id:
+        return None
+    track = s.get(Track, sess.track_id)
+    return track.id if track is not None and track.release_state in ("public", "premium") else None
+
+
 def get(svc, broadcast_id: int, identity: Identity | None = None) -> dict:
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
         _sync(s, row, svc.config.database_url)
-        return full(row) if _sees_all(identity) else public(row)
+        out = full(row) if _sees_all(identity) else public(row)
+        pending = recording_to_link(s, row)
+    if pending is not None:
+        enqueue_recording(svc, broadcast_id)
+    return out
 
 
 def list_broadcasts(svc, identity: Identity | None = None, *, wp_post_id: int | None = None,
@@ -229,12 +259,14 @@ def _drop_scheduled(svc, broadcast_id: int, keep: str | None = None) -> None:
 
 
 def create(svc, identity: Identity, body: dict) -> dict:
-    """Schedule a broadcast: ``{wp_post_id, title, starts_at, params?, seed?}``."""
+    """Schedule a broadcast: ``{wp_post_id, title, starts_at, params?, seed?, premium?}`` (a premium
+    broadcast is heard by ticket holders, subscribers and grantees: companion/live/premium.py)."""
     may_schedule(identity)
     post_id = _post_id(body.get("wp_post_id"))
     title = _title(body.get("title"))
     when = parse_starts_at(body.get("starts_at"))
     params, seed = _params(body.get("params")), _seed(body.get("seed"))
+    is_premium = _premium(body.get("premium"))
     with svc.db.session() as s:
         other = s.scalar(sa.select(LiveBroadcast.id).where(LiveBroadcast.wp_post_id == post_id,
                                                           LiveBroadcast.state.in_(ACTIVE)))
@@ -242,7 +274,8 @@ def create(svc, identity: Identity, body: dict) -> dict:
             raise Conflict("This post has a broadcast scheduled already: reschedule or cancel it.",
                            code="broadcast_exists", details={"broadcast": other})
         row = LiveBroadcast(wp_post_id=post_id, title=title, starts_at=when, params=params, seed=seed,
-                            state="scheduled", reason="", created_by=_owner(identity), wp_linked=False, wp_error="")
+                            state="scheduled", reason="", created_by=_owner(identity), wp_linked=False, wp_error="",
+                            premium=is_premium)
         s.add(row)
         s.flush()
         broadcast_id = row.id
@@ -252,6 +285,8 @@ def create(svc, identity: Identity, body: dict) -> dict:
         with svc.db.session() as s:  # nothing half-written
             s.delete(s.get(LiveBroadcast, broadcast_id))
         raise
+    if is_premium:
+        enqueue_ticket(svc, broadcast_id)
     with svc.db.session() as s:
         return full(s.get(LiveBroadcast, broadcast_id))
 
@@ -271,8 +306,10 @@ def reschedule(svc, identity: Identity, broadcast_id: int, body: dict) -> dict:
         changes["params"] = _params(body["params"])
     if "seed" in body and body["seed"] is not None:
         changes["seed"] = _seed(body["seed"])
+    if "premium" in body and body["premium"] is not None:
+        changes["premium"] = _premium(body["premium"])
     if not changes:
-        raise InvalidInput("Send starts_at, title, params or seed to change.", code="nothing_to_change")
+        raise InvalidInput("Send starts_at, title, params, seed or premium to change.", code="nothing_to_change")
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
         if row.state != "scheduled":
@@ -289,6 +326,8 @@ def reschedule(svc, identity: Identity, broadcast_id: int, body: dict) -> dict:
                 s.get(LiveBroadcast, broadcast_id).starts_at = before
             raise
         _drop_scheduled(svc, broadcast_id, keep=new_job)
+    if changes.get("premium"):
+        enqueue_ticket(svc, broadcast_id)
     with svc.db.session() as s:
         return full(s.get(LiveBroadcast, broadcast_id))
 
@@ -409,6 +448,86 @@ def link_post(svc, broadcast_id: int, client=None) -> dict:
         raise
     note("", linked=True)
     return {"broadcast": broadcast_id, "linked": True, "session_id": session_id, "wp_post_id": post_id}
+
+
+def enqueue_recording(svc, broadcast_id: int) -> None:
+    """Queue the job that points the post at its released recording (retried while WordPress is away)."""
+    from rq import Retry
+
+    intervals = svc.config.retry_intervals
+    try:
+        svc.queue_for(RECORDING_FUNC).enqueue_call(
+            RECORDING_FUNC, args=(broadcast_id,), timeout=120, result_ttl=3600, failure_ttl=7 * 86400,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            description=f"link broadcast {broadcast_id}'s recording to its post")
+    except Exception:
+        log.warning("broadcast %s: could not queue the recording link", broadcast_id)
+
+
+def link_recording(svc, broadcast_id: int, client=None) -> dict:
+    """Point an ended broadcast's post at its released recording: the post's
+    ``scripthammer_recording_track`` meta (the companion's track id), so its live block shows the
+    recording's player instead of the ended live player. Idempotent; WordPress away raises (retried)."""
+    from companion.wordpress.client import WordPressClient, WordPressNotConfigured, WordPressRejected
+
+    with svc.db.session() as s:
+        row = _get(s, broadcast_id)
+        _sync(s, row, svc.config.database_url)
+        track_id = recording_to_link(s, row)
+        if track_id is None:
+            return {"broadcast": broadcast_id, "linked": row.recording_track_id}
+        post_id = row.wp_post_id
+    try:
+        client = client or WordPressClient.from_config(svc.config)
+        client.save_post("performance", post_id, {"meta": {"scripthammer_recording_track": track_id}})
+    except (WordPressNotConfigured, WordPressRejected) as exc:  # retrying will not help
+        return {"broadcast": broadcast_id, "linked": None, "error": exc.code}
+    with svc.db.session() as s:
+        s.get(LiveBroadcast, broadcast_id).recording_track_id = track_id
+    return {"broadcast": broadcast_id, "linked": track_id, "wp_post_id": post_id}
+
+
+def enqueue_ticket(svc, broadcast_id: int) -> None:
+    """Queue the job that makes a premium broadcast's ticket product in WooCommerce (retried with backoff).
+    Redis away: logged; the sweep (:func:`start_due`) queues it again."""
+    from rq import Retry
+
+    intervals = svc.config.retry_intervals
+    try:
+        svc.queue_for(TICKET_FUNC).enqueue_call(
+            TICKET_FUNC, args=(broadcast_id,), timeout=120, result_ttl=86400, failure_ttl=7 * 86400,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            description=f"ticket product of broadcast {broadcast_id}")
+    except Exception:
+        log.warning("broadcast %s: could not queue its ticket product", broadcast_id)
+
+
+def ticket_product(svc, broadcast_id: int, client=None) -> dict:
+    """Ask the plugin for a premium broadcast's ticket (a WooCommerce product of scope ``live:<id>``, priced
+    from the pricing's ``live`` model; made once) and record it, which gives the live player its "buy a
+    ticket" link. Nothing for a free broadcast or one with its product recorded; no WooCommerce: nothing
+    to sell. WordPress away raises (the job retries)."""
+    from companion.commerce.products import product_for
+    from companion.wordpress.client import WordPressClient, WordPressError, WordPressNotConfigured
+    from companion.wordpress.service import ensure_product
+
+    with svc.db.session() as s:
+        row = _get(s, broadcast_id)
+        if not row.premium:
+            return {"broadcast": broadcast_id, "ticket": None}
+        known = product_for(s, "live", broadcast_id)
+        if known is not None:
+            return {"broadcast": broadcast_id, "ticket": {"product_id": known.wc_product_id,
+                                                          "permalink": known.permalink, "created": False}}
+        title, post_id = row.title, row.wp_post_id
+    try:
+        client = client or WordPressClient.from_config(svc.config)
+    except WordPressNotConfigured as exc:
+        return {"broadcast": broadcast_id, "ticket": None, "error": exc.code}
+    made = ensure_product(svc, client, "live", broadcast_id, title, post_id)
+    if made is not None and str(made.get("error", "")).startswith(("http_5", "wordpress")):
+        raise WordPressError(made.get("message") or made["error"], code=str(made["error"])[:40])
+    return {"broadcast": broadcast_id, "ticket": made}
 
 
 def start_due(svc, now: dt.datetime | None = None) -> list[dict]:

@@ -87,6 +87,10 @@ class LiveBroadcast(Base):
     state: Mapped[str] = mapped_column(sa.String(20), default="scheduled", index=True)
     reason: Mapped[str] = mapped_column(sa.String(500), default="")  # why it failed (or was cancelled)
     session_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # premium: listening (WebRTC and HLS) needs a ticket (``live:<id>``), a subscription or a grant
+    premium: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # the released recording (a track) the post's scripthammer_recording_track meta names (None: not yet)
+    recording_track_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(sa.String(64))
     wp_linked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # the post's meta names the session
     wp_error: Mapped[str] = mapped_column(sa.String(500), default="")

@@ -184,6 +184,8 @@ def _min_price(svc, kind: str, item_id: int) -> str:
 
     with svc.db.session() as s:
         models = pricing.current(s, svc.config)
+        if kind == "live":  # a ticket to a premium broadcast
+            return models["models"]["live"]["minimum"]
         if kind == "album":
             album = s.get(Album, int(item_id))
             return pricing.album_price(models, len(album.tracks) if album is not None else 0)

@@ -81,12 +81,13 @@ export class BroadcastPlayer {
     this.countEl = h('span', { class: 'shp-broadcast-countdown', 'aria-hidden': 'true' });
     this.sayEl = h('p', { class: 'shp-broadcast-announce shp-sr', 'aria-live': 'polite', role: 'status' });
     this.msgEl = h('p', { class: 'shp-broadcast-message' });
+    this.premiumEl = h('p', { class: 'shp-broadcast-premium', hidden: true });
     this.liveHost = h('div', { class: 'shp-broadcast-live' });
     this.countdownBox = h('div', { class: 'shp-broadcast-countdown-box' },
       h('span', {}, 'Starts '), this.whenEl, h('span', {}, ' · in '), this.countEl);
     this.root = h('div', { class: 'shp-broadcast', 'data-state': '' },
       h('div', { class: 'shp-broadcast-head' }, this.titleEl),
-      this.countdownBox, this.msgEl, this.sayEl, this.liveHost);
+      this.countdownBox, this.premiumEl, this.msgEl, this.sayEl, this.liveHost);
     this.container.replaceChildren(this.root);
   }
 
@@ -105,6 +106,11 @@ export class BroadcastPlayer {
       this.whenEl.textContent = new Date(at).toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'short' });
     }
     const waiting = state === 'scheduled' || state === 'starting';
+    // a premium broadcast says so while it counts down (the live player says who may listen once live)
+    this.premiumEl.hidden = !(st.premium && waiting);
+    this.premiumEl.textContent = this.token
+      ? 'Premium broadcast: a ticket (or a subscription) lets you listen.'
+      : 'Premium broadcast: sign in and get a ticket (or a subscription) to listen.';
     this.countdownBox.hidden = !waiting || this.live !== null;
     if (MESSAGES[state] && !(state === 'ended' && this.live)) {
       const text = state === 'failed' && st.reason ? `${MESSAGES.failed} (${st.reason})` : MESSAGES[state];

@@ -7,6 +7,11 @@
 // listener is not signed in (listening over WebRTC needs a listener token; the HLS broadcast is
 // public), the signalling fails, ICE does not connect within a few seconds or fails later, or the
 // page asks for it (transport: 'hls', ?transport=hls).
+//
+// A premium broadcast's session (state.premium) plays only for a caller it lets in (state.access.allowed:
+// the band, a subscriber, a ticket holder): the state is polled with the listener token, and its hls is
+// then the listener's own signed playlist. Anyone else sees why (sign in / buy a ticket, with the
+// ticket's link) instead of a player. An ended session whose recording was released links to it.
 import Hls from 'hls.js/dist/hls.light.mjs';
 import { authHeaders } from './access.js';
 import { h } from './format.js';
@@ -59,12 +64,14 @@ export class LivePlayer {
     this.voteMsg = h('p', { class: 'shp-live-vote-msg', 'aria-live': 'polite' });
     this.appliedEl = h('ol', { class: 'shp-live-applied' });
     this.meter = h('span', { class: 'shp-live-meter' }, h('span', { class: 'shp-live-meter-fill' }));
+    this.lockEl = h('p', { class: 'shp-live-locked', role: 'status', hidden: true });
+    this.recordingEl = h('p', { class: 'shp-live-recording', hidden: true });
     this.playBtn = h('button', { type: 'button', class: 'shp-live-play', hidden: true, onclick: () => this.resume() }, 'Listen');
     this.root = h('div', { class: 'shp-live', 'data-status': 'starting', 'data-transport': '' },
       h('div', { class: 'shp-live-head' },
         h('strong', { class: 'shp-live-title' }, `Live session ${this.id}`), ' ',
         this.statusEl, ' ', this.transportEl, ' ', this.barEl, ' ', this.meter, ' ', this.playBtn),
-      this.paramsEl, this.ballotEl, this.voteMsg,
+      this.lockEl, this.recordingEl, this.paramsEl, this.ballotEl, this.voteMsg,
       h('div', { class: 'shp-live-applied-box' }, h('span', {}, 'What the votes changed:'), this.appliedEl),
       this.audio);
     this.container.replaceChildren(this.root);
@@ -98,6 +105,7 @@ export class LivePlayer {
     const text = { starting: 'Starting…', live: 'Live', ended: 'Ended' }[status];
     this.statusEl.textContent = status === 'ended' && st && st.status === 'failed' ? `Ended (${st.message || st.error})` : text;
     if (!st) return;
+    this.renderAccess(st, status);
     this.barEl.textContent = `bar ${st.bar ?? 0}`;
     this.barEl.dataset.bar = String(st.bar ?? 0);
     this.paramsEl.replaceChildren();
@@ -121,10 +129,45 @@ export class LivePlayer {
     for (const b of this.ballotEl.querySelectorAll('button')) b.disabled = !this.token || status !== 'live';
   }
 
+  locked() {
+    const st = this.state;
+    return Boolean(st && st.premium && st.access && !st.access.allowed);
+  }
+
+  renderAccess(st, status) {
+    if (this.locked()) {
+      const why = st.access.why === 'sign_in' || !this.token ? 'sign_in' : 'ticket';
+      this.lockEl.replaceChildren(why === 'sign_in'
+        ? 'This broadcast is premium: sign in, then buy a ticket (or subscribe) to listen.'
+        : 'This broadcast is premium: buy a ticket (or subscribe) to listen.');
+      if (st.access.buy_url) {
+        this.lockEl.append(' ', h('a', { class: 'shp-live-buy', href: st.access.buy_url, target: '_top' }, 'Buy a ticket'));
+      }
+      this.lockEl.dataset.why = why;
+      this.lockEl.hidden = false;
+      this.root.dataset.locked = why;
+      if (this.transport) this.stopMedia();
+    } else {
+      this.lockEl.hidden = true;
+      delete this.root.dataset.locked;
+    }
+    if (status === 'ended' && st.track_id && st.recording_released) {
+      const href = `${this.api}/embed/track/${st.track_id}`;
+      this.recordingEl.replaceChildren('The broadcast has ended. ',
+        h('a', { class: 'shp-live-recording-link', href, 'data-track': String(st.track_id) }, 'Hear the recording'));
+      this.recordingEl.hidden = false;
+    } else if (status === 'ended') {
+      this.recordingEl.textContent = 'The broadcast has ended; its recording is not released yet.';
+      this.recordingEl.hidden = false;
+    } else {
+      this.recordingEl.hidden = true;
+    }
+  }
+
   async poll() {
     while (!this.stopped) {
       try {
-        const r = await fetch(this.url(''), { cache: 'no-store' });
+        const r = await fetch(this.url(''), { cache: 'no-store', headers: authHeaders(this.token) });
         if (r.ok) {
           const first = !this.state || !this.state.ballot;
           this.state = await r.json();
@@ -133,7 +176,7 @@ export class LivePlayer {
         }
       } catch { /* try again */ }
       const status = statusOf(this.state);
-      if (status === 'live' && !this.transport && !this.connecting) this.connect();
+      if (status === 'live' && !this.transport && !this.connecting && !this.locked()) this.connect();
       if (status === 'ended') { this.stopMedia(); return; }
       await new Promise((res) => { setTimeout(res, POLL_MS); });
     }

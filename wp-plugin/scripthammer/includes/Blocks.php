@@ -20,6 +20,8 @@ final class Blocks {
 	public const LIVE   = 'scripthammer/live';
 	/** A performance post's live session on the companion (its /embed/live/<id>). */
 	public const META_LIVE_SESSION = 'scripthammer_live_session';
+	/** The companion's track id of a performance's released recording (the companion writes it). */
+	public const META_RECORDING_TRACK = 'scripthammer_recording_track';
 	/** Seconds a page's listener token lives (a reload mints another). */
 	public const LISTENER_TOKEN_TTL = 1800;
 
@@ -137,7 +139,19 @@ final class Blocks {
 		$session   = absint( $attrs['session'] ?? 0 );
 		$broadcast = 0;
 		$post      = get_post();
+		wp_enqueue_style( 'scripthammer-front' );
 		if ( $session <= 0 && $post && PostTypes::PERFORMANCE === $post->post_type ) {
+			// The broadcast has ended and its recording is released: the post plays the recording.
+			$recording = absint( get_post_meta( $post->ID, self::META_RECORDING_TRACK, true ) );
+			$base      = Settings::companion_public_url();
+			if ( $recording > 0 && '' !== $base ) {
+				return sprintf(
+					'<figure class="scripthammer-player scripthammer-live wp-block-scripthammer-live" data-kind="recording" data-companion-id="%1$d"><iframe src="%2$s" title="%3$s" width="100%%" height="360" allow="autoplay" referrerpolicy="no-referrer-when-downgrade"></iframe></figure>',
+					$recording,
+					esc_url( $base . '/embed/track/' . $recording . self::listener_fragment() ),
+					esc_attr__( 'ScriptHammer player: the performance\'s recording', 'scripthammer' )
+				);
+			}
 			$session = absint( get_post_meta( $post->ID, self::META_LIVE_SESSION, true ) );
 			// No session yet: the post's scheduled broadcast counts down (and turns live by itself).
 			$broadcast = $session > 0 ? 0 : absint( get_post_meta( $post->ID, Broadcasts::META_BROADCAST, true ) );

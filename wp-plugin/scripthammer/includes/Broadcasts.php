@@ -4,7 +4,9 @@
  * to the companion through its signed client, which schedules, reschedules or cancels the broadcast; the
  * broadcast's id is kept in the post's scripthammer_broadcast meta. At the start the companion writes the
  * live session into scripthammer_live_session, and the post's live block switches from the countdown
- * (/embed/broadcast/<id>) to the live player (/embed/live/<session>).
+ * (/embed/broadcast/<id>) to the live player (/embed/live/<session>). A broadcast marked premium in the box
+ * is heard only by fans with a ticket (the companion has the plugin make its WooCommerce product, priced
+ * from the "live" price model), a subscription or a grant.
  *
  * @package ScriptHammer
  */
@@ -131,6 +133,13 @@ final class Broadcasts {
 			/* translators: %s: the site's timezone */
 			esc_html( sprintf( __( 'In the site\'s timezone (%s). Saved with the post.', 'scripthammer' ), wp_timezone_string() ) )
 		);
+		$premium = is_array( $current ) && ! empty( $current['premium'] );
+		printf(
+			'<p><label><input type="checkbox" id="scripthammer-broadcast-premium" name="scripthammer_broadcast_premium" value="1"%1$s%2$s /> %3$s</label></p>',
+			checked( $premium, true, false ),
+			$disabled, // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- a constant attribute.
+			esc_html__( 'Premium: listeners need a ticket (sold in the shop) or a subscription', 'scripthammer' )
+		);
 		if ( 'scheduled' === $state && $may ) {
 			echo '<p><label><input type="checkbox" name="scripthammer_broadcast_cancel" value="1" /> ' . esc_html__( 'Cancel the broadcast', 'scripthammer' ) . '</label></p>';
 		}
@@ -160,7 +169,8 @@ final class Broadcasts {
 		$result = self::apply(
 			(int) $post_id,
 			sanitize_text_field( wp_unslash( $_POST['scripthammer_broadcast_start'] ?? '' ) ),
-			! empty( $_POST['scripthammer_broadcast_cancel'] )
+			! empty( $_POST['scripthammer_broadcast_cancel'] ),
+			! empty( $_POST['scripthammer_broadcast_premium'] )
 		);
 		if ( null !== $result ) {
 			set_transient( self::notice_key( (int) $post_id ), $result, 300 );
@@ -173,9 +183,10 @@ final class Broadcasts {
 	 * @param int    $post_id The performance.
 	 * @param string $start   The start time in the site's timezone ('' leaves it alone).
 	 * @param bool   $cancel  Cancel it.
+	 * @param bool   $premium Premium: listeners need a ticket, a subscription or a grant.
 	 * @return array{type:string,text:string}|null The notice for the editor (null: nothing changed).
 	 */
-	public static function apply( int $post_id, string $start, bool $cancel ): ?array {
+	public static function apply( int $post_id, string $start, bool $cancel, bool $premium = false ): ?array {
 		$client   = Companion::from_settings();
 		$existing = absint( get_post_meta( $post_id, self::META_BROADCAST, true ) );
 		if ( $cancel ) {
@@ -204,7 +215,8 @@ final class Broadcasts {
 			return array( 'type' => 'warning', 'text' => __( 'The broadcast is on air: it can no longer be rescheduled.', 'scripthammer' ) );
 		}
 		if ( 'scheduled' === $state ) {
-			if ( ( $current['starts_at'] ?? '' ) === $utc && ( $current['title'] ?? '' ) === $title ) {
+			if ( ( $current['starts_at'] ?? '' ) === $utc && ( $current['title'] ?? '' ) === $title
+				&& ! empty( $current['premium'] ) === $premium ) {
 				return null;
 			}
 			$done = $client->request(
@@ -213,6 +225,7 @@ final class Broadcasts {
 				array(
 					'starts_at' => $utc,
 					'title'     => $title,
+					'premium'   => $premium,
 				)
 			);
 			return is_wp_error( $done ) ? self::error( $done ) : array( 'type' => 'success', 'text' => __( 'The broadcast is rescheduled.', 'scripthammer' ) );
@@ -224,6 +237,7 @@ final class Broadcasts {
 				'wp_post_id' => $post_id,
 				'title'      => $title,
 				'starts_at'  => $utc,
+				'premium'    => $premium,
 			),
 			array( 201 )
 		);

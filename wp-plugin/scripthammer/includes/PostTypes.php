@@ -130,6 +130,7 @@ final class PostTypes {
 			self::META_ISWC         => array( 'types' => array( self::TRACK ), 'type' => 'string', 'default' => '', 'description' => 'The work\'s ISWC (T-DDD.DDD.DDD-C).' ),
 			// Public: anyone may read a broadcast's countdown and a live session's state on the companion.
 			Blocks::META_LIVE_SESSION => array( 'types' => array( self::PERFORMANCE ), 'type' => 'integer', 'default' => 0, 'description' => 'The companion\'s live session this performance broadcasts (the companion writes it when a scheduled broadcast starts).' ),
+			Blocks::META_RECORDING_TRACK => array( 'types' => array( self::PERFORMANCE ), 'type' => 'integer', 'default' => 0, 'description' => 'The companion\'s track of this performance\'s released recording (the companion writes it once the broadcast ended and the recording is published): the live block plays it.' ),
 			Broadcasts::META_BROADCAST => array( 'types' => array( self::PERFORMANCE ), 'type' => 'integer', 'default' => 0, 'description' => 'The companion\'s scheduled broadcast of this performance (its countdown before the start).' ),
 		);
 		foreach ( $fields as $key => $def ) {

@@ -7,6 +7,11 @@
  * REST API and webhooks show: the plugin adds "scripthammer_scope" to them (and "scripthammer_days" for
  * the fixed-term membership), which is how the companion knows what a fan bought.
  *
+ * A premium broadcast's ticket is such a product too (kind "live", scope "live:<broadcast id>"): the
+ * companion asks for it when the broadcast is scheduled premium, priced from its "live" price model; a
+ * paid order's line item then carries "scripthammer_scope": "live:<id>", and the companion lets the buyer
+ * listen to that broadcast (a refund takes it back).
+ *
  * The downloads themselves are never in WooCommerce: the companion's player lists them, signed for the
  * fan, on the item's page.
  *
@@ -44,7 +49,7 @@ final class ReleaseProducts {
 	 * Create the item's product, or update the one made before (name, link; the price the shop owner may
 	 * have changed stays). Idempotent.
 	 *
-	 * @param string $kind         track or album.
+	 * @param string $kind         track, album or live (a premium broadcast's ticket).
 	 * @param int    $companion_id The companion's id.
 	 * @param string $title        The item's title.
 	 * @param int    $post_id      The item's post on this site (0: unknown).
@@ -56,8 +61,8 @@ final class ReleaseProducts {
 		if ( ! Commerce::woocommerce_active() ) {
 			return new WP_Error( 'scripthammer_woocommerce_inactive', __( 'WooCommerce is not active on this site: nothing is for sale.', 'scripthammer' ), array( 'status' => 409 ) );
 		}
-		if ( ! in_array( $kind, array( 'track', 'album' ), true ) || $companion_id <= 0 ) {
-			return new WP_Error( 'scripthammer_bad_body', __( 'Send {"kind": "track"|"album", "id": <companion id>, "title": ...}.', 'scripthammer' ), array( 'status' => 400 ) );
+		if ( ! in_array( $kind, array( 'track', 'album', 'live' ), true ) || $companion_id <= 0 ) {
+			return new WP_Error( 'scripthammer_bad_body', __( 'Send {"kind": "track"|"album"|"live", "id": <companion id>, "title": ...}.', 'scripthammer' ), array( 'status' => 400 ) );
 		}
 		$scope   = $kind . ':' . $companion_id;
 		$id      = self::find( $scope );
@@ -66,27 +71,41 @@ final class ReleaseProducts {
 		if ( ! $product ) {
 			return new WP_Error( 'scripthammer_product_broken', __( 'The product of this item cannot be read.', 'scripthammer' ), array( 'status' => 500 ) );
 		}
-		$name = 'album' === $kind
+		if ( 'live' === $kind ) {
+			/* translators: %s: the broadcast's title */
+			$name = sprintf( __( '%s (live broadcast ticket)', 'scripthammer' ), $title );
+		} elseif ( 'album' === $kind ) {
 			/* translators: %s: album title */
-			? sprintf( __( '%s (album)', 'scripthammer' ), $title )
-			: $title;
+			$name = sprintf( __( '%s (album)', 'scripthammer' ), $title );
+		} else {
+			$name = $title;
+		}
 		$product->set_name( '' !== $title ? $name : $scope );
 		$link = $post_id > 0 ? get_permalink( $post_id ) : '';
 		$product->set_short_description(
-			$link
+			'live' === $kind
+				? ( $link
+					/* translators: %s: link to the performance page */
+					? sprintf( __( 'A ticket to the premium live broadcast. Sign in with this account and listen on <a href="%s">its page</a> when it goes live.', 'scripthammer' ), esc_url( $link ) )
+					: __( 'A ticket to the premium live broadcast. Sign in with this account and listen on its page when it goes live.', 'scripthammer' ) )
+				: ( $link
 				/* translators: %s: link to the track or album page */
 				? sprintf( __( 'Name your price. Listen and download in the player on <a href="%s">its page</a> once you are signed in.', 'scripthammer' ), esc_url( $link ) )
-				: __( 'Name your price. Listen and download in the player once you are signed in.', 'scripthammer' )
+				: __( 'Name your price. Listen and download in the player once you are signed in.', 'scripthammer' ) )
 		);
 		if ( $created ) {
 			$min = is_numeric( $min_price ) ? (float) $min_price : (float) Settings::get( 'album' === $kind ? 'album_price' : 'track_price' );
 			$min = number_format( max( 0.0, $min ), 2, '.', '' );
 			$product->set_status( 'publish' );
 			$product->set_virtual( true );
-			$product->set_downloadable( true );
+			$product->set_downloadable( 'live' !== $kind );
 			$product->set_sold_individually( true );
 			$product->set_regular_price( $min );
-			$product->set_purchase_note( __( 'Your downloads are in the player on the track\'s or album\'s page: sign in with this account and open it.', 'scripthammer' ) );
+			$product->set_purchase_note(
+				'live' === $kind
+					? __( 'Your ticket is on this account: sign in and open the performance page when the broadcast goes live.', 'scripthammer' )
+					: __( 'Your downloads are in the player on the track\'s or album\'s page: sign in with this account and open it.', 'scripthammer' )
+			);
 			$product->update_meta_data( Commerce::PRODUCT_META, self::KIND );
 			$product->update_meta_data( self::SCOPE_META, $scope );
 			$product->update_meta_data( self::MIN_PRICE_META, $min );
