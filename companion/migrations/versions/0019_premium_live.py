@@ -1,15 +1,15 @@
 """premium live: a scheduled broadcast may be premium (its listeners need a ticket, a subscription or a grant);
 the released recording a broadcast's WordPress post was pointed at
 
-Revision ID: 0016_premium_live
-Revises: 0015_broadcasts
+Revision ID: 0019_premium_live
+Revises: 0018_feedback
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0016_premium_live"
-down_revision = "0015_broadcasts"
+revision = "0019_premium_live"
+down_revision = "0018_feedback"
 branch_labels = None
 depends_on = None
 
