@@ -107,6 +107,18 @@ def part_jobs(comp: Composition) -> list[PartJob]:
 
 # --------------------------------------------------------------------------- the bare tools
 
+def at_once(fn, groups: list[list[PartJob]], errors: list) -> None:
+    """``fn(i, group)`` for every group at once (a thread each: the bare tools run as one process per
+    group); the first error any of them recorded in ``errors`` is raised."""
+    threads = [threading.Thread(target=fn, args=(i, g)) for i, g in enumerate(groups)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def bare_fluidsynth(comp: Composition, work: Path, groups: list[list[PartJob]], stems: bool = True) -> None:
     """``fluidsynth`` per group (the groups at once), on the MIDI our engine plays for them. With ``stems``
     (the headline anchor) each part of a group is its own run and its own WAV, one after the other in
@@ -133,13 +145,7 @@ def bare_fluidsynth(comp: Composition, work: Path, groups: list[list[PartJob]], 
                 run(f"{i}-{j.part}", [j])
         else:
             run(str(i), group)
-    threads = [threading.Thread(target=group_run, args=(i, g)) for i, g in enumerate(groups)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    at_once(group_run, groups, errors)
 
 
 def bare_fluidsynth_mix(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
@@ -171,15 +177,9 @@ def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]
             out.mkdir(exist_ok=True)
             supriya.render(score, output_file_path=str(out / "bare-sc.wav"), header_format="WAV", duration=duration,
                            render_directory_path=str(out))
-        except BaseException as exc:  # noqa: BLE001 - raised below
+        except BaseException as exc:  # noqa: BLE001 - raised by at_once
             errors.append(exc)
-    threads = [threading.Thread(target=one, args=(i, g)) for i, g in enumerate(groups)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    at_once(one, groups, errors)
 
 
 def ours(comp: Composition, work: Path, engine: str, workers: int):

@@ -405,18 +405,24 @@ def start(svc, broadcast_id: int, now: dt.datetime | None = None) -> dict:
     return {"broadcast": broadcast_id, "started": True, "state": "starting", "session_id": session_id}
 
 
-def enqueue_link(svc, broadcast_id: int) -> None:
-    """Queue the job that writes the session into the WordPress post (retried with backoff)."""
+def _enqueue_retried(svc, func: str, broadcast_id: int, description: str, result_ttl: int) -> None:
+    """Queue one of the broadcast's follow-up jobs, retried with the configured backoff; Redis away is
+    logged, not raised (the broadcast's own state is already stored, and the sweep queues it again)."""
     from rq import Retry
 
     intervals = svc.config.retry_intervals
     try:
-        svc.queue_for(LINK_FUNC).enqueue_call(
-            LINK_FUNC, args=(broadcast_id,), timeout=120, result_ttl=86400, failure_ttl=7 * 86400,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            description=f"link broadcast {broadcast_id} to its post")
-    except Exception:  # the broadcast is live in the companion; a later start_due sweep links it
-        log.exception("broadcast %s: could not queue the WordPress link", broadcast_id)
+        svc.queue_for(func).enqueue_call(
+            func, args=(broadcast_id,), timeout=120, result_ttl=result_ttl, failure_ttl=7 * 86400,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None, description=description)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("broadcast %s: could not queue %s", broadcast_id, description)
+
+
+def enqueue_link(svc, broadcast_id: int) -> None:
+    """Queue the job that writes the session into the WordPress post (retried with backoff). Redis away:
+    the broadcast is live in the companion; a later start_due sweep links it."""
+    _enqueue_retried(svc, LINK_FUNC, broadcast_id, f"link broadcast {broadcast_id} to its post", result_ttl=86400)
 
 
 def link_post(svc, broadcast_id: int, client=None) -> dict:
@@ -452,16 +458,8 @@ def link_post(svc, broadcast_id: int, client=None) -> dict:
 
 def enqueue_recording(svc, broadcast_id: int) -> None:
     """Queue the job that points the post at its released recording (retried while WordPress is away)."""
-    from rq import Retry
-
-    intervals = svc.config.retry_intervals
-    try:
-        svc.queue_for(RECORDING_FUNC).enqueue_call(
-            RECORDING_FUNC, args=(broadcast_id,), timeout=120, result_ttl=3600, failure_ttl=7 * 86400,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            description=f"link broadcast {broadcast_id}'s recording to its post")
-    except Exception:
-        log.warning("broadcast %s: could not queue the recording link", broadcast_id)
+    _enqueue_retried(svc, RECORDING_FUNC, broadcast_id, f"link broadcast {broadcast_id}'s recording to its post",
+                     result_ttl=3600)
 
 
 def link_recording(svc, broadcast_id: int, client=None) -> dict:
@@ -490,16 +488,7 @@ def link_recording(svc, broadcast_id: int, client=None) -> dict:
 def enqueue_ticket(svc, broadcast_id: int) -> None:
     """Queue the job that makes a premium broadcast's ticket product in WooCommerce (retried with backoff).
     Redis away: logged; the sweep (:func:`start_due`) queues it again."""
-    from rq import Retry
-
-    intervals = svc.config.retry_intervals
-    try:
-        svc.queue_for(TICKET_FUNC).enqueue_call(
-            TICKET_FUNC, args=(broadcast_id,), timeout=120, result_ttl=86400, failure_ttl=7 * 86400,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            description=f"ticket product of broadcast {broadcast_id}")
-    except Exception:
-        log.warning("broadcast %s: could not queue its ticket product", broadcast_id)
+    _enqueue_retried(svc, TICKET_FUNC, broadcast_id, f"ticket product of broadcast {broadcast_id}", result_ttl=86400)
 
 
 def ticket_product(svc, broadcast_id: int, client=None) -> dict:
