@@ -353,7 +353,8 @@ class Studio {
       try {
         const r = await this.api.check(this.model.branch, this.model.version.id, this.work.changes());
         this.root.dataset.checked = 'ok';
-        if (r.stale) this.status('Someone committed meanwhile: committing will offer to rebase your edit.', 'warn');
+        // stale: say so, unless the live update already told who committed what (its message is the better one)
+        if (r.stale && this.root.dataset.lastLive !== r.head) this.status('Someone committed meanwhile: committing will offer to rebase your edit.', 'warn');
       } catch (err) {
         this.root.dataset.checked = err.code;
         this.fail(err);
