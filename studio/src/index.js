@@ -350,12 +350,16 @@ class Studio {
   scheduleCheck() {
     clearTimeout(this.checkTimer);
     this.checkTimer = setTimeout(async () => {
+      const parent = this.model.version.id;
       try {
-        const r = await this.api.check(this.model.branch, this.model.version.id, this.work.changes());
+        const r = await this.api.check(this.model.branch, parent, this.work.changes());
+        // an answer about a version no longer shown (our own commit, or a reload, came first) says nothing now
+        if (this.committing || this.model.version.id !== parent || this.own.has(r.head)) return;
         this.root.dataset.checked = 'ok';
         // stale: say so, unless the live update already told who committed what (its message is the better one)
         if (r.stale && this.root.dataset.lastLive !== r.head) this.status('Someone committed meanwhile: committing will offer to rebase your edit.', 'warn');
       } catch (err) {
+        if (this.committing || this.model.version.id !== parent) return;
         this.root.dataset.checked = err.code;
         this.fail(err);
       }

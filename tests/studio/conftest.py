@@ -160,8 +160,15 @@ def status(page) -> dict:
 
 
 def wait_status(page, pred_js: str, timeout=15000):
-    page.wait_for_function(f"(() => {{ const s = document.getElementById('status'); return {pred_js}; }})()",
-                           timeout=timeout)
+    """Wait for the status line to satisfy ``pred_js`` (``s`` is the element); a timeout says what it said."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"(() => {{ const s = document.getElementById('status'); return {pred_js}; }})()",
+                               timeout=timeout)
+    except PlaywrightTimeout:
+        live = page.evaluate("document.getElementById('status').dataset.live || ''")
+        raise AssertionError(f"the status never matched {pred_js}: it says {status(page)} (live: {live!r})") from None
 
 
 def pytest_configure(config):
