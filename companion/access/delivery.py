@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import posixpath
+import threading
 import time
 
 import sqlalchemy as sa
@@ -65,6 +66,53 @@ def classify(db, key: str) -> list[ObjectRef]:
             for role, state, item_type, item_id in conn.execute(_CLASSIFY, {"keys": keys}) if state is not None]
 
 
+class PublicKeys:
+    """Keys found public, remembered by this process for ``ttl`` seconds (the /media hot path: a public
+    segment, playlist or peaks file is then served without a database round trip).
+
+    Only "public" is remembered, never "private": a key that turns public is served as soon as the
+    catalog says so. A change to a track, album or the object index flushed by any session of this
+    process forgets everything at once; another process sees it within ``ttl`` (public objects are
+    already cached an hour by browsers and CDNs, PUBLIC_CACHE in companion/storage/api.py)."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def known(self, key: str) -> bool:
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until < self.clock():
+            self._until.pop(key, None)
+            return False
+        return True
+
+    def remember(self, key: str, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._until) >= 50_000:  # bounded: a crawl over many keys cannot grow it without end
+                self._until.clear()
+            self._until[key] = self.clock() + ttl
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+PUBLIC_KEYS = PublicKeys()
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _forget_public_keys(session, _ctx) -> None:
+    for obj in (*session.dirty, *session.deleted, *session.new):
+        if isinstance(obj, (Track, Album, CatalogObject)):
+            PUBLIC_KEYS.forget_all()
+            return
+
+
 def guest_scope(ident: Identity) -> tuple[frozenset[int], frozenset[int]]:
     """(track ids, album ids) a guest token names; empty for everyone else (no scope: nothing)."""
     if ident.role != "guest":
@@ -79,11 +127,13 @@ def guest_scope(ident: Identity) -> tuple[frozenset[int], frozenset[int]]:
     return ids("tracks"), ids("albums")
 
 
-def may_fetch_unsigned(db, key: str, ident: Identity) -> bool:
+def may_fetch_unsigned(db, key: str, ident: Identity, *, remember_seconds: float = 0) -> bool:
     """May an unsigned request for ``key`` be answered? Public objects for anyone; private ones only
-    for the band (band.read_private) and for guests whose token names the item, by their token."""
+    for the band (band.read_private) and for guests whose token names the item, by their token.
+    ``remember_seconds``: keep a public verdict that long in :data:`PUBLIC_KEYS`."""
     refs = classify(db, key)
     if any(r.public for r in refs):
+        PUBLIC_KEYS.remember(key, remember_seconds)
         return True
     if not ident.authenticated:
         return False

@@ -24,7 +24,7 @@ import time
 from flask import Response, jsonify, redirect, request, send_file
 from flask_smorest import Blueprint
 
-from companion.access.delivery import may_fetch_unsigned
+from companion.access.delivery import PUBLIC_KEYS, may_fetch_unsigned
 from companion.access.playlists import listener_playlist
 from companion.media import abstreams
 from companion.access.signing import SignedQuery, signer_for
@@ -87,10 +87,10 @@ def get_object(key: str):
         raise _not_found() from None
     svc = services()
     signed = _signature(key)
-    if signed is None:
+    if signed is None and not PUBLIC_KEYS.known(key):
         ident = current_identity()
         with svc.db.engine.connect() as conn:  # one read: a bare connection, no session
-            if not may_fetch_unsigned(conn, key, ident):
+            if not may_fetch_unsigned(conn, key, ident, remember_seconds=svc.config.public_key_cache_seconds):
                 raise _not_found()
     if signed is not None and key.endswith(".m3u8"):
         return _listener_playlist(svc, key, signed)

@@ -342,6 +342,45 @@ def test_state_changes_take_effect_on_the_next_request(catalog):
     assert fetch(cat, mp3)[0] == 200
 
 
+def test_a_change_made_elsewhere_is_seen_within_the_public_key_window(catalog, monkeypatch):
+    """A /media process remembers a public key public_key_cache_seconds (no database round trip per
+    segment); a change made by another process (here: straight in the database, no session of this
+    one) is seen once that window passes, and a key found private is never remembered."""
+    import sqlalchemy as sa
+
+    from companion.access.delivery import PUBLIC_KEYS
+
+    cat = catalog
+    now = [1000.0]
+    monkeypatch.setattr(PUBLIC_KEYS, "clock", lambda: now[0])
+    PUBLIC_KEYS.forget_all()
+    pub = cat.client.get(f"/api/tracks/{cat.tracks[PUBLIC]}").get_json()
+    mp3 = media_path(next(r["url"] for r in pub["renditions"] if r["name"] == "mp3-320"))
+    window = cat.config.public_key_cache_seconds
+    served = 302 if cat.store_kind == "s3" else 200  # S3: a redirect to a presigned URL
+    assert window > 0
+    other = sa.create_engine(cat.config.database_url)  # another process's connection
+    set_state = sa.text("UPDATE tracks SET release_state = :s WHERE id = :id")
+    try:
+        assert cat.client.get(mp3).status_code == served
+        with other.begin() as conn:
+            conn.execute(set_state, {"s": "premium", "id": cat.tracks[PUBLIC]})
+        now[0] += window / 2
+        assert cat.client.get(mp3).status_code == served  # still inside the window
+        now[0] += window
+        assert cat.client.get(mp3).status_code == 404  # the window passed: the catalog is asked again
+        now[0] += window / 2
+        assert cat.client.get(mp3).status_code == 404  # ...and "private" was not remembered as anything
+        with other.begin() as conn:
+            conn.execute(set_state, {"s": "public", "id": cat.tracks[PUBLIC]})
+        assert cat.client.get(mp3).status_code == served  # public again: served at once
+    finally:
+        with other.begin() as conn:
+            conn.execute(set_state, {"s": "public", "id": cat.tracks[PUBLIC]})
+        other.dispose()
+        PUBLIC_KEYS.forget_all()
+
+
 @pytest.mark.parametrize("catalog", ["s3"], indirect=True)
 def test_s3_presigned_redirects_are_made_per_request_and_expire_with_the_signature(catalog, fan_with_purchase):
     cat = catalog
