@@ -1,14 +1,8 @@
 """Albums, tracks, renditions and uploads."""
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, validate
@@ -21,7 +15,8 @@ from companion.band.auth import current_identity, require, require_track_scope
 from companion.catalog import service
 from companion.catalog.models import RELEASE_STATES, Album, Track
 from companion.catalog.shapes import AlbumSchema, TrackSchema, album_out, track_out, visible_tracks
-from companion.errors import InvalidInput, NotFound, PayloadTooLarge
+from companion.errors import NotFound
+from companion.uploads import received
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Albums, tracks, renditions and uploads.")
 
@@ -247,45 +242,9 @@ class TrackUpload(MethodView):
             service.get_track(s, track_id)
         from companion.catalog.uploads import accept_upload
 
-        tmp_dir = svc.config.work_dir / "uploads"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="up-")
-        os.close(fd)
-        try:
-            filename, sha = _receive(Path(tmp), svc.config.max_upload_bytes)
-            job_id, track = accept_upload(svc, track_id, Path(tmp), filename, sha,
+        with received(svc, svc.config.max_upload_bytes, prefix="up-", what="the recording", example="song.wav") as up:
+            job_id, track = accept_upload(svc, track_id, up.path, up.filename, up.sha256,
                                           created_by=ident.member_id or ident.name, viewer=viewer)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         return {"job_id": job_id, "job_url": f"/api/jobs/{job_id}", "track": track}
 
 
-def _receive(dest: Path, limit: int) -> tuple[str, str]:
-    """Write the request's file to ``dest`` (never more than ``limit`` bytes); its name and SHA-256."""
-    h = hashlib.sha256()
-    total = 0
-    if request.mimetype == "multipart/form-data":
-        f = request.files.get("file")
-        if f is None or not f.filename:
-            raise InvalidInput("Send the recording in a form field named 'file'.", code="file_missing")
-        filename, stream = f.filename, f.stream
-    else:
-        filename = request.args.get("filename") or request.headers.get("X-Filename") or ""
-        if not filename:
-            raise InvalidInput("Name the file: add ?filename=song.wav (or use a multipart 'file' field).",
-                               code="filename_missing")
-        stream = request.stream
-    filename = os.path.basename(filename.replace("\\", "/"))[:200]
-    with open(dest, "wb") as out:
-        while True:
-            chunk = stream.read(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise PayloadTooLarge(f"The upload is larger than the {limit // (1024 * 1024)} MB this companion accepts.",
-                                      details={"limit_bytes": limit})
-            h.update(chunk)
-            out.write(chunk)
-    return filename, h.hexdigest()

@@ -19,14 +19,10 @@
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from pathlib import Path
 
 import functools
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -34,10 +30,11 @@ from marshmallow import Schema, fields, validate
 from companion.access.guard import requires
 from companion.access.identity import listener_id_of
 from companion.band.auth import current_identity, require
-from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from companion.errors import Conflict, Forbidden, NotFound, Unauthorized
 from companion.rights import ledger, service
 from companion.rights.models import Delivery, Edition
 from companion.services import current as services
+from companion.uploads import received
 
 blp = Blueprint("rights", __name__, url_prefix="/api/rights",
                 description="Watermarks, the detector, numbered editions and the ownership log.")
@@ -116,26 +113,6 @@ def listener_first(view):
     return guarded
 
 
-def _receive(dest: Path, limit: int) -> None:
-    if request.mimetype == "multipart/form-data":
-        f = request.files.get("file")
-        if f is None:
-            raise InvalidInput("Send the suspect file in a form field named 'file'.", code="file_missing")
-        stream = f.stream
-    else:
-        stream = request.stream
-    total = 0
-    with open(dest, "wb") as out:
-        while chunk := stream.read(1 << 20):
-            total += len(chunk)
-            if total > limit:
-                raise PayloadTooLarge(f"The file is larger than the {limit // (1024 * 1024)} MB this companion accepts.",
-                                      details={"limit_bytes": limit})
-            out.write(chunk)
-    if total == 0:
-        raise InvalidInput("The upload is empty.", code="file_missing")
-
-
 @blp.route("/detect")
 class Detect(MethodView):
     @blp.doc(security=[{"bearer": []}], requestBody={
@@ -148,16 +125,8 @@ class Detect(MethodView):
         """Search a file or clip for a delivery watermark: the delivery (buyer, order, time) or "no mark"."""
         require(DETECT_RIGHT)
         svc = services()
-        tmp_dir = svc.config.work_dir / "uploads"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="detect-")
-        os.close(fd)
-        try:
-            _receive(Path(tmp), svc.config.max_upload_bytes)
-            return service.detect(svc, tmp)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        with received(svc, svc.config.max_upload_bytes, prefix="detect-", what="the suspect file", refuse_empty=True) as up:
+            return service.detect(svc, str(up.path))
 
 
 class TraceArgs(Schema):
@@ -179,16 +148,8 @@ class Trace(MethodView):
         """Whose stream a capture is: the A/B variant of each segment read, matched against every listener's
         sequence for the track (?track_id=). The listener, or found: false."""
         svc = services()
-        tmp_dir = svc.config.work_dir / "uploads"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="trace-")
-        os.close(fd)
-        try:
-            _receive(Path(tmp), svc.config.max_upload_bytes)
-            return service.trace_stream(svc, args["track_id"], tmp)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        with received(svc, svc.config.max_upload_bytes, prefix="trace-", what="the suspect file", refuse_empty=True) as up:
+            return service.trace_stream(svc, args["track_id"], str(up.path))
 
 
 @blp.route("/deliveries")

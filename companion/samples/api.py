@@ -7,22 +7,18 @@ the file as a multipart ``file`` field or as the raw body with ``?filename=``.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import os
-import tempfile
-from pathlib import Path
 
-from flask import Response, redirect, request, send_file
+from flask import Response, redirect, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, validate
 from companion import schema_fields as fields
 
 from companion.band.auth import current_identity, require
-from companion.errors import Forbidden, InvalidInput, PayloadTooLarge, Unauthorized
+from companion.errors import Forbidden, InvalidInput, Unauthorized
 from companion.services import current as services
+from companion.uploads import received
 
 from . import service as S
 from .models import STATES
@@ -335,43 +331,6 @@ def _slicing(args) -> S.Slicing | None:
 def _with_upload(fn):
     """Receive the request's file into a scratch file, call ``fn(path, filename)``, always clean up."""
     svc = services()
-    tmp_dir = svc.config.work_dir / "uploads"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="sample-")
-    os.close(fd)
-    try:
-        filename = _receive(Path(tmp), svc.config.sample_max_bytes)
-        return fn(Path(tmp), filename)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def _receive(dest: Path, limit: int) -> str:
-    """Write the request's file to ``dest`` (never more than ``limit`` bytes); its name."""
-    if request.mimetype == "multipart/form-data":
-        f = request.files.get("file")
-        if f is None or not f.filename:
-            raise InvalidInput("Send the sample in a form field named 'file'.", code="file_missing")
-        filename, stream = f.filename, f.stream
-    else:
-        filename = request.args.get("filename") or request.headers.get("X-Filename") or ""
-        if not filename:
-            raise InvalidInput("Name the file: add ?filename=kick.wav (or use a multipart 'file' field).",
-                               code="filename_missing")
-        stream = request.stream
-    filename = os.path.basename(filename.replace("\\", "/"))[:200]
-    total = 0
-    h = hashlib.sha256()
-    with open(dest, "wb") as out:
-        while True:
-            chunk = stream.read(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise PayloadTooLarge(f"The sample is larger than the {limit // 1048576} MB the library takes.",
-                                      details={"limit_bytes": limit})
-            h.update(chunk)
-            out.write(chunk)
-    return filename
+    with received(svc, svc.config.sample_max_bytes, prefix="sample-", what="the sample", example="kick.wav",
+                  too_large="The sample is larger than the {mb} MB the library takes.") as up:
+        return fn(up.path, up.filename)
