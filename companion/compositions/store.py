@@ -76,8 +76,39 @@ def summary_of(commit: pygit2.Commit) -> str:
     return "\n".join(lines).strip()
 
 
+# Folders whose compositions are shared between machines (SCRIPTHAMMER_COMPOSITION_STORE=shared):
+# resolved path -> (Database, object store or a callable opening it). Services registers its own.
+_SHARED: dict[str, tuple] = {}
+
+
+def use_shared(root: str | Path, db, objects) -> None:
+    """From now on ``Store(root)`` in this process is a :class:`~.shared.SharedStore` over ``db`` and ``objects``
+    (the object store, or a callable that opens it on first use)."""
+    _SHARED[str(Path(root).resolve())] = (db, objects)
+
+
+def use_local(root: str | Path) -> None:
+    """Undo :func:`use_shared` for ``root``."""
+    _SHARED.pop(str(Path(root).resolve()), None)
+
+
+def shared_backend(root: str | Path) -> tuple | None:
+    return _SHARED.get(str(Path(root).resolve()))
+
+
 class Store:
-    """All compositions under one folder: ``<root>/<composition id>.git``."""
+    """All compositions under one folder: ``<root>/<composition id>.git``.
+
+    With the shared setting (:func:`use_shared`), ``Store(root)`` gives a
+    :class:`companion.compositions.shared.SharedStore`: the same interface, objects in the object store,
+    refs in the database, and ``root`` only a cache."""
+
+    def __new__(cls, root: str | Path, *args, **kwargs):
+        if cls is Store and not args and not kwargs and shared_backend(root) is not None:
+            from .shared import SharedStore
+
+            return super().__new__(SharedStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
