@@ -268,3 +268,20 @@ def _all_settled(url):
 
 def _tail(cluster):
     return {name: log.read_text(errors="replace")[-2500:] for name, log in cluster["logs"].items()}
+
+
+def test_the_compose_stack_runs_two_companions_behind_a_proxy_on_the_shared_store():
+    import yaml
+
+    doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = doc["services"]
+    assert doc["x-companion-env"]["SCRIPTHAMMER_COMPOSITION_STORE"] == "shared"
+    assert doc["x-companion-env"]["SCRIPTHAMMER_STORAGE"] == "s3"
+    conf = doc["configs"]["proxy_conf"]["content"]
+    assert "server companion:8750" in conf and "server companion-2:8750" in conf
+    assert services["proxy"]["ports"] == ["8750:8750"] and "ports" not in services["companion"]
+    assert services["companion-2"]["command"] == ["scripthammer", "serve"]
+    # the workers share no volume: only postgres, redis and minio
+    for name, svc in services.items():
+        if name.startswith("worker") or name == "companion-2":
+            assert not svc.get("volumes"), name
