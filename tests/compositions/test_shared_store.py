@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import threading
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,37 @@ def test_the_setting_picks_the_store(tmp_path):
     assert type(Store(cfg.compositions_dir)) is Store
     with pytest.raises(ValueError):
         Config(var_dir=tmp_path / "var", composition_store="nfs")
+
+
+def test_through_the_api_a_missing_object_is_a_503_json_error_and_path_tricks_are_404(app_with, tmp_path):
+    import shutil as sh
+
+    from companion.storage import LocalStore
+
+    app = app_with(composition_store="shared")
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {app.test_tokens['ivory']}"}
+    r = client.post("/api/compositions/", json={"title": "Blue Dot", "measures": 2, "parts": PARTS[:1]}, headers=h)
+    assert r.status_code == 201, r.json
+    head = r.json["head"]
+    cfg = app.config["SCRIPTHAMMER"]
+    objects = LocalStore(cfg.storage_dir)
+    good = objects.get_bytes(object_key(head))
+    objects.delete(object_key(head))
+    sh.rmtree(cfg.compositions_dir)  # this machine's cache is gone: the read must come from the store
+    r = client.get("/api/compositions/blue-dot", headers=h)
+    assert r.status_code == 503 and r.json["code"] == "composition_object_missing", r.json
+    assert r.json["details"] == {"composition": "blue-dot", "object": head}
+    objects.put_bytes(object_key(head), b"\x78\x9c garbage")
+    r = client.get("/api/compositions/blue-dot", headers=h)
+    assert r.status_code == 503 and r.json["code"] == "composition_object_corrupt", r.json
+    objects.put_bytes(object_key(head), good)
+    r = client.get("/api/compositions/blue-dot", headers=h)
+    assert r.status_code == 200 and r.json["version"]["id"] == head
+    for trick in ("..%2F..%2Fetc", "blue-dot.git", "..", "BLUE-DOT", "blue-dot%00"):
+        r = client.get(f"/api/compositions/{trick}", headers=h)
+        assert r.status_code == 404 and r.json["status"] == 404, (trick, r.status_code, r.data[:200])
+        r = client.post(f"/api/compositions/{trick}/commits", headers=h,
+                        json={"branch": "main", "parent": head, "message": "x", "changes": {}})
+        assert r.status_code == 404, (trick, r.status_code)
+    assert sorted(p.name for p in Path(cfg.compositions_dir).iterdir()) == ["blue-dot.git"]
