@@ -120,8 +120,14 @@ def _store_identity(objects) -> str:
 class SharedStore(Store):
     """:class:`Store` over the object store and the database; ``root`` is only this machine's cache."""
 
+    #: the cache's folder under the configured compositions folder: apart from the ``<id>.git`` repositories
+    #: of the local store, which a shared companion pointed at the same folder leaves untouched (they are
+    #: copied in with ``scripthammer compositions share``).
+    CACHE = "shared-cache"
+
     def __init__(self, root: str | Path, db: Database | None = None, objects=None):
-        super().__init__(root)
+        super().__init__(Path(root) / self.CACHE)
+        self.configured_root = Path(root)
         if db is None or objects is None:
             from .store import shared_backend
 
@@ -427,3 +433,20 @@ class SharedStore(Store):
                 raise NotFound(f"no tag {name!r}", code="tag_not_found", details={"tag": name})
             if ref in repo.references:
                 repo.references.delete(ref)
+
+
+def share_local(local: Store, shared: SharedStore, ids: list[str] | None = None) -> list[dict]:
+    """Copy the local store's compositions into the shared store: every object reachable from a branch or
+    tag goes to the object store, then each ref absent from the database is inserted. Idempotent (run it
+    again and nothing changes); a ref the database has at another target is reported, never overwritten."""
+    out = []
+    for comp_id in ids or local.ids():
+        repo = local.repo(comp_id)
+        refs = {r: str(repo.references[r].target) for r in repo.references if r.startswith(("refs/heads/", "refs/tags/"))}
+        for target in refs.values():
+            shared._publish(repo, comp_id, target, fresh=False)
+        existing = shared._refs(comp_id)
+        created = [name for name, t in sorted(refs.items()) if name not in existing and shared._insert_ref(comp_id, name, t)]
+        conflicts = sorted(name for name, t in refs.items() if name in existing and existing[name] != t)
+        out.append({"composition": comp_id, "refs": len(refs), "created": created, "conflicts": conflicts})
+    return out

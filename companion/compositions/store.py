@@ -96,6 +96,17 @@ def shared_backend(root: str | Path) -> tuple | None:
     return _SHARED.get(str(Path(root).resolve()))
 
 
+def store_for(config) -> "Store":
+    """The composition store ``config`` names, for code that runs without :class:`companion.services.Services`
+    (the CLI): the shared one is registered first when it is configured."""
+    if config.composition_store == "shared" and shared_backend(config.compositions_dir) is None:
+        from ..db import Database
+        from ..storage import open_store
+
+        use_shared(config.compositions_dir, Database(config.database_url), lambda: open_store(config))
+    return Store(config.compositions_dir)
+
+
 class Store:
     """All compositions under one folder: ``<root>/<composition id>.git``.
 
@@ -103,14 +114,16 @@ class Store:
     :class:`companion.compositions.shared.SharedStore`: the same interface, objects in the object store,
     refs in the database, and ``root`` only a cache."""
 
-    def __new__(cls, root: str | Path, *args, **kwargs):
-        if cls is Store and not args and not kwargs and shared_backend(root) is not None:
+    def __new__(cls, root: str | Path, *args, local: bool = False, **kwargs):
+        if cls is Store and not local and not args and not kwargs and shared_backend(root) is not None:
             from .shared import SharedStore
 
             return super().__new__(SharedStore)
         return super().__new__(cls)
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, local: bool = False):
+        """``local=True``: the repositories in ``root`` even where the shared store is configured (to copy
+        them into it: ``scripthammer compositions share``)."""
         self.root = Path(root)
 
     # ---- repositories

@@ -262,4 +262,45 @@ def test_through_the_api_a_missing_object_is_a_503_json_error_and_path_tricks_ar
         r = client.post(f"/api/compositions/{trick}/commits", headers=h,
                         json={"branch": "main", "parent": head, "message": "x", "changes": {}})
         assert r.status_code == 404, (trick, r.status_code)
-    assert sorted(p.name for p in Path(cfg.compositions_dir).iterdir()) == ["blue-dot.git"]
+    assert sorted(p.name for p in Path(cfg.compositions_dir).iterdir()) == ["shared-cache"]
+    assert sorted(p.name for p in (Path(cfg.compositions_dir) / "shared-cache").iterdir()) == ["blue-dot.git"]
+
+
+def test_a_machines_local_compositions_are_copied_into_the_shared_store_once(tmp_path, band, actors):
+    """``scripthammer compositions share``: the local repositories go to the shared store; the shared store's
+    cache sits apart from them and never touches them; a second run changes nothing; a ref that differs is
+    reported, not overwritten."""
+    from click.testing import CliRunner
+
+    from companion.compositions.cli import compositions
+
+    var = tmp_path / "var"
+    local = Store(var / "compositions")
+    head = _song(local, band, actors)
+    c = S.commit_change(local, band, actors["ivory"], "blue-dot", "main", head, "Local", _change(1))
+    S.create_tag(local, band, actors["ivory"], "blue-dot", "v1", "main", "first")
+    env = {"SCRIPTHAMMER_VAR_DIR": str(var), "SCRIPTHAMMER_COMPOSITION_STORE": "shared"}
+    from companion.db import upgrade
+
+    upgrade(f"sqlite:///{var / 'companion.db'}")
+    try:
+        r = CliRunner().invoke(compositions, ["share"], env=env)
+        assert r.exit_code == 0, r.output
+        import json
+
+        (report,) = json.loads(r.output)
+        assert report["composition"] == "blue-dot" and report["created"] == ["refs/heads/main", "refs/tags/v1"]
+        shared = Store(var / "compositions")
+        assert isinstance(shared, SharedStore)
+        assert shared.head(shared.repo("blue-dot"), "main") == c["id"]
+        assert [t["name"] for t in shared.tags(shared.repo("blue-dot"))] == ["v1"]
+        again = json.loads(CliRunner().invoke(compositions, ["share"], env=env).output)
+        assert again[0]["created"] == [] and again[0]["conflicts"] == []
+        # the shared store moves on; the local repository, untouched, now differs: reported, exit 2
+        S.commit_change(shared, band, actors["ivory"], "blue-dot", "main", c["id"], "Shared", _change(2))
+        assert Store(var / "compositions", local=True).head(local.repo("blue-dot"), "main") == c["id"]
+        r = CliRunner().invoke(compositions, ["share"], env=env)
+        assert r.exit_code == 2 and json.loads(r.output)[0]["conflicts"] == ["refs/heads/main"]
+        assert shared.head(shared.repo("blue-dot"), "main") != c["id"]
+    finally:
+        use_local(var / "compositions")

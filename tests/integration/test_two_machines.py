@@ -231,7 +231,7 @@ def test_two_companions_three_workers_share_only_postgres_redis_and_s3(cluster):
     assert ran_on, logs[-2000:]
 
     # the render read the composition on a worker's machine: through its own cache, filled from S3
-    assert any((cluster["tmp"] / w / "comps" / "duo.git" / "objects").is_dir()
+    assert any((cluster["tmp"] / w / "comps" / "shared-cache" / "duo.git" / "objects").is_dir()
                for w in ("worker-1", "worker-2", "worker-3"))
     eng = sa.create_engine(cluster["db_url"])
     with eng.connect() as c:
