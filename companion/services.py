@@ -21,7 +21,7 @@ class Services:
         self.config = config
         self.db = Database(config.database_url)
         if config.composition_store == "shared":
-            from companion.compositions.store import use_shared
+            from companion.compositions.shared import use_shared
 
             use_shared(config.compositions_dir, self.db, lambda: self.store)
 

@@ -13,7 +13,7 @@ import click
 
 from . import service as S
 from .rights import member_actor
-from .store import MAIN, Store, store_for
+from .store import MAIN, Store
 
 
 def _ctx(as_member: str | None):
@@ -25,6 +25,8 @@ def _ctx(as_member: str | None):
     member = as_member or band.leader
     if member not in band.members:
         raise click.BadParameter(f"no band member {member!r}", param_hint="--as")
+    from .shared import store_for
+
     return store_for(config), band, member_actor(band, member)
 
 
@@ -203,7 +205,7 @@ def share_cmd():
     into the shared store (objects to the object store, refs to the database). Run it once, with
     SCRIPTHAMMER_COMPOSITION_STORE=shared, before starting shared companions; running it again changes nothing."""
     from ..config import Config
-    from .shared import share_local
+    from .shared import share_local, store_for
 
     config = Config.from_env()
     if config.composition_store != "shared":

@@ -36,7 +36,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, Database, utcnow
 from ..errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
-from .store import COMMITTER, MAIN, Author, Store, check_name, message_with_author, write_tree
+from .store import _SHARED, COMMITTER, MAIN, Author, Store, check_name, message_with_author, shared_backend, \
+    write_tree
 
 OBJECT_PREFIX = "compositions/git"
 _TYPES = {"commit": pygit2.enums.ObjectType.COMMIT, "tree": pygit2.enums.ObjectType.TREE,
@@ -56,6 +57,22 @@ class CompositionRef(Base):
 
 
 REFS = CompositionRef.__table__
+
+
+def use_shared(root: str | Path, db: Database, objects) -> None:
+    """From now on ``Store(root)`` in this process is a :class:`SharedStore` over ``db`` and ``objects`` (the
+    object store, or a callable that opens it on first use)."""
+    _SHARED[str(Path(root).resolve())] = (SharedStore, db, objects)
+
+
+def store_for(config) -> Store:
+    """The composition store ``config`` names, for code that runs without :class:`companion.services.Services`
+    (the CLI): the shared one is registered first when it is configured."""
+    if config.composition_store == "shared" and shared_backend(config.compositions_dir) is None:
+        from ..storage import open_store
+
+        use_shared(config.compositions_dir, Database(config.database_url), lambda: open_store(config))
+    return Store(config.compositions_dir)
 
 
 def object_key(oid: str) -> str:
@@ -129,12 +146,10 @@ class SharedStore(Store):
         super().__init__(Path(root) / self.CACHE)
         self.configured_root = Path(root)
         if db is None or objects is None:
-            from .store import shared_backend
-
             backend = shared_backend(root)
             if backend is None:
                 raise RuntimeError(f"no shared composition store is configured for {root}")
-            db, objects = backend
+            _, db, objects = backend
         self.db = db
         self._objects = objects
 

@@ -77,18 +77,13 @@ def summary_of(commit: pygit2.Commit) -> str:
 
 
 # Folders whose compositions are shared between machines (SCRIPTHAMMER_COMPOSITION_STORE=shared):
-# resolved path -> (Database, object store or a callable opening it). Services registers its own.
+# resolved path -> (store class, Database, object store or a callable opening it). Filled by
+# companion.compositions.shared.use_shared (Services calls it), so this module imports nothing of it.
 _SHARED: dict[str, tuple] = {}
 
 
-def use_shared(root: str | Path, db, objects) -> None:
-    """From now on ``Store(root)`` in this process is a :class:`~.shared.SharedStore` over ``db`` and ``objects``
-    (the object store, or a callable that opens it on first use)."""
-    _SHARED[str(Path(root).resolve())] = (db, objects)
-
-
 def use_local(root: str | Path) -> None:
-    """Undo :func:`use_shared` for ``root``."""
+    """Undo :func:`companion.compositions.shared.use_shared` for ``root``."""
     _SHARED.pop(str(Path(root).resolve()), None)
 
 
@@ -96,29 +91,17 @@ def shared_backend(root: str | Path) -> tuple | None:
     return _SHARED.get(str(Path(root).resolve()))
 
 
-def store_for(config) -> "Store":
-    """The composition store ``config`` names, for code that runs without :class:`companion.services.Services`
-    (the CLI): the shared one is registered first when it is configured."""
-    if config.composition_store == "shared" and shared_backend(config.compositions_dir) is None:
-        from ..db import Database
-        from ..storage import open_store
-
-        use_shared(config.compositions_dir, Database(config.database_url), lambda: open_store(config))
-    return Store(config.compositions_dir)
-
-
 class Store:
     """All compositions under one folder: ``<root>/<composition id>.git``.
 
-    With the shared setting (:func:`use_shared`), ``Store(root)`` gives a
+    With the shared setting (``shared.use_shared``), ``Store(root)`` gives a
     :class:`companion.compositions.shared.SharedStore`: the same interface, objects in the object store,
     refs in the database, and ``root`` only a cache."""
 
     def __new__(cls, root: str | Path, *args, local: bool = False, **kwargs):
-        if cls is Store and not local and not args and not kwargs and shared_backend(root) is not None:
-            from .shared import SharedStore
-
-            return super().__new__(SharedStore)
+        backend = shared_backend(root) if cls is Store and not local and not args and not kwargs else None
+        if backend is not None:
+            return super().__new__(backend[0])
         return super().__new__(cls)
 
     def __init__(self, root: str | Path, *, local: bool = False):
