@@ -304,3 +304,65 @@ def test_a_machines_local_compositions_are_copied_into_the_shared_store_once(tmp
         assert shared.head(shared.repo("blue-dot"), "main") != c["id"]
     finally:
         use_local(var / "compositions")
+
+
+def _process_writer(url, objects_dir, cache, i, parent):
+    """One process, one machine: its own cache, the shared PostgreSQL refs and object folder."""
+    from companion.band.roster import load_band
+    from companion.compositions.rights import member_actor
+    from companion.db import Database
+    from companion.storage import LocalStore
+    from tests.compositions.conftest import BAND_FILE
+
+    band = load_band(BAND_FILE)
+    ivory = member_actor(band, "ivory")
+    store = SharedStore(cache, Database(url), LocalStore(objects_dir))
+    out = {"first": None, "accepted": []}
+    try:  # first: all start from one parent at once (exactly one may win)
+        out["first"] = S.commit_change(store, band, ivory, "blue-dot", "main", parent, f"p{i}", _change(i))["id"]
+    except Conflict as exc:
+        out["first"] = exc.code
+    for n in range(3):  # then: rebase on every 409 until each commit is in
+        while True:
+            head = store.head(store.repo("blue-dot"), "main")
+            try:
+                out["accepted"].append(S.commit_change(store, band, ivory, "blue-dot", "main", head, f"p{i}-{n}",
+                                                       _change(10 * i + n))["id"])
+                break
+            except Conflict:
+                continue
+    store.db.dispose()
+    return out
+
+
+def test_racing_processes_over_postgresql_one_wins_and_nothing_is_lost(tmp_path, band, actors, request):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    url = make_database_url("postgresql", tmp_path, request)
+    a = make_shared_store(tmp_path / "m0", url)
+    head = _song(a, band, actors)
+    objects_dir = tmp_path / "m0" / "objects"
+    root = Path(__file__).resolve().parents[2]
+    procs = []
+    for i in range(1, 5):
+        args = [url, str(objects_dir), str(tmp_path / f"m{i}" / "compositions"), i, head]
+        code = ("import json, sys; from tests.compositions.test_shared_store import _process_writer; "
+                f"print(json.dumps(_process_writer(*json.loads(sys.argv[1]))))")
+        procs.append(subprocess.Popen([sys.executable, "-c", code, json.dumps(args)], cwd=root, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(root))))
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err.decode()[-3000:]
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    firsts = [r["first"] for r in results]
+    winners = [f for f in firsts if f != "stale_parent"]
+    assert len(winners) == 1 and firsts.count("stale_parent") == 3, firsts
+    accepted = winners + [c for r in results for c in r["accepted"]]
+    repo = a.repo("blue-dot")
+    history = [str(c.id) for c in repo.walk(repo.head.target)]
+    assert len(accepted) == 13 and sorted(history[:-1]) == sorted(accepted) and history[-1] == head
+    a.db.dispose()
