@@ -64,6 +64,9 @@ class Config:
     wp_app_password: str = ""
     band_file: str = ""  # default: the band file shipped in companion/band/band.toml
     compositions_dir: str = ""  # default: var_dir/compositions (one git repository per composition)
+    # "local": compositions_dir holds the repositories (one machine). "shared": git objects in the object
+    # store above, refs in the database, compositions_dir only a cache (any number of machines).
+    composition_store: str = "local"
     # The player's tip jar and unlock links (the WordPress site's WooCommerce tip product).
     tip_url: str = ""
     tip_product_id: str = ""
@@ -183,6 +186,8 @@ class Config:
             self.storage_dir = str(self.var_dir / "objects")
         if not self.compositions_dir:
             self.compositions_dir = str(self.var_dir / "compositions")
+        if self.composition_store not in ("local", "shared"):
+            raise ValueError(f"unknown composition store {self.composition_store!r} (use 'local' or 'shared')")
         if not self.band_file:
             self.band_file = str(Path(__file__).parent / "band" / "band.toml")
 

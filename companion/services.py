@@ -20,6 +20,10 @@ class Services:
     def __init__(self, config: Config):
         self.config = config
         self.db = Database(config.database_url)
+        if config.composition_store == "shared":
+            from companion.compositions.shared import use_shared
+
+            use_shared(config.compositions_dir, self.db, lambda: self.store)
 
     @functools.cached_property
     def store(self) -> ObjectStore:

@@ -25,7 +25,9 @@ def _ctx(as_member: str | None):
     member = as_member or band.leader
     if member not in band.members:
         raise click.BadParameter(f"no band member {member!r}", param_hint="--as")
-    return Store(config.compositions_dir), band, member_actor(band, member)
+    from .shared import store_for
+
+    return store_for(config), band, member_actor(band, member)
 
 
 def _run(fn):
@@ -195,3 +197,22 @@ def migrate_cmd(comp_ids, branches, dry_run, as_member):
         else:
             state = f"upgraded v{item['from_version']} -> v{item['to_version']} in {item['commit'][:10]}"
         click.echo(f"{item['composition']}\t{item['branch']}\t{state}")
+
+
+@compositions.command("share")
+def share_cmd():
+    """Copy this machine's compositions (the local store's repositories in SCRIPTHAMMER_COMPOSITIONS_DIR)
+    into the shared store (objects to the object store, refs to the database). Run it once, with
+    SCRIPTHAMMER_COMPOSITION_STORE=shared, before starting shared companions; running it again changes nothing."""
+    from ..config import Config
+    from .shared import share_local, store_for
+
+    config = Config.from_env()
+    if config.composition_store != "shared":
+        raise click.UsageError("set SCRIPTHAMMER_COMPOSITION_STORE=shared (and the database and object store "
+                               "the machines share) first")
+    shared = store_for(config)
+    report = _run(lambda: share_local(Store(config.compositions_dir, local=True), shared))
+    click.echo(json.dumps(report, indent=2))
+    if any(r["conflicts"] for r in report):
+        sys.exit(2)

@@ -76,10 +76,37 @@ def summary_of(commit: pygit2.Commit) -> str:
     return "\n".join(lines).strip()
 
 
-class Store:
-    """All compositions under one folder: ``<root>/<composition id>.git``."""
+# Folders whose compositions are shared between machines (SCRIPTHAMMER_COMPOSITION_STORE=shared):
+# resolved path -> (store class, Database, object store or a callable opening it). Filled by
+# companion.compositions.shared.use_shared (Services calls it), so this module imports nothing of it.
+_SHARED: dict[str, tuple] = {}
 
-    def __init__(self, root: str | Path):
+
+def use_local(root: str | Path) -> None:
+    """Undo :func:`companion.compositions.shared.use_shared` for ``root``."""
+    _SHARED.pop(str(Path(root).resolve()), None)
+
+
+def shared_backend(root: str | Path) -> tuple | None:
+    return _SHARED.get(str(Path(root).resolve()))
+
+
+class Store:
+    """All compositions under one folder: ``<root>/<composition id>.git``.
+
+    With the shared setting (``shared.use_shared``), ``Store(root)`` gives a
+    :class:`companion.compositions.shared.SharedStore`: the same interface, objects in the object store,
+    refs in the database, and ``root`` only a cache."""
+
+    def __new__(cls, root: str | Path, *args, local: bool = False, **kwargs):
+        backend = shared_backend(root) if cls is Store and not local and not args and not kwargs else None
+        if backend is not None:
+            return super().__new__(backend[0])
+        return super().__new__(cls)
+
+    def __init__(self, root: str | Path, *, local: bool = False):
+        """``local=True``: the repositories in ``root`` even where the shared store is configured (to copy
+        them into it: ``scripthammer compositions share``)."""
         self.root = Path(root)
 
     # ---- repositories

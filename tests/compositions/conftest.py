@@ -17,9 +17,23 @@ def band():
     return load_band(BAND_FILE)
 
 
-@pytest.fixture
-def store(tmp_path):
-    return Store(tmp_path / "compositions")
+@pytest.fixture(params=["local", "shared"])
+def store(tmp_path, request):
+    """Both stores behind one interface: ``local`` (a git repository per composition on this disk) and
+    ``shared`` (git objects in an object store folder, refs in a SQLite database, the folder a cache)."""
+    if request.param == "local":
+        return Store(tmp_path / "compositions")
+    return make_shared_store(tmp_path)
+
+
+def make_shared_store(tmp_path, database_url=None, objects=None):
+    from companion.compositions.shared import REFS, SharedStore
+    from companion.db import Database
+    from companion.storage import LocalStore
+
+    db = Database(database_url or f"sqlite:///{tmp_path / 'refs.db'}")
+    REFS.create(db.engine, checkfirst=True)
+    return SharedStore(tmp_path / "compositions", db, objects or LocalStore(tmp_path / "objects"))
 
 
 @pytest.fixture

@@ -9,6 +9,16 @@ import pytest
 P = "/api/compositions"
 
 
+@pytest.fixture(params=["local", "shared"])
+def config(tmp_path, redis_url, request):
+    """Every API test on both composition stores: local repositories, and the shared store (objects in the
+    object store folder, refs in the database, the compositions folder a cache)."""
+    from tests.conftest import build_config, make_database_url
+
+    return build_config(tmp_path, make_database_url("sqlite", tmp_path, request), redis_url,
+                        composition_store=request.param)
+
+
 @pytest.fixture
 def song(client, auth):
     r = client.post(P + "/", json={"title": "Blue Dot", "measures": 4, "parts": [
