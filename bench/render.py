@@ -23,7 +23,11 @@ settings and write the audio they make to files.
   headline.
 * SuperCollider, bare: ``supriya.render`` of one score per process of the same synths with the same
   controls, each part on an output bus of its own as ours: scsynth writes the same channels (the
-  stems) into one multichannel file (score building counted on both sides).
+  stems) into one multichannel 24-bit WAV, and one ``ffmpeg`` run (a pure channel map) splits it into a
+  mono 24-bit WAV per part: the same files as ours, whose SuperCollider stems are mono 24-bit WAVs
+  (score building counted on both sides). Earlier runs stopped at the multichannel file (less output
+  than ours, which wrote stereo stems then); ``stems_match`` checks after the warm-up that both sides'
+  stems are files of the same shape whose samples differ by at most one 24-bit step (scsynth's rounding).
 * The same number of processes on both sides, in two pairings: ours with one worker against the bare
   tool as one process ("1proc"), and ours with two workers against the bare tool run as two processes
   at once over the same split of the parts (the engine's own ``Engine.split``: "2proc").
@@ -152,9 +156,24 @@ def bare_fluidsynth_mix(comp: Composition, work: Path, groups: list[list[PartJob
     bare_fluidsynth(comp, work, groups, stems=False)
 
 
+def split_channels(multi: Path, stems: list[Path]) -> list[str]:
+    """One ffmpeg run writing channel i of ``multi`` to ``stems[i]`` as a mono 24-bit WAV (the samples
+    unchanged: a pure channel map, no mixing)."""
+    n = len(stems)
+    graph = f"[0:a]asplit={n}" + "".join(f"[a{i}]" for i in range(n)) + ";" + ";".join(
+        f"[a{i}]pan=mono|c0=c{i}[o{i}]" for i in range(n))
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(multi), "-filter_complex", graph]
+    for i, out in enumerate(stems):
+        cmd += ["-map", f"[o{i}]", "-c:a", "pcm_s24le", str(out)]
+    return cmd
+
+
 def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
     """``supriya.render`` of one score per group (the groups at once), the same synths and controls, each
-    part on an output bus of its own (the right side, always the centre's copy, on a bus nobody reads)."""
+    part on an output bus of its own (the right side, always the centre's copy, on a bus nobody reads):
+    scsynth writes the parts' channels into one multichannel 24-bit WAV, then one ``ffmpeg`` run per group
+    writes each channel to a mono 24-bit WAV of its own (a one-part group's file already is its stem):
+    the same files as ours, a mono 24-bit stem per part."""
     import supriya
 
     tm = TempoMap(comp)
@@ -175,11 +194,38 @@ def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]
                                         out=float(bus), out_right=float(private))
             out = work / f"sc-{i}"
             out.mkdir(exist_ok=True)
-            supriya.render(score, output_file_path=str(out / "bare-sc.wav"), header_format="WAV", duration=duration,
+            multi = out / "bare-sc.wav"
+            supriya.render(score, output_file_path=str(multi), header_format="WAV", duration=duration,
                            render_directory_path=str(out))
+            stems = [out / f"bare-{j.part}.wav" for j in group]
+            if len(group) == 1:
+                multi.replace(stems[0])
+            else:
+                subprocess.run(split_channels(multi, stems), check=True, stdin=subprocess.DEVNULL)
         except BaseException as exc:  # noqa: BLE001 - raised by at_once
             errors.append(exc)
     at_once(one, groups, errors)
+
+
+def stems_match(work: Path, groups: list[list[PartJob]]) -> dict:
+    """After a SuperCollider pairing ran both sides: ours' and bare's stem of each part, as files (channels,
+    frames, sample format) and as samples (the largest difference, in 24-bit steps)."""
+    import numpy as np
+    import soundfile
+
+    out = {}
+    for i, group in enumerate(groups):
+        for j in group:
+            a, b = work / "ours-supercollider" / "stems" / f"{j.part}.wav", work / f"sc-{i}" / f"bare-{j.part}.wav"
+            ia, ib = soundfile.info(str(a)), soundfile.info(str(b))
+            same = (ia.channels, ia.subtype, ia.samplerate) == (ib.channels, ib.subtype, ib.samplerate)
+            xa, _ = soundfile.read(str(a), dtype="int32")
+            xb, _ = soundfile.read(str(b), dtype="int32")
+            k = min(len(xa), len(xb))
+            steps = int(np.abs((xa[:k] >> 8).astype(np.int64) - (xb[:k] >> 8)).max()) if k else None
+            out[j.part] = {"ours": [ia.channels, ia.frames, ia.subtype], "bare": [ib.channels, ib.frames, ib.subtype],
+                           "same_format": same, "max_step_diff": steps}
+    return out
 
 
 def ours(comp: Composition, work: Path, engine: str, workers: int):
@@ -284,6 +330,8 @@ def main() -> None:
         for (name, _), (workers, groups, bare) in pairings.items():  # warm-up, not counted
             ours(comp, work, name, workers)
             bare(comp, work, groups)
+            if (name, _) == ("supercollider", "2proc"):
+                sc_stems = stems_match(work, groups)
         loads = []
         for r in range(args.rounds):
             for key, (workers, groups, bare) in pairings.items():
@@ -311,6 +359,9 @@ def main() -> None:
             "first_segment_s": preview["first_segment_s"],
             "sampler_overhead": None,  # from sampler_figures() below
             **pairs,
+            "supercollider_stems": sc_stems,
+            "supercollider_stems_match": all(v["same_format"] and v["max_step_diff"] is not None
+                                             and v["max_step_diff"] <= 1 for v in sc_stems.values()),
             "split": {n: [[j.part for j in g] for g in pairings[(n, "2proc")][1]] for n in engines},
             "preview": preview,
             "whole_render": whole,

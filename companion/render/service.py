@@ -205,8 +205,9 @@ def render_stems(comp: Composition, work: Path, settings: RenderSettings | None 
                for name in sorted(by_engine, key=lambda n: n != "supercollider")]
     for t in threads:
         t.start()
-    writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 2, A.SR, engines[engine_of[p]].stem_bits)
-               for p in parts}
+    # a stem file per part: stereo, or mono for a centred engine's stems (bufs.mono: one row, seen twice)
+    writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 1 if p in bufs.mono else 2, A.SR,
+                              engines[engine_of[p]].stem_bits) for p in parts}
     have, told = 0, 0
     write_cpu = 0.0
     quantum = 1 << 15  # regions on a fixed grid: the same sums whatever the engines' timing
@@ -220,7 +221,10 @@ def render_stems(comp: Composition, work: Path, settings: RenderSettings | None 
             region = [bufs.data[p][:, have:upto_f] for p in parts]
             c = time.thread_time()
             for i, p in enumerate(parts):
-                writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
+                if p in bufs.mono:
+                    writers[p].write(have, region[i][0])
+                else:
+                    writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
             write_cpu += time.thread_time() - c
             if consume is not None:
                 consume(have, region)
