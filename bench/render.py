@@ -263,21 +263,57 @@ def timed(fn, *args) -> tuple[float, float, object]:
     return time.perf_counter() - t, cpu_seconds() - c, out
 
 
-def first_segment(comp: Composition, work: Path) -> dict:
-    """The quick preview of the piece with one note changed inside the window it renders, in a fresh
-    store, before anything of this piece was rendered or previewed in this process."""
+def edited(comp: Composition) -> tuple[Composition, dict]:
+    """``comp`` with one note changed inside the preview's window: the first note in measure 2 of the
+    keys (or, when they rest there, of the guitar or the bass), a whole tone up."""
     changed = Composition.from_files(comp.to_files())
-    evs = changed.events("keys", 2)
-    i = next(k for k, e in enumerate(evs) if e.kind == "note")
-    changed.set_events("keys", 2, evs[:i] + [dataclasses.replace(evs[i], pitch=midi_to_pitch(evs[i].midi + 2))]
+    for part in ("keys", "guitar", "bass"):
+        evs = changed.events(part, 2)
+        i = next((k for k, e in enumerate(evs) if e.kind == "note"), None)
+        if i is not None:
+            break
+    else:
+        raise ValueError("no note to change in measure 2")
+    changed.set_events(part, 2, evs[:i] + [dataclasses.replace(evs[i], pitch=midi_to_pitch(evs[i].midi + 2))]
                        + evs[i + 1:])
-    store = open_store(Config(var_dir=work / "preview-var"))
+    return changed, {"part": part, "measure": 2, "from": evs[i].pitch, "to": midi_to_pitch(evs[i].midi + 2)}
+
+
+def preview_once(comp: Composition, work: Path) -> dict:
+    """The quick preview of ``comp`` with one note changed inside the window it renders, in a fresh store:
+    from the request to the first stored segment."""
+    changed, what = edited(comp)
+    files = changed.to_files()
+    var = Path(tempfile.mkdtemp(prefix="preview-var-", dir=work))
+    store = open_store(Config(var_dir=var))
     t = time.perf_counter()
-    prev = quick_preview(store, changed.to_files(), work / "preview-var" / "work", seconds=8)
+    prev = quick_preview(store, files, var / "work", seconds=8)
     assert prev["measures"] >= 2 and not prev["cached"] and not prev["render_cached"]
     return {"first_segment_s": prev["first_segment_s"], "preview_total_s": round(time.perf_counter() - t, 3),
-            "preview_measures": prev["measures"],
-            "changed": {"part": "keys", "measure": 2, "from": evs[i].pitch, "to": midi_to_pitch(evs[i].midi + 2)}}
+            "render_s": prev["render_s"], "preview_measures": prev["measures"], "changed": what}
+
+
+def first_segment(comp: Composition, work: Path, measures: int, seed: int) -> dict:
+    """first_segment_s on a warm render worker: this process is warmed as a long-lived worker is
+    (``warm_up``: the engines loaded and one tiny built-in piece rendered, not this piece), then each of
+    three pieces never rendered or previewed in this process (the bench piece and two more of other
+    seeds) gets one note changed inside the window and its quick preview, in a fresh store; the figure is
+    the median. Beside it, the same preview of the bench piece in a new process with nothing warm
+    (``cold_new_process``: imports not counted, the engines' first use counted)."""
+    from companion.render.service import warm_up
+
+    cold = subprocess.run([sys.executable, __file__, "--cold-preview", "--measures", str(measures),
+                           "--seed", str(seed)], capture_output=True, text=True, timeout=600)
+    cold_fig = json.loads(cold.stdout.strip().splitlines()[-1]) if cold.returncode == 0 else {
+        "error": cold.stderr[-300:]}
+    t = time.perf_counter()
+    took = warm_up(work / "warm")
+    warm_s = round(time.perf_counter() - t, 3)
+    runs = [preview_once(comp, work)]
+    for k in (1, 2):
+        runs.append(preview_once(four_part_piece(measures, seed + k), work))
+    return {"first_segment_s": round(statistics.median(r["first_segment_s"] for r in runs), 3),
+            "pieces": runs, "warm_up_s": warm_s, "warm_up": took, "cold_new_process": cold_fig}
 
 
 def sampler_figures(rounds: int) -> dict:
@@ -308,14 +344,19 @@ def main() -> None:
     ap.add_argument("--measures", type=int, default=80)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--cold-preview", action="store_true", help="only the preview, in this new process")
     args = ap.parse_args()
+    if args.cold_preview:
+        with tempfile.TemporaryDirectory(prefix="bench-cold-") as d:
+            print(json.dumps(preview_once(four_part_piece(args.measures, args.seed), Path(d))))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
         load_start = round(os.getloadavg()[0], 2)
         comp = four_part_piece(args.measures, args.seed)
         seconds = TempoMap(comp).end(comp.measures)
         notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
-        preview = first_segment(comp, work)  # first: no render or preview of this piece before it
+        preview = first_segment(comp, work, args.measures, args.seed)  # first: nothing of these pieces rendered
         jobs = part_jobs(comp)
         duration = seconds + TAIL
         engines = {"fluidsynth": (FluidSynthEngine(), bare_fluidsynth),
@@ -373,8 +414,9 @@ def main() -> None:
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "engines": {"fluidsynth": FluidSynthEngine().version(), "supercollider": SuperColliderEngine().version()},
         }
-        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes; "
-              f"first segment {preview['first_segment_s']} s")
+        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes; first segment {preview['first_segment_s']} s "
+              f"(median of {[r['first_segment_s'] for r in preview['pieces']]} on a warm worker; "
+              f"{preview['cold_new_process'].get('first_segment_s')} s in a new process)")
         for k, p in pairs.items():
             print(f"{k:22s} ours {p['ours_s']:.3f} s (CPU {p['ours_cpu_s']:.2f})  bare {p['bare_s']:.3f} s "
                   f"(CPU {p['bare_cpu_s']:.2f})  overhead {p['overhead']:+.3f} {p['spread']}  cpu x{p['cpu_ratio']} "
