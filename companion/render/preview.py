@@ -11,7 +11,6 @@ helpers (companion/media/hls.py) once every segment it names is stored.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import tempfile
