@@ -89,13 +89,12 @@ class Engine(abc.ABC):
 
     def render_part(self, comp: "Composition", part: str, instrument: "Instrument", out: Path, work: Path,
                     duration: float, upto_measure: int | None = None) -> Path:
-        """Render one part to a WAV stem at ``out`` of ``duration`` seconds (stereo, or mono for an engine
-        with ``mono_stems``)."""
+        """Render one part to a stereo WAV at ``out`` of ``duration`` seconds (a file to listen to: the
+        sample library's auditions; a render's stem files are written by ``render_stems``)."""
         bufs = StemBuffers([part], int(duration * SR), shared=[part] if self.shared_stems else (),
                            mono=[part] if self.mono_stems else ())
         self.render_parts(comp, [PartJob(part, instrument)], bufs, work, duration, upto_measure)
-        x = bufs.region(part, 0, bufs.frames)
-        write_wav(out, x[:, :1] if part in bufs.mono else x, SR, bits=self.stem_bits)
+        write_wav(out, bufs.region(part, 0, bufs.frames), SR, bits=self.stem_bits)
         return out
 
 
