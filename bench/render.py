@@ -23,7 +23,11 @@ settings and write the audio they make to files.
   headline.
 * SuperCollider, bare: ``supriya.render`` of one score per process of the same synths with the same
   controls, each part on an output bus of its own as ours: scsynth writes the same channels (the
-  stems) into one multichannel file (score building counted on both sides).
+  stems) into one multichannel 24-bit WAV, and one ``ffmpeg`` run (a pure channel map) splits it into a
+  mono 24-bit WAV per part: the same files as ours, whose SuperCollider stems are mono 24-bit WAVs
+  (score building counted on both sides). Earlier runs stopped at the multichannel file (less output
+  than ours, which wrote stereo stems then); ``stems_match`` checks after the warm-up that both sides'
+  stems are files of the same shape whose samples differ by at most one 24-bit step (scsynth's rounding).
 * The same number of processes on both sides, in two pairings: ours with one worker against the bare
   tool as one process ("1proc"), and ours with two workers against the bare tool run as two processes
   at once over the same split of the parts (the engine's own ``Engine.split``: "2proc").
@@ -152,9 +156,24 @@ def bare_fluidsynth_mix(comp: Composition, work: Path, groups: list[list[PartJob
     bare_fluidsynth(comp, work, groups, stems=False)
 
 
+def split_channels(multi: Path, stems: list[Path]) -> list[str]:
+    """One ffmpeg run writing channel i of ``multi`` to ``stems[i]`` as a mono 24-bit WAV (the samples
+    unchanged: a pure channel map, no mixing)."""
+    n = len(stems)
+    graph = f"[0:a]asplit={n}" + "".join(f"[a{i}]" for i in range(n)) + ";" + ";".join(
+        f"[a{i}]pan=mono|c0=c{i}[o{i}]" for i in range(n))
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(multi), "-filter_complex", graph]
+    for i, out in enumerate(stems):
+        cmd += ["-map", f"[o{i}]", "-c:a", "pcm_s24le", str(out)]
+    return cmd
+
+
 def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]]) -> None:
     """``supriya.render`` of one score per group (the groups at once), the same synths and controls, each
-    part on an output bus of its own (the right side, always the centre's copy, on a bus nobody reads)."""
+    part on an output bus of its own (the right side, always the centre's copy, on a bus nobody reads):
+    scsynth writes the parts' channels into one multichannel 24-bit WAV, then one ``ffmpeg`` run per group
+    writes each channel to a mono 24-bit WAV of its own (a one-part group's file already is its stem):
+    the same files as ours, a mono 24-bit stem per part."""
     import supriya
 
     tm = TempoMap(comp)
@@ -175,11 +194,38 @@ def bare_supercollider(comp: Composition, work: Path, groups: list[list[PartJob]
                                         out=float(bus), out_right=float(private))
             out = work / f"sc-{i}"
             out.mkdir(exist_ok=True)
-            supriya.render(score, output_file_path=str(out / "bare-sc.wav"), header_format="WAV", duration=duration,
+            multi = out / "bare-sc.wav"
+            supriya.render(score, output_file_path=str(multi), header_format="WAV", duration=duration,
                            render_directory_path=str(out))
+            stems = [out / f"bare-{j.part}.wav" for j in group]
+            if len(group) == 1:
+                multi.replace(stems[0])
+            else:
+                subprocess.run(split_channels(multi, stems), check=True, stdin=subprocess.DEVNULL)
         except BaseException as exc:  # noqa: BLE001 - raised by at_once
             errors.append(exc)
     at_once(one, groups, errors)
+
+
+def stems_match(work: Path, groups: list[list[PartJob]]) -> dict:
+    """After a SuperCollider pairing ran both sides: ours' and bare's stem of each part, as files (channels,
+    frames, sample format) and as samples (the largest difference, in 24-bit steps)."""
+    import numpy as np
+    import soundfile
+
+    out = {}
+    for i, group in enumerate(groups):
+        for j in group:
+            a, b = work / "ours-supercollider" / "stems" / f"{j.part}.wav", work / f"sc-{i}" / f"bare-{j.part}.wav"
+            ia, ib = soundfile.info(str(a)), soundfile.info(str(b))
+            same = (ia.channels, ia.subtype, ia.samplerate) == (ib.channels, ib.subtype, ib.samplerate)
+            xa, _ = soundfile.read(str(a), dtype="int32")
+            xb, _ = soundfile.read(str(b), dtype="int32")
+            k = min(len(xa), len(xb))
+            steps = int(np.abs((xa[:k] >> 8).astype(np.int64) - (xb[:k] >> 8)).max()) if k else None
+            out[j.part] = {"ours": [ia.channels, ia.frames, ia.subtype], "bare": [ib.channels, ib.frames, ib.subtype],
+                           "same_format": same, "max_step_diff": steps}
+    return out
 
 
 def ours(comp: Composition, work: Path, engine: str, workers: int):
@@ -217,21 +263,57 @@ def timed(fn, *args) -> tuple[float, float, object]:
     return time.perf_counter() - t, cpu_seconds() - c, out
 
 
-def first_segment(comp: Composition, work: Path) -> dict:
-    """The quick preview of the piece with one note changed inside the window it renders, in a fresh
-    store, before anything of this piece was rendered or previewed in this process."""
+def edited(comp: Composition) -> tuple[Composition, dict]:
+    """``comp`` with one note changed inside the preview's window: the first note in measure 2 of the
+    keys (or, when they rest there, of the guitar or the bass), a whole tone up."""
     changed = Composition.from_files(comp.to_files())
-    evs = changed.events("keys", 2)
-    i = next(k for k, e in enumerate(evs) if e.kind == "note")
-    changed.set_events("keys", 2, evs[:i] + [dataclasses.replace(evs[i], pitch=midi_to_pitch(evs[i].midi + 2))]
+    for part in ("keys", "guitar", "bass"):
+        evs = changed.events(part, 2)
+        i = next((k for k, e in enumerate(evs) if e.kind == "note"), None)
+        if i is not None:
+            break
+    else:
+        raise ValueError("no note to change in measure 2")
+    changed.set_events(part, 2, evs[:i] + [dataclasses.replace(evs[i], pitch=midi_to_pitch(evs[i].midi + 2))]
                        + evs[i + 1:])
-    store = open_store(Config(var_dir=work / "preview-var"))
+    return changed, {"part": part, "measure": 2, "from": evs[i].pitch, "to": midi_to_pitch(evs[i].midi + 2)}
+
+
+def preview_once(comp: Composition, work: Path) -> dict:
+    """The quick preview of ``comp`` with one note changed inside the window it renders, in a fresh store:
+    from the request to the first stored segment."""
+    changed, what = edited(comp)
+    files = changed.to_files()
+    var = Path(tempfile.mkdtemp(prefix="preview-var-", dir=work))
+    store = open_store(Config(var_dir=var))
     t = time.perf_counter()
-    prev = quick_preview(store, changed.to_files(), work / "preview-var" / "work", seconds=8)
+    prev = quick_preview(store, files, var / "work", seconds=8)
     assert prev["measures"] >= 2 and not prev["cached"] and not prev["render_cached"]
     return {"first_segment_s": prev["first_segment_s"], "preview_total_s": round(time.perf_counter() - t, 3),
-            "preview_measures": prev["measures"],
-            "changed": {"part": "keys", "measure": 2, "from": evs[i].pitch, "to": midi_to_pitch(evs[i].midi + 2)}}
+            "render_s": prev["render_s"], "preview_measures": prev["measures"], "changed": what}
+
+
+def first_segment(comp: Composition, work: Path, measures: int, seed: int) -> dict:
+    """first_segment_s on a warm render worker: this process is warmed as a long-lived worker is
+    (``warm_up``: the engines loaded and one tiny built-in piece rendered, not this piece), then each of
+    three pieces never rendered or previewed in this process (the bench piece and two more of other
+    seeds) gets one note changed inside the window and its quick preview, in a fresh store; the figure is
+    the median. Beside it, the same preview of the bench piece in a new process with nothing warm
+    (``cold_new_process``: imports not counted, the engines' first use counted)."""
+    from companion.render.service import warm_up
+
+    cold = subprocess.run([sys.executable, __file__, "--cold-preview", "--measures", str(measures),
+                           "--seed", str(seed)], capture_output=True, text=True, timeout=600)
+    cold_fig = json.loads(cold.stdout.strip().splitlines()[-1]) if cold.returncode == 0 else {
+        "error": cold.stderr[-300:]}
+    t = time.perf_counter()
+    took = warm_up(work / "warm")
+    warm_s = round(time.perf_counter() - t, 3)
+    runs = [preview_once(comp, work)]
+    for k in (1, 2):
+        runs.append(preview_once(four_part_piece(measures, seed + k), work))
+    return {"first_segment_s": round(statistics.median(r["first_segment_s"] for r in runs), 3),
+            "pieces": runs, "warm_up_s": warm_s, "warm_up": took, "cold_new_process": cold_fig}
 
 
 def sampler_figures(rounds: int) -> dict:
@@ -262,14 +344,19 @@ def main() -> None:
     ap.add_argument("--measures", type=int, default=80)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--cold-preview", action="store_true", help="only the preview, in this new process")
     args = ap.parse_args()
+    if args.cold_preview:
+        with tempfile.TemporaryDirectory(prefix="bench-cold-") as d:
+            print(json.dumps(preview_once(four_part_piece(args.measures, args.seed), Path(d))))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
         load_start = round(os.getloadavg()[0], 2)
         comp = four_part_piece(args.measures, args.seed)
         seconds = TempoMap(comp).end(comp.measures)
         notes = sum(1 for p in PARTS for _, e in comp.all_events(p) if e.kind == "note")
-        preview = first_segment(comp, work)  # first: no render or preview of this piece before it
+        preview = first_segment(comp, work, args.measures, args.seed)  # first: nothing of these pieces rendered
         jobs = part_jobs(comp)
         duration = seconds + TAIL
         engines = {"fluidsynth": (FluidSynthEngine(), bare_fluidsynth),
@@ -284,6 +371,8 @@ def main() -> None:
         for (name, _), (workers, groups, bare) in pairings.items():  # warm-up, not counted
             ours(comp, work, name, workers)
             bare(comp, work, groups)
+            if (name, _) == ("supercollider", "2proc"):
+                sc_stems = stems_match(work, groups)
         loads = []
         for r in range(args.rounds):
             for key, (workers, groups, bare) in pairings.items():
@@ -311,6 +400,9 @@ def main() -> None:
             "first_segment_s": preview["first_segment_s"],
             "sampler_overhead": None,  # from sampler_figures() below
             **pairs,
+            "supercollider_stems": sc_stems,
+            "supercollider_stems_match": all(v["same_format"] and v["max_step_diff"] is not None
+                                             and v["max_step_diff"] <= 1 for v in sc_stems.values()),
             "split": {n: [[j.part for j in g] for g in pairings[(n, "2proc")][1]] for n in engines},
             "preview": preview,
             "whole_render": whole,
@@ -322,8 +414,9 @@ def main() -> None:
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "engines": {"fluidsynth": FluidSynthEngine().version(), "supercollider": SuperColliderEngine().version()},
         }
-        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes; "
-              f"first segment {preview['first_segment_s']} s")
+        print(f"piece: {seconds:.1f} s, {len(PARTS)} parts, {notes} notes; first segment {preview['first_segment_s']} s "
+              f"(median of {[r['first_segment_s'] for r in preview['pieces']]} on a warm worker; "
+              f"{preview['cold_new_process'].get('first_segment_s')} s in a new process)")
         for k, p in pairs.items():
             print(f"{k:22s} ours {p['ours_s']:.3f} s (CPU {p['ours_cpu_s']:.2f})  bare {p['bare_s']:.3f} s "
                   f"(CPU {p['bare_cpu_s']:.2f})  overhead {p['overhead']:+.3f} {p['spread']}  cpu x{p['cpu_ratio']} "

@@ -25,6 +25,7 @@ from ..samples.usage import used as samples_used
 from ..storage.base import ObjectStore, content_key, sha256_file
 from . import audio as A
 from .engines import PartJob, StemBuffers, engine as make_engine
+from .engines.slicing import window_composition
 from .errors import EngineError
 from .mix import BusSettings, StemMix, StreamMixer
 from .timeline import TempoMap, cc_points
@@ -99,16 +100,68 @@ def files_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def engine_versions() -> dict[str, str]:
-    from .vocoder import espeak_version
-    out = {}
-    for name in ("fluidsynth", "supercollider"):
-        try:
-            out[name] = make_engine(name).version()
-        except (EngineError, OSError) as exc:
-            out[name] = f"unavailable: {exc}"
-    out["espeak-ng"] = espeak_version()
-    return out
+_VERSIONS: dict[str, str] | None = None
+_VERSIONS_LOCK = threading.Lock()
+
+
+def engine_versions(fresh: bool = False) -> dict[str, str]:
+    """Every engine's version (part of the render key), asked once per process (the engines are
+    programs and libraries installed on the machine: a new one comes with a new worker process);
+    ``fresh`` asks again. Asking costs a process start for scsynth and espeak-ng each, which a
+    preview would otherwise pay on every request."""
+    global _VERSIONS
+    with _VERSIONS_LOCK:
+        if _VERSIONS is None or fresh:
+            from .vocoder import espeak_version
+            out = {}
+            for name in ("fluidsynth", "supercollider"):
+                try:
+                    out[name] = make_engine(name).version()
+                except (EngineError, OSError) as exc:
+                    out[name] = f"unavailable: {exc}"
+            out["espeak-ng"] = espeak_version()
+            _VERSIONS = out
+        return dict(_VERSIONS)
+
+
+def warm_up(work_dir: Path | None = None) -> dict[str, float]:
+    """Make this process a warm render worker, as a long-lived worker is after its first job: the
+    engines' versions asked, libfluidsynth and supriya loaded, the reverb's impulse response and the
+    object store's MIME table built, and one tiny built-in piece (one measure, not any user's) rendered
+    by each engine (the SoundFont's presets and the code paths paged in). Nothing is stored.
+
+    Returns the seconds each step took. A worker calls it once at start; the quick preview's
+    first-segment time (bench/render.py) is measured on such a worker."""
+    import mimetypes
+
+    from .engines import libfluidsynth
+
+    took: dict[str, float] = {}
+    t = time.perf_counter()
+    engine_versions()
+    libfluidsynth.load()
+    import supriya  # noqa: F401 - the SuperCollider engine's score builder
+    mimetypes.init()
+    took["load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    instruments = load_instruments()
+    comp = _warm_piece(instruments)
+    parent = Path(work_dir) if work_dir else None
+    if parent:
+        parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="warm-", dir=parent) as d:
+        for name in ("fluidsynth", "supercollider"):
+            render_composition(comp, Path(d) / name, RenderSettings(engine=name, tail_seconds=0.5), instruments)
+    took["render_s"] = time.perf_counter() - t
+    return {k: round(v, 3) for k, v in took.items()}
+
+
+def _warm_piece(instruments: dict[str, Instrument]) -> Composition:
+    """A generated four-measure piece of the band (every member plays; seed 1, not any user's piece)."""
+    from ..algorithms.base import Params
+    from ..algorithms.generate import compose
+
+    return compose(None, 1, Params(tempo=120), measures=4)
 
 
 def render_key(files: dict[str, bytes], instruments: dict[str, Instrument], versions: dict[str, str],
@@ -205,8 +258,9 @@ def render_stems(comp: Composition, work: Path, settings: RenderSettings | None 
                for name in sorted(by_engine, key=lambda n: n != "supercollider")]
     for t in threads:
         t.start()
-    writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 2, A.SR, engines[engine_of[p]].stem_bits)
-               for p in parts}
+    # a stem file per part: stereo, or mono for a centred engine's stems (bufs.mono: one row, seen twice)
+    writers = {p: A.WavWriter(work / "stems" / f"{p}.wav", frames, 1 if p in bufs.mono else 2, A.SR,
+                              engines[engine_of[p]].stem_bits) for p in parts}
     have, told = 0, 0
     write_cpu = 0.0
     quantum = 1 << 15  # regions on a fixed grid: the same sums whatever the engines' timing
@@ -220,7 +274,10 @@ def render_stems(comp: Composition, work: Path, settings: RenderSettings | None 
             region = [bufs.data[p][:, have:upto_f] for p in parts]
             c = time.thread_time()
             for i, p in enumerate(parts):
-                writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
+                if p in bufs.mono:
+                    writers[p].write(have, region[i][0])
+                else:
+                    writers[p].write(have, region[i].T, same_channels=p in bufs.same_channels)
             write_cpu += time.thread_time() - c
             if consume is not None:
                 consume(have, region)
@@ -308,8 +365,13 @@ def load_cached(store: ObjectStore, key: str) -> dict | None:
 
 def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, settings: RenderSettings | None = None,
                    instruments: dict[str, Instrument] | None = None, source: dict | None = None, workers: int = 2,
-                   progress: ProgressFn | None = None) -> dict[str, Any]:
+                   progress: ProgressFn | None = None,
+                   on_mixdown: Callable[[str, Path], None] | None = None) -> dict[str, Any]:
     """Render a composition version (its canonical files) through the cache into the object store.
+
+    ``on_mixdown(key, path)``: called with the render key and the mixdown WAV as soon as it is written,
+    before it is hashed and stored (the quick preview starts encoding then); the file is removed when
+    this returns, so a caller that needs it longer links or copies it. Not called for a cached render.
 
     Returns the render manifest (``cached: True`` when nothing had to be done)."""
     settings = settings or RenderSettings()
@@ -320,13 +382,18 @@ def render_version(store: ObjectStore, files: dict[str, bytes], work_dir: Path, 
     if cached is not None:
         return {**cached, "cached": True}
     comp = Composition.from_files(files)
-    comp.parse_all()
+    if settings.upto_measure:  # a window (the quick preview): only its measures are read and rendered
+        comp = window_composition(comp, settings.upto_measure).parse_all()
+    else:
+        comp.parse_all()
     work_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="render-", dir=work_dir))
     stored: list[str] = []
     try:
         res = render_composition(comp, work, settings, instruments, workers, progress,
                                  samples=default_resolver(store, work_dir / "samples"))
+        if on_mixdown is not None:
+            on_mixdown(key, Path(res["mixdown"]))
         mix_sha = sha256_file(res["mixdown"])
         mix_key = content_key("renders", mix_sha, "mixdown.wav")
         store.put_file(mix_key, res["mixdown"], "audio/wav")

@@ -30,7 +30,8 @@ def test_each_part_gets_a_stem_from_its_instruments_engine(rendered, short_piece
     for part, st in parts.items():
         assert st["engine"] == insts[part].engine
         sr, x = A.read_wav(st["path"])
-        assert sr == A.SR and x.shape[1] == 2
+        # FluidSynth's stems are stereo (General MIDI pans them); SuperCollider's are centred: mono files
+        assert sr == A.SR and x.shape[1] == (1 if st["engine"] == "supercollider" else 2), part
         assert abs(len(x) / sr - rendered["duration"]) < 0.01
         assert np.max(np.abs(x)) > 0.01, f"{part} is silent"
     assert {s["engine"] for s in rendered["stems"]} == {"fluidsynth", "supercollider"}
@@ -89,3 +90,30 @@ def test_render_cache(short_piece, tmp_path):
     # other settings: another key
     other = render_version(store, files, tmp_path / "work", dataclasses.replace(settings, loudness_target_lufs=-18.0))
     assert other["key"] != first["key"] and abs(other["mixdown"]["loudness_lufs"] + 18) < 0.6
+
+
+def test_mono_stem_files_hold_what_the_mixer_was_fed(short_piece, tmp_path):
+    """SuperCollider's stems are stored as one channel: each file holds exactly the samples the mixer got
+    (quantized to 24 bits by our rule), and the mixer got the same samples on both sides."""
+    import soundfile
+
+    from companion.render.service import parts_to_render, render_stems
+
+    settings = RenderSettings(engine="supercollider", upto_measure=4)
+    parts = parts_to_render(short_piece, load_instruments(), 4)  # the order consume gets them in
+    fed: dict[str, list] = {p: [] for p in parts}
+
+    def consume(start, regions):
+        for p, r in zip(parts, regions):
+            fed[p].append(np.array(r))
+
+    st = render_stems(short_piece, tmp_path, settings, workers=2, consume=consume)
+    assert st.parts == parts and len(parts) >= 4
+    for p in parts:
+        x = np.concatenate(fed[p], axis=1)
+        assert x.shape == (2, st.frames) and np.array_equal(x[0], x[1]), f"{p}: the mixer got different sides"
+        info = soundfile.info(str(st.paths[p]))
+        assert info.channels == 1 and info.subtype == "PCM_24" and info.frames == st.frames, p
+        ints, _ = soundfile.read(str(st.paths[p]), dtype="int32")
+        assert np.array_equal(ints >> 8, A.quantize(x[0], 24)), p
+        assert np.abs(x[0]).max() > 0.01, f"{p} is silent"

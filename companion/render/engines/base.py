@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # the render path is part of what an engine version means (SHF regeneration compares versions to
 # decide between bit-identical and within-tolerance): bump when the engines' output changes
-RENDER_PATH = "stream 3"
+RENDER_PATH = "stream 4"  # 4: centred stems (SuperCollider) are stored as mono WAVs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Engine(abc.ABC):
         name: the engine's name in instrument files and render settings.
         stem_bits: the PCM depth its stems are stored at.
         shared_stems: it writes stems from another process (StemBuffers ``shared``).
-        mono_stems: its stems are always centred mono (StemBuffers ``mono``).
+        mono_stems: its stems are always centred mono (StemBuffers ``mono``), and their WAV files are
+            mono too (one channel: the mix pans them; half the bytes of a stereo file of the same samples).
     ``samples`` is the sample library's resolver (render_composition sets it).
     ``SPLIT`` is how many process groups it splits parts between (fixed: the split shapes the output
     bits, so it must not depend on the machine); ``processes`` is how many of them run at once.
@@ -88,7 +89,8 @@ class Engine(abc.ABC):
 
     def render_part(self, comp: "Composition", part: str, instrument: "Instrument", out: Path, work: Path,
                     duration: float, upto_measure: int | None = None) -> Path:
-        """Render one part to a stereo WAV stem at ``out`` of ``duration`` seconds."""
+        """Render one part to a stereo WAV at ``out`` of ``duration`` seconds (a file to listen to: the
+        sample library's auditions; a render's stem files are written by ``render_stems``)."""
         bufs = StemBuffers([part], int(duration * SR), shared=[part] if self.shared_stems else (),
                            mono=[part] if self.mono_stems else ())
         self.render_parts(comp, [PartJob(part, instrument)], bufs, work, duration, upto_measure)

@@ -35,6 +35,23 @@ def ensemble_composition(comp: Composition, parts: list[tuple[str, int | None]],
     return solo
 
 
+def window_composition(comp: Composition, upto_measure: int) -> Composition:
+    """Measures 1..``upto_measure`` of ``comp`` as a composition of their own: every part and every event
+    of those measures (notes keep their written lengths, so a note held past the window sounds on in the
+    render's tail as in a whole render), the global events up to there. Only those measures are parsed:
+    a quick preview of the opening of a long piece does not read the rest."""
+    last = max(1, min(comp.measures, upto_measure))
+    win = Composition(title=comp.title, measures=last, visibility=comp.visibility,
+                      global_events=[g for g in comp.global_events if g.measure <= last])
+    win.parts = [copy.copy(p) for p in comp.parts]
+    for p in comp.parts:
+        for m in range(1, last + 1):
+            evs = comp.events(p.id, m)
+            if evs:
+                win.set_events(p.id, m, list(evs))
+    return win
+
+
 def solo_composition(comp: Composition, part: str, program: int | None, upto_measure: int | None = None
                      ) -> Composition:
     """The composition with only ``part`` (and the global tracks), its program set."""
