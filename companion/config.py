@@ -157,6 +157,10 @@ class Config:
     hls_bitrates: str = "48,96,192"
     hls_segment_seconds: int = 4
     preview_seconds: int = 30
+    # A gunicorn worker (companion/wsgi.py) warms the render engines in the background when it starts
+    # (render.service.warm_up: libraries loaded, one tiny built-in piece rendered, nothing stored), so the
+    # studio's first quick preview does not pay for a cold engine. The test suite turns it off.
+    render_warm_up: bool = True
     encode_workers: int = 0  # 0: one per core
     job_timeout: int = 3600
     job_retries: int = 3

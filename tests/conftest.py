@@ -28,6 +28,9 @@ import sqlalchemy as sa
 from companion.config import Config
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The servers the suite starts (gunicorn: companion/wsgi.py) start with cold render engines: warming
+# each would cost the suite a render per worker. tests/render/test_preview_window.py tests the warm-up.
+os.environ.setdefault("SCRIPTHAMMER_RENDER_WARM_UP", "0")
 MARIADB_URL = os.environ.get("SCRIPTHAMMER_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306")
 PG_ADMIN_URL = os.environ.get("SCRIPTHAMMER_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 

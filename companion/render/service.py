@@ -156,6 +156,28 @@ def warm_up(work_dir: Path | None = None) -> dict[str, float]:
     return {k: round(v, 3) for k, v in took.items()}
 
 
+def warm_up_in_background(config) -> "threading.Thread | None":
+    """:func:`warm_up` in a daemon thread, as a gunicorn worker does when it starts (companion/wsgi.py);
+    None when ``config.render_warm_up`` is off. A failure is logged, never raised: a missing engine is
+    reported by the render that needs it."""
+    import logging
+    import threading
+
+    if not config.render_warm_up:
+        return None
+    log = logging.getLogger("companion.render")
+
+    def run() -> None:
+        try:
+            log.info("render engines warm: %s", warm_up(config.work_dir))
+        except Exception:
+            log.exception("render warm-up failed")
+
+    t = threading.Thread(target=run, name="render-warm-up", daemon=True)
+    t.start()
+    return t
+
+
 def _warm_piece(instruments: dict[str, Instrument]) -> Composition:
     """A generated four-measure piece of the band (every member plays; seed 1, not any user's piece)."""
     from ..algorithms.base import Params

@@ -153,3 +153,19 @@ def test_warm_up_renders_no_users_piece_and_stores_nothing(piece, tmp_path):
     store = open_store(Config(var_dir=tmp_path / "var"))
     res = quick_preview(store, _changed(piece), tmp_path / "work", seconds=6)
     assert not res["cached"] and not res["render_cached"]
+
+
+def test_a_web_worker_warms_its_engines_in_the_background_unless_told_not_to(tmp_path, caplog):
+    """companion/wsgi.py: each gunicorn worker calls warm_up_in_background with its config."""
+    import logging
+
+    from companion.render.service import warm_up_in_background
+
+    assert warm_up_in_background(Config(var_dir=tmp_path / "off", render_warm_up=False)) is None
+    with caplog.at_level(logging.INFO, logger="companion.render"):
+        t = warm_up_in_background(Config(var_dir=tmp_path / "on", render_warm_up=True))
+        assert t is not None and t.daemon
+        t.join(120)
+    assert not t.is_alive()
+    warm = [r.getMessage() for r in caplog.records if r.getMessage().startswith("render engines warm")]
+    assert len(warm) == 1 and "render_s" in warm[0], caplog.text
