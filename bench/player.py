@@ -199,6 +199,13 @@ def measure(browser, url: str, network: dict | None = None) -> dict:
                                              "{t: a.currentTime, paused: a.paused, buffered: a.buffered.length ? a.buffered.end(0) : 0}; }"))
         for line in console:
             say("    console", line)
+    # The player's state once its bundle runs (on a slow link the bundle is fetched after the first
+    # segment, so it comes after the first sound; the times above are already taken).
+    try:
+        page.wait_for_function("() => window.ScriptHammer && ScriptHammer.players.length && "
+                               "ScriptHammer.players[0].getState().ready", timeout=30000, polling=50)
+    except Exception:  # noqa: BLE001 - reported as no mode / no fast start
+        pass
     state = page.evaluate("() => window.ScriptHammer && ScriptHammer.players[0] ? ScriptHammer.players[0].getState() : null")
     ctx.close()
     # When the poll saw it late (the page's main thread busy), currentTime was already past 0: the
