@@ -14,7 +14,11 @@ for ``--seconds`` (default 60). Two runs in the same process, same load, same ma
   locust got a 202 for, written by the consumers, divided by the time from the start of the load until
   the stream is empty and nothing is pending. "events_lost" (accepted, not stored) must be 0;
 - "ingest_ratio": ours over the anchor's events per second;
-- "p99_ms": locust's 99th percentile of a beacon batch's answer, ours;
+- "p99_ms": locust's 99th percentile of a beacon batch's answer, ours, at that saturating load (8 players
+  each sending again as soon as answered: the latency is mostly the queue, players / throughput);
+- "p99_ms_at_paced": the same, in a third run of ours whose players are paced to offer ``--paced`` events
+  per second in all (default 10,000, the goal's rate; locust's constant_throughput, so a player that
+  falls behind sends later: coordinated omission understates a slow tail), with its "paced_events_per_s";
 - "heatmap_ms": the median of 5 runs of the dashboard's per-second heat map query over 30 days
   (rollups.heatmap: it reads the per-second rollups, made first by rolling the 30 days), over
   ``--heat-events`` (default 10 million) events of one track spread over 30 days, on PostgreSQL;
@@ -69,7 +73,10 @@ def _warm(port: int, track_id: int) -> None:
                 raise RuntimeError(f"warm-up beacon answered {r.status}")
 
 
-def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: int, consumers: int) -> dict:
+def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: int, consumers: int,
+             paced: float = 0.0, name: str | None = None) -> dict:
+    """One load run; ``paced``: offered events per second (spread over the players, locust's
+    constant_throughput), 0 for as fast as answered. ``name`` (default ``mode``) names its database."""
     import sqlalchemy as sa
 
     from companion.analytics import ingest
@@ -80,9 +87,13 @@ def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: 
     from tests.conftest import free_port, start_server, stop_group, wait_for_port
     from tests.faults.procs import config_env, wait_until
 
-    url = pg.create_database(f"bench_{mode}")
-    config = Config(var_dir=scratch / mode, database_url=url, redis_url=redis_url, queue_name=f"bench-{mode}",
-                    beacon_rate_limit="1000000 per second", analytics_ingest=mode, analytics_batch=20,
+    name = name or mode
+    url = pg.create_database(f"bench_{name}")
+    config = Config(var_dir=scratch / name, database_url=url, redis_url=redis_url, queue_name=f"bench-{name}",
+                    beacon_rate_limit="1000000 per second", analytics_ingest=mode,
+                    # locust's players all come from this machine's address: both per-address limits raised
+                    # far above the load (their counters are still kept, as in production)
+                    public_rate_limit="100000000 per minute;1000000 per second", analytics_batch=20,
                     wp_shared_secret="bench")
     upgrade(url)
     svc = Services(config)
@@ -90,7 +101,7 @@ def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: 
         track_id = create_track(s, title="Bench", release_state="public").id
     port = free_port()
     env = config_env(config)
-    log = open(scratch / f"{mode}.log", "ab")
+    log = open(scratch / f"{name}.log", "ab")
     cpu0 = _children_cpu()
     api = start_server([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
                         "companion.wsgi:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -103,9 +114,13 @@ def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: 
                 procs.append(start_server([sys.executable, "-m", "companion.cli", "analytics", "consume", "--name",
                                            f"bench-{i}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         _warm(port, track_id)
-        counts, prefix = scratch / f"{mode}-counts.json", scratch / f"{mode}-locust"
+        counts, prefix = scratch / f"{name}-counts.json", scratch / f"{name}-locust"
         lenv = dict(os.environ, BENCH_TRACK_ID=str(track_id), BENCH_COUNTS=str(counts))
-        say(f"[{mode}] locust: {users} players for {seconds} s against http://127.0.0.1:{port}")
+        if paced:
+            per_batch = int(os.environ.get("BENCH_EVENTS", "100"))
+            lenv["BENCH_USER_RATE"] = str(paced / per_batch / users)
+        say(f"[{name}] locust: {users} players for {seconds} s against http://127.0.0.1:{port}"
+            + (f", paced at {paced:.0f} events/s" if paced else ""))
         t0 = time.monotonic()
         subprocess.run([str(Path(sys.executable).with_name("locust")), "-f", str(ROOT / "bench" / "locust_beacons.py"),
                         "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host",
@@ -134,13 +149,13 @@ def run_load(mode: str, pg, redis_url: str, scratch: Path, seconds: int, users: 
             stop_group(p)
         log.close()
     cpu = _children_cpu() - cpu0
-    out = {"mode": mode, "accepted": accepted["events"], "refused_batches": accepted["refused"], "stored": stored,
+    out = {"mode": mode, "name": name, "paced": paced, "accepted": accepted["events"], "refused_batches": accepted["refused"], "stored": stored,
            "lost": lost, "duplicated": stored - distinct, "load_s": round(t_load, 2),
            "until_stored_s": round(t_done, 2), "events_per_s": round(stored / t_done, 1),
            "accepted_per_s": round(accepted["events"] / t_load, 1),
            "batches": accepted["batches"], "p50_ms": float(row["50%"]), "p99_ms": float(row["99%"]),
            "cpu_s": round(cpu, 2), "track_id": track_id, "url": url}
-    say(f"[{mode}] {json.dumps(out)}")
+    say(f"[{name}] {json.dumps(out)}")
     svc.close()
     return out
 
@@ -231,6 +246,9 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=8)
     ap.add_argument("--consumers", type=int, default=2)
     ap.add_argument("--heat-events", type=int, default=10_000_000)
+    ap.add_argument("--paced", type=float, default=10_000,
+                    help="A third run, the stream paced at this many events per second (the goal's rate): its "
+                         "p99 is 'p99_ms_at_paced' (0: skip).")
     ap.add_argument("--raw-runs", type=int, default=1, help="Runs of the raw-scan heat map (the anchor).")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--heat-only", action="store_true", help="Only the heat map query (no load runs).")
@@ -246,6 +264,7 @@ def main() -> None:
     rds.start()
     pg.start()
     wall0 = time.perf_counter()
+    paced = None
     try:
         if args.heat_only:
             direct = stream = {"events_per_s": 0, "p99_ms": None, "lost": None, "duplicated": None, "p50_ms": None,
@@ -254,6 +273,9 @@ def main() -> None:
         else:
             direct = run_load("direct", pg, rds.url, scratch, args.seconds, args.users, args.consumers)
             stream = run_load("stream", pg, rds.url, scratch, args.seconds, args.users, args.consumers)
+            if args.paced:
+                paced = run_load("stream", pg, rds.url, scratch, args.seconds, args.users, args.consumers,
+                                 paced=args.paced, name="paced")
         heat = heatmap_ms(stream["url"], stream["track_id"], args.heat_events, raw_runs=args.raw_runs)
     finally:
         rds.stop()
@@ -276,6 +298,10 @@ def main() -> None:
         "events_lost": stream["lost"], "events_duplicated": stream["duplicated"],
         "direct_events_per_s": direct["events_per_s"], "direct_p99_ms": direct["p99_ms"],
         "stream_accepted_per_s": stream["accepted_per_s"], "p50_ms": stream["p50_ms"],
+        "p99_ms_at_paced": paced and paced["p99_ms"], "p50_ms_at_paced": paced and paced["p50_ms"],
+        "paced_events_per_s": paced and paced["events_per_s"], "paced_offered_events_per_s": paced and args.paced,
+        "paced_lost": paced and paced["lost"], "paced_duplicated": paced and paced["duplicated"],
+        "events_per_batch": int(os.environ.get("BENCH_EVENTS", "100")),
         "heatmap_events": heat["events"], "stream_cpu_s": stream["cpu_s"], "direct_cpu_s": direct["cpu_s"],
         "aa_cpu_s": round(aa_cpu, 2), "wall_s": round(time.perf_counter() - wall0, 1),
         "machine": f"{platform.machine()} {os.cpu_count()} cores", "load": [round(x, 2) for x in load],

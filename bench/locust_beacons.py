@@ -2,7 +2,8 @@
 companion answers. Each simulated player has its own session and numbers its batches (seq), as the
 real player does; its address is the machine's, so the bench raises the beacon rate limit.
 
-Environment: BENCH_TRACK_ID (a released track), BENCH_EVENTS (events per batch, default 100)."""
+Environment: BENCH_TRACK_ID (a released track), BENCH_EVENTS (events per batch, default 100), BENCH_USER_RATE
+(batches per second per player, paced with locust's constant_throughput; unset or 0: as fast as answered)."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,11 @@ import random
 import time
 import uuid
 
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, constant_throughput, events, task
 
 TRACK = int(os.environ.get("BENCH_TRACK_ID", "1"))
 PER_BATCH = int(os.environ.get("BENCH_EVENTS", "100"))
+RATE = float(os.environ.get("BENCH_USER_RATE") or 0)
 KINDS = ("play", "progress", "progress", "progress", "seek", "pause", "reaction", "complete")
 ACCEPTED = {"events": 0, "batches": 0, "refused": 0, "ids": []}
 
@@ -28,6 +30,9 @@ def _report(environment, **_kw):
 
 
 class Player(FastHttpUser):
+    if RATE:
+        wait_time = constant_throughput(RATE)
+
     def on_start(self):
         self.session = uuid.uuid4().hex[:24]
         self.seq = 0

@@ -18,8 +18,16 @@ minus the currentTime it saw), and the bytes fetched before that moment (Chrome 
 network events: bytes on the wire, headers excluded). Medians over the runs; the ratio is of the
 polled first-audio times.
 
+The mobile profile (``--profiles desktop,mobile``, the default; ``--profiles mobile`` for it alone) runs
+the same alternating cold-cache runs with Chromium's network emulation (DevTools Protocol
+Network.emulateNetworkConditions, set on each page before it navigates): 1.6 Mbit/s down, 750 kbit/s
+up, 150 ms added to every round trip, the cache disabled. On such a link what each page fetches before
+its first sound shows in the time.
+
 Progress goes to stderr; the last line of stdout is one JSON object: {"ratio": player/bare time to
-first audio, "player_ms", "bare_ms", "player_bytes", "bare_bytes", ...}. Goal: ratio <= 1.2.
+first audio, "player_ms", "bare_ms", "player_bytes", "bare_bytes", ..., and for the mobile profile
+"mobile_ratio", "mobile_player_ms", "mobile_bare_ms", "mobile_player_bytes", "mobile_bare_bytes", ...}.
+Goals: ratio <= 1.2, mobile_ratio <= 0.5.
 """
 from __future__ import annotations
 
@@ -130,8 +138,13 @@ def serve(app, bare_html: str):
     return server, f"http://127.0.0.1:{port}"
 
 
-def measure(browser, url: str) -> dict:
-    ctx = browser.new_context(viewport={"width": 1024, "height": 700})
+#: the mobile profile: a slow 3G/4G-ish link (DevTools' throughputs are bytes per second).
+MOBILE = {"offline": False, "latency": 150, "downloadThroughput": 1_600_000 / 8, "uploadThroughput": 750_000 / 8}
+
+
+def measure(browser, url: str, network: dict | None = None) -> dict:
+    ctx = browser.new_context(viewport={"width": 1024, "height": 700} if network is None else
+                              {"width": 390, "height": 844})
     page = ctx.new_page()
     page.add_init_script(PROBE)
     console: list[str] = []
@@ -141,6 +154,8 @@ def measure(browser, url: str) -> dict:
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    if network is not None:
+        cdp.send("Network.emulateNetworkConditions", network)
     chunks: list[tuple[float, str, int]] = []  # (monotonic s, request id, bytes)
     finished: dict[str, tuple[float, int]] = {}
     urls: dict[str, str] = {}
@@ -155,7 +170,7 @@ def measure(browser, url: str) -> dict:
     cdp.on("Network.dataReceived", lambda e: chunks.append((e["timestamp"], e["requestId"], e.get("encodedDataLength", 0))))
     cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], (e["timestamp"], e["encodedDataLength"])))
     page.goto(url, wait_until="commit")
-    page.wait_for_function("() => window.__bench && window.__bench.firstAudio !== null", timeout=30000, polling=20)
+    page.wait_for_function("() => window.__bench && window.__bench.firstAudio !== null", timeout=60000, polling=20)
     res = page.evaluate("() => ({...window.__bench, nav: performance.getEntriesByType('navigation')[0].startTime})")
     page.wait_for_timeout(200)  # let the CDP events for bytes already received arrive
     first = nav["t"] + res["firstAudio"] / 1000.0
@@ -173,6 +188,8 @@ def measure(browser, url: str) -> dict:
             total += n
             per_url[urls.get(rid, rid)] = per_url.get(urls.get(rid, rid), 0) + n
     if os.environ.get("BENCH_TRACE"):
+        for u, n in sorted(per_url.items(), key=lambda kv: -kv[1]):
+            say(f"    before first audio: {n:8d} B  {u.split('/')[-1][:70]}")
         for e in page.evaluate("() => performance.getEntriesByType('resource').map(r => [r.name.split('/').pop().slice(0, 40), Math.round(r.startTime), Math.round(r.responseEnd)])"):
             say("   ", e)
         say("    script-run/first-audio", res)
@@ -182,13 +199,38 @@ def measure(browser, url: str) -> dict:
                                              "{t: a.currentTime, paused: a.paused, buffered: a.buffered.length ? a.buffered.end(0) : 0}; }"))
         for line in console:
             say("    console", line)
+    # The player's state once its bundle runs (on a slow link the bundle is fetched after the first
+    # segment, so it comes after the first sound; the times above are already taken).
+    try:
+        if "/embed/" in url:
+            page.wait_for_function("() => window.ScriptHammer && ScriptHammer.players.length && "
+                                   "ScriptHammer.players[0].getState().ready", timeout=30000, polling=50)
+    except Exception:  # noqa: BLE001 - reported as no mode / no fast start
+        pass
     state = page.evaluate("() => window.ScriptHammer && ScriptHammer.players[0] ? ScriptHammer.players[0].getState() : null")
     ctx.close()
     # When the poll saw it late (the page's main thread busy), currentTime was already past 0: the
     # audio clock started about that much earlier. A secondary figure, the same for both pages.
     clock_start = res["firstAudio"] - 1000.0 * (res["clock"] or 0.0)
     return {"first_audio_ms": res["firstAudio"], "clock_start_ms": clock_start, "playing_ms": res["playing"], "bytes": total, "requests": len(per_url),
+            "per_url": per_url,
             "mode": state and state["mode"], "level": state and state["level"], "fast_start": bool(state and state.get("fastStart"))}
+
+
+def summarize(results: dict[str, list[dict]]) -> dict:
+    med = {n: {k: statistics.median(x[k] for x in rs) for k in ("first_audio_ms", "bytes")} for n, rs in results.items()}
+    return {"ratio": round(med["player"]["first_audio_ms"] / med["bare"]["first_audio_ms"], 3),
+            "player_ms": round(med["player"]["first_audio_ms"], 1), "bare_ms": round(med["bare"]["first_audio_ms"], 1),
+            "player_bytes": int(med["player"]["bytes"]), "bare_bytes": int(med["bare"]["bytes"]),
+            "bytes_ratio": round(med["player"]["bytes"] / max(1, med["bare"]["bytes"]), 3),
+            "player_clock_start_ms": round(statistics.median(x["clock_start_ms"] for x in results["player"]), 1),
+            "bare_clock_start_ms": round(statistics.median(x["clock_start_ms"] for x in results["bare"]), 1),
+            "player_playing_ms": round(statistics.median(x["playing_ms"] for x in results["player"]), 1),
+            "bare_playing_ms": round(statistics.median(x["playing_ms"] for x in results["bare"]), 1),
+            "player_mode": results["player"][0]["mode"],
+            "player_fast_start_runs": sum(1 for x in results["player"] if x["fast_start"]),
+            "player_runs_ms": [round(x["first_audio_ms"], 1) for x in results["player"]],
+            "bare_runs_ms": [round(x["first_audio_ms"], 1) for x in results["bare"]]}
 
 
 def machine() -> dict:
@@ -208,6 +250,8 @@ def machine() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="measurements of each page (alternating); medians reported")
+    ap.add_argument("--profiles", default="desktop,mobile",
+                    help="comma-separated: desktop (no throttling), mobile (1.6 Mbit/s down, 750 kbit/s up, 150 ms RTT)")
     ap.add_argument("--wav", type=Path, help="the song to release (default: bench/out/demo-190s.wav or 60 s of tones)")
     args = ap.parse_args()
 
@@ -229,36 +273,39 @@ def main() -> None:
                      f'<body><audio src="{mp3_path}" autoplay controls></audio></body></html>')
         server, base = serve(app, bare_html)
         urls = {"bare": f"{base}/bench/bare", "player": f"{base}/embed/track/{track['id']}?autoplay=1&vis=" + os.environ.get("BENCH_VIS", "spectrum")}
-        results: dict[str, list[dict]] = {"bare": [], "player": []}
+        out: dict = {}
         with chromium() as browser:
-            for name in ("bare", "player"):  # warm-up (server, OS caches), not counted
-                measure(browser, urls[name])
-            for i in range(args.runs):
-                for name in (("bare", "player") if i % 2 == 0 else ("player", "bare")):
-                    r = measure(browser, urls[name])
-                    results[name].append(r)
-                    say(f"run {i + 1} {name:6s}: first audio {r['first_audio_ms']:7.1f} ms, "
-                        f"playing {r['playing_ms'] or 0:7.1f} ms, {r['bytes'] / 1024:8.1f} KiB, {r['requests']} requests"
-                        + (f", {r['mode']} level {r['level']}" if r["mode"] else "")
-                        + (", fast start" if r["fast_start"] else ""))
+            for profile in args.profiles.split(","):
+                network = MOBILE if profile == "mobile" else None
+                results: dict[str, list[dict]] = {"bare": [], "player": []}
+                for name in ("bare", "player"):  # warm-up (server, OS caches), not counted
+                    measure(browser, urls[name], network)
+                for i in range(args.runs):
+                    for name in (("bare", "player") if i % 2 == 0 else ("player", "bare")):
+                        r = measure(browser, urls[name], network)
+                        results[name].append(r)
+                        say(f"{profile} run {i + 1} {name:6s}: first audio {r['first_audio_ms']:7.1f} ms, "
+                            f"playing {r['playing_ms'] or 0:7.1f} ms, {r['bytes'] / 1024:8.1f} KiB, {r['requests']} requests"
+                            + (f", {r['mode']} level {r['level']}" if r["mode"] else "")
+                            + (", fast start" if r["fast_start"] else ""))
+                figures = summarize(results)
+                if profile == "mobile":
+                    figures = {("mobile_" + k if k != "ratio" else "mobile_ratio"): v for k, v in figures.items()}
+                    # what each page fetched before its first sound (the median run's list, by bytes)
+                    for name in ("player", "bare"):
+                        rs = sorted(results[name], key=lambda x: x["first_audio_ms"])
+                        med_run = rs[len(rs) // 2]
+                        figures[f"mobile_{name}_before_audio"] = {u.split("/")[-1].split("?")[0][:60]: n for u, n in
+                                                                  sorted(med_run["per_url"].items(), key=lambda kv: -kv[1])}
+                    figures["mobile_network"] = {"down_kbit_s": MOBILE["downloadThroughput"] * 8 / 1000,
+                                                 "up_kbit_s": MOBILE["uploadThroughput"] * 8 / 1000,
+                                                 "rtt_ms": MOBILE["latency"]}
+                out.update(figures)
         server.shutdown()
-        med = {n: {k: statistics.median(x[k] for x in rs) for k in ("first_audio_ms", "bytes")} for n, rs in results.items()}
-        out = {"ratio": round(med["player"]["first_audio_ms"] / med["bare"]["first_audio_ms"], 3),
-               "player_ms": round(med["player"]["first_audio_ms"], 1), "bare_ms": round(med["bare"]["first_audio_ms"], 1),
-               "player_bytes": int(med["player"]["bytes"]), "bare_bytes": int(med["bare"]["bytes"]),
-               "bytes_ratio": round(med["player"]["bytes"] / max(1, med["bare"]["bytes"]), 3),
-               "player_clock_start_ms": round(statistics.median(x["clock_start_ms"] for x in results["player"]), 1),
-               "bare_clock_start_ms": round(statistics.median(x["clock_start_ms"] for x in results["bare"]), 1),
-               "player_playing_ms": round(statistics.median(x["playing_ms"] for x in results["player"]), 1),
-               "bare_playing_ms": round(statistics.median(x["playing_ms"] for x in results["bare"]), 1),
-               "player_mode": results["player"][0]["mode"],
-               "player_fast_start_runs": sum(1 for x in results["player"] if x["fast_start"]),
-               "player_runs_ms": [round(x["first_audio_ms"], 1) for x in results["player"]],
-               "bare_runs_ms": [round(x["first_audio_ms"], 1) for x in results["bare"]],
-               "runs": args.runs, "song_s": round(track["duration"], 1),
-               "bare_mp3": mp3["name"], "bundle_gzip_bytes": (ROOT / "player" / "dist" / "player.js.gz").stat().st_size,
-               "boot_gzip_bytes": (ROOT / "player" / "dist" / "boot.js.gz").stat().st_size,
-               **machine()}
+        out.update({"runs": args.runs, "song_s": round(track["duration"], 1),
+                    "bare_mp3": mp3["name"], "bundle_gzip_bytes": (ROOT / "player" / "dist" / "player.js.gz").stat().st_size,
+                    "boot_gzip_bytes": (ROOT / "player" / "dist" / "boot.js.gz").stat().st_size,
+                    "profiles": args.profiles.split(","), **machine()})
         print(json.dumps(out))
     finally:
         redis.terminate()

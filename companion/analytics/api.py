@@ -1,7 +1,10 @@
 """POST /api/beacons: the player's batched playback events (navigator.sendBeacon)."""
 from __future__ import annotations
 
+import functools
+
 from flask import Response, request
+from werkzeug.exceptions import HTTPException
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -9,9 +12,8 @@ from companion import schema_fields as fields
 
 from companion.analytics import fastparse, ingest, service
 from companion.band.auth import current_identity
-from companion.band.ratelimit import limit_blueprint
 from companion.db import utcnow
-from companion.errors import Conflict, PayloadTooLarge, UnsupportedMedia
+from companion.errors import Conflict, PayloadTooLarge, ScriptHammerError, TooManyRequests, UnsupportedMedia
 from companion.services import current as services
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/beacons",
@@ -39,9 +41,62 @@ def _add_cors(resp):
 
 
 def limit_beacons(limiter) -> None:
-    """Beacons are a public write: at most ``Config.beacon_rate_limit`` per client address (429 beyond)."""
-    limit_blueprint(limiter, blp, lambda: services().config.beacon_rate_limit, code="too_many_beacons",
-                    what="Too many beacons")
+    """Beacons are a public write: at most ``Config.beacon_rate_limit`` per client address (429 beyond),
+    and, as every route, ``Config.public_rate_limit``.
+
+    Both are counted by the view itself, in the same Redis round trip as the append to the stream
+    (:func:`companion.analytics.ingest.accept`; fixed windows per client address, as Flask-Limiter's),
+    so the route leaves Flask-Limiter's default limits (its credential-failure limit still applies).
+    Every request counts, whatever its answer: a malformed or refused batch costs the same hit, and
+    the preflight counts against the public limit only."""
+    from flask_limiter import ExemptionScope
+
+    limiter.exempt(blp, flags=ExemptionScope.DEFAULT)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(limit: str) -> tuple[tuple[str, int, int, str], ...]:
+    """(key part, amount, window seconds, text as the 429 says it) of each limit in ``limit``."""
+    from limits import parse_many
+
+    if not limit:
+        return ()
+    return tuple((f"{item.amount}/{item.get_expiry()}", item.amount, item.get_expiry(), str(item))
+                 for item in parse_many(limit))
+
+
+def _limits(svc, *, beacon: bool = True) -> list[tuple[str, int, int, str, str, str]]:
+    """The limits this request counts against: (counter key, amount, window, text, error code, what)."""
+    from companion.band.ratelimit import client_address
+
+    addr, cfg = client_address(), svc.config
+    prefix = f"shm-rl:{cfg.queue_name}:beacons"
+    out = [(f"{prefix}:public:{part}:{addr}", amount, window, text, "too_many_requests", "Too many requests")
+           for part, amount, window, text in _parsed(cfg.public_rate_limit)]
+    if beacon:
+        out += [(f"{prefix}:writes:{part}:{addr}", amount, window, text, "too_many_beacons", "Too many beacons")
+                for part, amount, window, text in _parsed(cfg.beacon_rate_limit)]
+    return out
+
+
+def _too_many(limits, exc: ingest.Limited) -> TooManyRequests:
+    _, _, window, text, code, what = limits[exc.index]
+    retry = min(exc.retry_after, window)
+    return TooManyRequests(f"{what} from this client: at most {text}. Try again in {retry} s.", code=code,
+                           details={"retry_after_seconds": retry, "limit": text})
+
+
+def _count(svc, limits) -> None:
+    """Count a request that stores nothing against the limits; 429 when one is exceeded. When Redis cannot
+    be reached the limits are skipped (logged), as Flask-Limiter does for every other route."""
+    import redis
+
+    try:
+        ingest.accept(svc, [lim[:3] for lim in limits])
+    except ingest.Limited as exc:
+        raise _too_many(limits, exc) from None
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        ingest.log.warning("beacon rate limits skipped: %s", exc)
 
 
 def _read_body(limit: int) -> bytes:
@@ -100,17 +155,28 @@ class Beacons(MethodView):
         onto the analytics stream (or, with SCRIPTHAMMER_ANALYTICS_INGEST=direct, into the table at
         once). Do-Not-Track (``DNT: 1``), Global Privacy Control (``Sec-GPC: 1``) and, when the site asks
         for consent, a batch without ``consent: true`` are answered 202 with nothing kept."""
-        private = current_identity().has("band.read_private")
-        if (request.mimetype or "") not in _ACCEPTED_TYPES:
-            raise UnsupportedMedia("Send beacons as text/plain or application/json.", code="beacon_type",
-                                   details={"content_type": request.mimetype})
-        beacon = fastparse.parse(_read_body(service.MAX_BEACON_BYTES))
         svc = services()
-        if _not_tracked(svc, beacon):
+        limits = _limits(svc)
+        stream = svc.config.analytics_ingest != "direct"
+        try:
+            private = current_identity().has("band.read_private")
+            if (request.mimetype or "") not in _ACCEPTED_TYPES:
+                raise UnsupportedMedia("Send beacons as text/plain or application/json.", code="beacon_type",
+                                       details={"content_type": request.mimetype})
+            beacon = fastparse.parse(_read_body(service.MAX_BEACON_BYTES))
+            tracked = not _not_tracked(svc, beacon)
+            if tracked:
+                service.check_times(beacon)
+                if private or not service.known_reportable(str(svc.db.engine.url), beacon):
+                    with svc.db.session() as s:
+                        service.check_tracks(s, beacon, private=private)
+        except (ScriptHammerError, HTTPException):
+            _count(svc, limits)  # a refused batch costs a hit too (and over the limit, 429 comes first)
+            raise
+        if not tracked or not stream:
+            _count(svc, limits)
+        if not tracked:
             return {"accepted": 0}
-        service.check_times(beacon)
-        with svc.db.session() as s:
-            service.check_tracks(s, beacon, private=private)
         received = utcnow()
         listener = ingest.listener_id(svc, request.remote_addr, request.headers.get("User-Agent"), received.date())
         rows = service.event_rows(beacon, received_at=received, listener=listener)
@@ -127,7 +193,9 @@ class Beacons(MethodView):
                 raise
         else:
             try:
-                ingest.publish(svc, rows, once_key=once, once_seconds=REPLAY_WINDOW_SECONDS)
+                ingest.accept(svc, [lim[:3] for lim in limits], rows, once_key=once, once_seconds=REPLAY_WINDOW_SECONDS)
+            except ingest.Limited as exc:
+                raise _too_many(limits, exc) from None
             except ingest.Replayed:
                 raise _replayed() from None
         return {"accepted": len(rows)}
@@ -135,6 +203,7 @@ class Beacons(MethodView):
     @blp.doc(responses={"204": {"description": "The CORS headers, no body"}})
     def options(self):
         """CORS preflight for players on other sites that fall back to fetch()."""
+        _count(services(), _limits(services(), beacon=False))
         resp = Response(status=204)
         del resp.headers["Content-Type"]  # no body, so no type
         return resp

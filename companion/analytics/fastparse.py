@@ -56,13 +56,16 @@ class _Beacon(msgspec.Struct):  # unknown top-level fields are ignored, as the s
 
 _decoder = msgspec.json.Decoder(_Beacon)
 _DATA_FIELDS = _Data.__struct_fields__
+_builtins = msgspec.to_builtins
 
 
 def _as_dict(b: _Beacon) -> dict | None:
     """The schema's output shape; None when a rule the types cannot say is broken (the schema will say which)."""
     events = []
     for ev in b.events:
-        d = {name: getattr(ev.data, name) for name in _DATA_FIELDS if getattr(ev.data, name) is not UNSET}
+        d = _builtins(ev.data)  # the fields given (UNSET ones are left out), by their JSON names
+        if "from" in d:
+            d["from_"] = d.pop("from")  # the schema's attribute name
         if ev.type == "seek" and "to" not in d and ev.pos is None:
             return None
         if ev.type == "download" and "format" not in d:

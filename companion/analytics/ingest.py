@@ -30,6 +30,7 @@ import socket
 import time
 from typing import Callable, Iterable
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -95,6 +96,10 @@ _COLUMNS = ("received_at", "event_uid", "session_id", "listener", "track_id", "e
 COPY_FROM = 200
 
 
+def _json(value) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def _copy_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
     """PostgreSQL: COPY the rows (as they came off the stream: ISO times, JSON data) into a temporary
     table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING: several times faster than a multi-row INSERT."""
@@ -106,7 +111,7 @@ def _copy_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
     for r in rows:
         w.writerow([r["received_at"], r["event_uid"], r["session_id"], r.get("listener") or "", r["track_id"],
                     r["event"], "" if r.get("position") is None else repr(float(r["position"])),
-                    json.dumps(r.get("data") or {}, separators=(",", ":")), r.get("page_host") or "",
+                    _json(r.get("data") or {}), r.get("page_host") or "",
                     r.get("client_time") or ""])
     buf.seek(0)
     cols = ", ".join(_COLUMNS)
@@ -133,6 +138,75 @@ def write_rows(session: Session, rows: list[dict]) -> int:
 
 # --------------------------------------------------------------------------- the stream
 
+#: The beacon endpoint's one round trip: the rate limits of the client (fixed windows, as Flask-Limiter's
+#: "fixed-window" strategy: INCR, EXPIRE on the first hit of a window), then, when none is exceeded and a
+#: batch is given, remember a numbered batch (SET NX: a replay appends nothing) and append it (XADD).
+#: KEYS: the n limit counters, the batch's once-key ("" for an unnumbered batch), the stream.
+#: ARGV: n, then amount and window seconds of each limit, then the once-key's lifetime, then the rows
+#: (absent: only count the request against the limits).
+#: Answers {"limited", index of the first limit exceeded (1-based), seconds left in its window},
+#: {"replayed"}, {"counted"} (no batch given) or {"added", entry id}.
+_ACCEPT = """
+local n = tonumber(ARGV[1])
+local over = 0
+for i = 1, n do
+  local cur = redis.call('INCR', KEYS[i])
+  if cur == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1]) end
+  if over == 0 and cur > tonumber(ARGV[2 * i]) then over = i end
+end
+if over > 0 then
+  return {'limited', over, redis.call('TTL', KEYS[over])}
+end
+local rows = ARGV[2 * n + 3]
+if not rows then return {'counted'} end
+local once = KEYS[n + 1]
+if once ~= '' and not redis.call('SET', once, '1', 'NX', 'EX', ARGV[2 * n + 2]) then
+  return {'replayed'}
+end
+return {'added', redis.call('XADD', KEYS[n + 2], '*', 'rows', rows)}
+"""
+
+
+class Limited(Exception):
+    """A rate limit of :func:`accept` was exceeded: ``index`` in the limits given, ``retry_after`` seconds left."""
+
+    def __init__(self, index: int, retry_after: int):
+        super().__init__(index, retry_after)
+        self.index, self.retry_after = index, retry_after
+
+
+def accept(svc, limits: list[tuple[str, int, int]], rows: list[dict] | None = None, *, once_key: str | None = None,
+           once_seconds: int = 8 * 86400) -> str | None:
+    """Count one request against ``limits`` ((counter key, amount, window seconds) each) and, when none is
+    exceeded and ``rows`` are given, append the batch to the stream (at most once for a ``once_key``): one
+    round trip to Redis. Returns the entry id (None when only counting); raises :class:`Limited` or
+    :class:`Replayed`, having appended nothing."""
+    script = svc.__dict__.get("_accept_script")
+    if script is None:
+        script = svc.__dict__["_accept_script"] = svc.redis.register_script(_ACCEPT)
+    keys = [k for k, _, _ in limits] + [once_key or "", stream_key(svc.config)]
+    args: list = [len(limits)]
+    for _, amount, window in limits:
+        args += [int(amount), int(window)]
+    args.append(int(once_seconds))
+    if rows is not None:
+        args.append(_encode_rows(rows))
+    answer = script(keys=keys, args=args)
+    kind = answer[0].decode() if isinstance(answer[0], bytes) else answer[0]
+    if kind == "limited":
+        raise Limited(int(answer[1]) - 1, max(1, int(answer[2])))
+    if kind == "replayed":
+        raise Replayed(once_key or "")
+    if kind == "added":
+        return answer[1].decode() if isinstance(answer[1], bytes) else answer[1]
+    return None
+
+
+def _encode_rows(rows: list[dict]) -> bytes:
+    """The stream entry's JSON (msgspec: the same compact JSON as json.dumps, several times faster)."""
+    return msgspec.json.encode(rows)
+
+
 #: remember a numbered batch and append it, atomically: nil when the batch was seen before (a replay).
 _PUBLISH_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -156,7 +230,7 @@ def publish(svc, rows: list[dict], *, once_key: str | None = None, once_seconds:
     """Append one accepted batch to the stream; returns the entry id. With ``once_key`` (a numbered batch)
     the key is set and the entry appended in one atomic step, and :class:`Replayed` is raised when the key
     was already set (nothing appended)."""
-    payload = json.dumps(rows, separators=(",", ":"))
+    payload = _encode_rows(rows)
     if once_key is None:
         return svc.redis.xadd(stream_key(svc.config), {"rows": payload}).decode()
     script = svc.__dict__.get("_publish_once")
@@ -194,6 +268,9 @@ def backlog(svc) -> dict:
                           for c in consumers}}
 
 
+_decode_rows = msgspec.json.decode
+
+
 def _decode(entries) -> tuple[list[str], list[dict]]:
     ids, rows = [], []
     for entry_id, fields in entries:
@@ -201,8 +278,11 @@ def _decode(entries) -> tuple[list[str], list[dict]]:
         ids.append(eid)
         raw = (fields or {}).get(b"rows") if fields else None
         try:
-            rows.extend(json.loads(raw))
-        except (TypeError, ValueError):
+            got = _decode_rows(raw)
+            if not isinstance(got, list):
+                raise ValueError("not a list")
+            rows.extend(got)
+        except (TypeError, ValueError, msgspec.DecodeError):
             log.error("dropped stream entry %s: not a batch of rows", eid)  # never written, acknowledged below
     return ids, rows
 

@@ -136,7 +136,10 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
         oembed_url=f"{base}/oembed?" + urlencode({"url": canonical, "format": "json"}),
         cover_url=cover_url, script_url=asset_url("player.js"), boot_url=asset_url("boot.js"),
         boot_js=boot[0] if boot else None, css_url=asset_url("player.css"),
-        preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url)
+        preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url,
+        # with autoplay and a fast start, boot.js fetches the bundle once the first segment is in
+        # (a preload here would share a slow link with that segment)
+        preload_bundle=not (options.get("autoplay") and options.get("fastStart")))
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'{' ' + boot[1] if boot else ''}; style-src 'self' 'unsafe-inline'; img-src * data: blob:; "

@@ -66,6 +66,17 @@
   });
   const data = Promise.all([get(fs.init), get(fs.segment)]);
   data.catch(fail);
+  // The page does not preload the bundle on this path (on a slow link it would share the bandwidth
+  // with the first segment): it is fetched once the first segment is in, meanwhile evaluated only
+  // after the first sound (below).
+  data.then(() => {
+    if (mainLoaded || !mainUrl) return;
+    const l = document.createElement('link');
+    l.rel = 'preload';
+    l.as = 'script';
+    l.href = mainUrl;
+    document.head.appendChild(l);
+  }, () => {});
   const append = (sb, bytes) => new Promise((resolve, reject) => {
     if (boot.taken || boot.state === 'failed') { reject(new Error('abandoned')); return; }
     const done = () => { sb.removeEventListener('updateend', done); sb.removeEventListener('error', reject); resolve(); };

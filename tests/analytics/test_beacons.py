@@ -205,3 +205,73 @@ def test_beacons_over_the_limit_get_429_and_other_clients_do_not(limited_app):
     other = client.post("/api/beacons", data=body, content_type="text/plain",
                         environ_base={"REMOTE_ADDR": "198.51.100.9"})
     assert other.status_code == 202, other.get_json()
+
+
+def test_malformed_and_do_not_track_beacons_count_against_the_limit(limited_app):
+    """The limits are counted in the view (one Redis round trip with the append): a client cannot get past
+    them by sending batches that are refused, or that keep nothing."""
+    client = limited_app.test_client()
+    with limited_app.extensions["scripthammer"].db.session() as s:
+        from companion.catalog.service import create_track
+        tid = create_track(s, title="Limited", release_state="public").id
+    fan = {"REMOTE_ADDR": "203.0.113.8"}
+    good = json.dumps(_beacon(tid, events=[{"type": "play", "track": tid}]))
+    answers = [client.post("/api/beacons", data="{not json", content_type="text/plain", environ_base=fan),
+               client.post("/api/beacons", data=json.dumps({"session": "x", "events": []}), content_type="text/plain",
+                           environ_base=fan),
+               client.post("/api/beacons", data=json.dumps(_beacon(tid + 999)), content_type="text/plain",
+                           environ_base=fan),
+               client.post("/api/beacons", data=good, content_type="application/xml", environ_base=fan),
+               client.post("/api/beacons", data=good, content_type="text/plain", environ_base=fan,
+                           headers={"DNT": "1"})]
+    assert [a.status_code for a in answers] == [400, 422, 422, 415, 202]
+    # five hits spent: the sixth request, however good, is refused, and so is a malformed one
+    r = client.post("/api/beacons", data=good, content_type="text/plain", environ_base=fan)
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_beacons", r.get_json()
+    r = client.post("/api/beacons", data="{not json", content_type="text/plain", environ_base=fan)
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_beacons"
+    assert _events(limited_app) == []
+
+
+def test_a_numbered_batch_refused_by_the_limit_can_be_sent_again_later(limited_app):
+    """A 429 appends nothing and does not remember the batch's (session, seq): once the window has passed
+    the player's retry is stored, once."""
+    svc = limited_app.extensions["scripthammer"]
+    client = limited_app.test_client()
+    with svc.db.session() as s:
+        from companion.catalog.service import create_track
+        tid = create_track(s, title="Limited", release_state="public").id
+    fan = {"REMOTE_ADDR": "203.0.113.9"}
+    for seq in range(5):
+        body = json.dumps(_beacon(tid, seq=seq, events=[{"type": "play", "track": tid}]))
+        assert client.post("/api/beacons", data=body, content_type="text/plain", environ_base=fan).status_code == 202
+    late = json.dumps(_beacon(tid, seq=5, events=[{"type": "pause", "track": tid, "pos": 3.0}]))
+    assert client.post("/api/beacons", data=late, content_type="text/plain", environ_base=fan).status_code == 429
+    assert [e.event_uid for e in _events(limited_app)] == [f"sess-12345678.{i}.000" for i in range(5)]
+    # the window passes (its counters expire)
+    for key in svc.redis.scan_iter(f"shm-rl:{svc.config.queue_name}:beacons:*"):
+        svc.redis.delete(key)
+    r = client.post("/api/beacons", data=late, content_type="text/plain", environ_base=fan)
+    assert r.status_code == 202, r.get_json()
+    r = client.post("/api/beacons", data=late, content_type="text/plain", environ_base=fan)
+    assert r.status_code == 409 and r.get_json()["code"] == "beacon_replayed"
+    uids = [e.event_uid for e in _events(limited_app)]
+    assert uids.count("sess-12345678.5.000") == 1 and len(uids) == 6
+
+
+def test_the_public_limit_holds_on_beacons_and_their_preflight(app_with):
+    """Beacons left Flask-Limiter's default limit for their own count: the public limit (every route's) still
+    holds, shared by POST and the preflight, and says so with the generic code."""
+    limited = app_with(public_rate_limit="3 per minute", beacon_rate_limit="100 per minute")
+    client = limited.test_client()
+    fan = {"REMOTE_ADDR": "203.0.113.10"}
+    assert client.options("/api/beacons", environ_base=fan).status_code == 204
+    assert client.post("/api/beacons", data="{}", content_type="text/plain", environ_base=fan).status_code == 422
+    assert client.options("/api/beacons", environ_base=fan).status_code == 204
+    r = client.options("/api/beacons", environ_base=fan)
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_requests"
+    assert "3 per 1 minute" in r.get_json()["message"] and int(r.headers["Retry-After"]) >= 1
+    r = client.post("/api/beacons", data="{}", content_type="text/plain", environ_base=fan)
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_requests"
+    # another address is not affected
+    assert client.options("/api/beacons", environ_base={"REMOTE_ADDR": "198.51.100.10"}).status_code == 204
