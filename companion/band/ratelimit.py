@@ -9,9 +9,11 @@
   beacons, health, the API...) is limited per client address and route by
   ``Config.public_rate_limit`` (generous: a listener's player never comes near it), whoever calls:
   presenting a token does not lift it, since a made-up one would otherwise do.
-- Public writes declare their own, stricter limit on top with :func:`limit_blueprint` (the beacons:
-  ``Config.beacon_rate_limit``). Limits are checked before the view runs, so a refused request's
-  body is never read.
+- Public writes declare their own, stricter limit on top with :func:`limit_blueprint`. Limits are
+  checked before the view runs, so a refused request's body is never read. The one exception is the
+  beacons (``/api/beacons``, the hottest public write): they count the public and the beacon limit
+  themselves, in the same Redis call that checks the batch for replays and stores it
+  (companion/analytics, docs/analytics.md), after reading a body of at most 32 KiB.
 
 Every 429 has the one JSON error shape, with ``details.retry_after_seconds`` and the
 ``Retry-After`` header. Counters live in Redis under a prefix of the app's queue name, so
