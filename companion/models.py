@@ -17,3 +17,4 @@ def import_models() -> None:
     from companion.rights import models as _rights  # noqa: F401
     from companion.studio import models as _studio  # noqa: F401
     from companion.live import models as _live  # noqa: F401
+    from companion.notify import models as _notify  # noqa: F401
