@@ -68,8 +68,11 @@ export class OfflineStore {
     try { localStorage.removeItem(REMEMBERED); } catch { /* storage off */ }
   }
 
-  async _cache() {
-    return caches.open(await offlineCacheName(await this.key()));
+  /** This listener's store; ``create`` false: null when they saved nothing (nothing is made just by looking). */
+  async _cache(create = true) {
+    const name = await offlineCacheName(await this.key());
+    if (!create && !(await caches.has(name))) return null;
+    return caches.open(name);
   }
 
   async url(trackId, part) {
@@ -78,8 +81,9 @@ export class OfflineStore {
 
   /** The saved tracks: [{id, title, artist, album_title, duration, format, bytes, saved_at}]. */
   async list() {
-    const cache = await this._cache();
+    const cache = await this._cache(false);
     const out = [];
+    if (!cache) return out;
     for (const req of await cache.keys()) {
       if (!/\/track$/.test(new URL(req.url).pathname)) continue;
       const r = await cache.match(req);
@@ -89,7 +93,8 @@ export class OfflineStore {
   }
 
   async get(trackId) {
-    const r = await (await this._cache()).match(await this.url(trackId, 'track'));
+    const cache = await this._cache(false);
+    const r = cache && await cache.match(await this.url(trackId, 'track'));
     return r ? r.json() : null;
   }
 
@@ -103,9 +108,13 @@ export class OfflineStore {
       err.code = 'not_downloadable';
       throw err;
     }
-    const audio = await fetch(pick.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
-    if (!audio.ok) {
-      const err = new Error(`The companion refused the download (${audio.status}).`);
+    let audio = null;
+    try {
+      audio = await fetch(pick.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
+    } catch { /* refused without CORS headers (an error page), or no network */ }
+    if (!audio || !audio.ok) {
+      const err = new Error(audio ? `The companion refused the download (${audio.status}).`
+        : 'The download was refused or could not be reached.');
       err.code = 'download_refused';
       throw err;
     }
@@ -145,8 +154,9 @@ export class OfflineStore {
   }
 
   async remove(trackId) {
-    const cache = await this._cache();
+    const cache = await this._cache(false);
     let removed = false;
+    if (!cache) return false;
     for (const part of ['track', 'audio', 'peaks', 'cover']) removed = (await cache.delete(await this.url(trackId, part))) || removed;
     return removed;
   }
@@ -157,7 +167,13 @@ let registering = null;
 export function registerServiceWorker(swUrl) {
   if (registering) return registering;
   if (!swUrl || typeof navigator === 'undefined' || !('serviceWorker' in navigator)) return Promise.resolve(null);
-  registering = navigator.serviceWorker.register(swUrl, { scope: '/' }).catch((err) => {
+  registering = navigator.serviceWorker.register(swUrl, { scope: '/' }).then((reg) => {
+    // This page came before the worker: ask it to keep the page for offline starts (public pages only).
+    navigator.serviceWorker.ready.then((ready) => {
+      if (ready.active) ready.active.postMessage({ type: 'sh-keep-page', url: `${location.origin}${location.pathname}${location.search}` });
+    });
+    return reg;
+  }).catch((err) => {
     console.warn('[scripthammer-player] no service worker:', err);
     return null;
   });

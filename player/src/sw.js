@@ -37,10 +37,12 @@ const onlyPublic = {
 };
 
 const signed = (url) => url.searchParams.has('sig');
+/** The pages the app keeps for offline starts: its start page and the track and album players. */
+const pages = /^\/(app\/?|embed\/(track|album)\/\d+\/?)$/;
 
 registerRoute(new NavigationRoute(new NetworkFirst({
   cacheName: 'sh-pages', networkTimeoutSeconds: 4, plugins: [onlyPublic, new ExpirationPlugin({ maxEntries: 50 })],
-}), { allowlist: [/^\/app\/?$/, /^\/embed\/(track|album)\/\d+\/?$/] }));
+}), { allowlist: [/^\/(app\/?|embed\/(track|album)\/\d+\/?)(\?.*)?$/] }));
 
 registerRoute(({ url, request }) => url.origin === self.location.origin && request.method === 'GET'
   && /^\/api\/(tracks|albums)\/\d+\/?$/.test(url.pathname) && !request.headers.has('Authorization') && !signed(url),
@@ -51,6 +53,21 @@ registerRoute(({ url, request }) => url.origin === self.location.origin && reque
   && url.pathname.startsWith('/media/') && !signed(url)
   && (request.destination === 'image' || /peaks[^/]*\.json$/.test(url.pathname)),
 new CacheFirst({ cacheName: 'sh-media', plugins: [onlyPublic, new ExpirationPlugin({ maxEntries: 300 })] }));
+
+// The page that registered us was loaded before we controlled it: it asks us to keep it (if public).
+self.addEventListener('message', (event) => {
+  const msg = event.data || {};
+  if (msg.type !== 'sh-keep-page') return;
+  let url;
+  try { url = new URL(msg.url, self.location.origin); } catch { return; }
+  if (url.origin !== self.location.origin || !pages.test(url.pathname)) return;
+  url.hash = '';
+  event.waitUntil((async () => {
+    const resp = await fetch(url.href, { credentials: 'omit', cache: 'no-store' });
+    const keep = await onlyPublic.cacheWillUpdate({ response: resp });
+    if (keep) await (await caches.open('sh-pages')).put(url.href, keep);
+  })().catch(() => {}));
+});
 
 // ---- offline saves ------------------------------------------------------------------------------
 
