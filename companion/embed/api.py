@@ -500,6 +500,7 @@ def app_page():
         album = album_out(a, visible_tracks(a.tracks, anyone), anyone)
     base = _base()
     opts = _player_options({"album": album})
+    opts["pwa"]["app"] = True  # the app's bar: sign in (device grant), notifications
     # The same page for everyone (a fan's token stays in the fragment): kept by the service worker.
     return _page(f"{album['title']} by {album['artist']}", f"{base}/app", opts, cover_url=album.get("cover_url"),
                  reserve=album_height(len(album["tracks"])), preload_urls=[], fallback_url=_fallback(album["tracks"][0])

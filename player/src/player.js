@@ -7,6 +7,7 @@ import { Feedback } from './feedback.js';
 import { mark } from './marks.js';
 import { renderDownloads } from './downloads.js';
 import { OfflineStore, offlineSupported, registerServiceWorker, savable } from './offline.js';
+import { AppBar } from './app.js';
 import { formatTime, h } from './format.js';
 import { ICONS } from './icons.js';
 import { Playlist, Positions, resumeAt } from './playlist.js';
@@ -62,6 +63,8 @@ export class Player extends Emitter {
     this._saved = new Set();
     this._build();
     this._mediaSession();
+    // The installed app's start page (/app): sign-in (device grant) and notifications.
+    this.app = pwa && pwa.app ? new AppBar(this) : null;
     this.visualizer = new Visualizer(this.el.viz, this.graph, { mode: options.visualizer });
     this.el.vizSelect.value = this.visualizer.mode;
     this._wire();
@@ -404,6 +407,22 @@ export class Player extends Emitter {
     }
     if (!resp.ok) throw new Error(`The companion answered ${resp.status} for ${path}.`);
     return resp.json();
+  }
+
+  /** The listener changed (the app signed in or out): their view of the tracks, their offline saves. */
+  async refreshAccess() {
+    const wasPlaying = !this.audio.paused;
+    const at = this.audio.currentTime || 0;
+    if (this.listenerToken) await this._personalize();
+    else if (this.album && this.album.id !== undefined) {
+      const album = await this._fetchJson(`/api/albums/${encodeURIComponent(this.album.id)}`);
+      this.album = album;
+      this.playlist.set(album.tracks || [], this.playlist.index);
+    }
+    await this._loadSaved();
+    this._renderList();
+    if (this.playlist.tracks.length) await this._select(Math.max(0, this.playlist.index), { autoplay: wasPlaying, startAt: at });
+    this.emit('access', { signedIn: !!this.listenerToken });
   }
 
   /** Which tracks this listener saved for offline in this browser. */

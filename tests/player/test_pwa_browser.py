@@ -278,3 +278,90 @@ def test_push_messages_are_shown_by_the_service_worker_with_the_page_to_open(pro
                                                   "data": json.dumps(evil)})
     page.wait_for_function(f"() => ({get})().then(ns => ns.length === 2)", timeout=10000)
     assert {n["tag"]: n["url"] for n in page.evaluate(get)}["x"] == f"{live.url}/app"
+
+
+# What a browser's PushManager hands the page, with the endpoint at the push-service stand-in (headless
+# Chromium has no push service of its own): the app's own code subscribes, posts and unsubscribes.
+FAKE_PUSH = """
+  (() => {
+    const sub = %s;
+    let current = null;
+    const make = () => ({ endpoint: sub.endpoint, toJSON: () => sub,
+                          unsubscribe: async () => { current = null; return true; } });
+    PushManager.prototype.subscribe = async function (opts) {
+      window.__pushKey = btoa(String.fromCharCode(...new Uint8Array(opts.applicationServerKey)));
+      current = make(); return current; };
+    PushManager.prototype.getSubscription = async function () { return current; };
+  })();
+"""
+
+
+def test_standin_the_app_signs_in_with_a_device_code_and_opts_in_to_push(profile, live):
+    import base64
+
+    from rq import SimpleWorker
+
+    from companion.access.tokens import read_listener_token
+    from companion.band.signing import sign
+    from companion.notify import service
+    from jobs import context
+    from tests.notify.standin import PushServiceStandIn
+
+    cfg = live.app.config["SCRIPTHAMMER"]
+    svc = live.app.extensions["scripthammer"]
+    standin = PushServiceStandIn()
+    before = (cfg.wp_url, cfg.push_trusted_origins, cfg.device_poll_interval)
+    cfg.wp_url, cfg.push_trusted_origins, cfg.device_poll_interval = "http://wp.example.test", standin.url, 1
+    try:
+        public_key = json.loads(urllib.request.urlopen(f"{live.url}/api/push/key").read())["public_key"]
+        standin.expected_key = public_key
+        profile.add_init_script(FAKE_PUSH % json.dumps(standin.subscription("app")))
+        profile.grant_permissions(["notifications"], origin=live.url)
+        page = open_app(profile, f"{live.url}/app")
+        assert page.is_hidden(".shp-app-notify")  # not signed in: nothing to opt in to
+        page.click(".shp-app-signin")
+        code = page.wait_for_selector(".shp-app-usercode").text_content()
+        # the fan confirms the code in WordPress, which tells the companion (a signed request)
+        raw = json.dumps({"user_code": code, "wp_user_id": 9301, "display_name": "Pat", "approve": True}).encode()
+        headers = sign(cfg.wp_shared_secret, "POST", "/api/auth/device/decision", raw)
+        headers["Content-Type"] = "application/json"
+        r = live.app.test_client().post("/api/auth/device/decision", data=raw, headers=headers)
+        assert r.status_code == 200, r.get_json()
+        page.wait_for_selector(".shp-app-signout:not([hidden])", timeout=20000)
+        assert page.text_content(".shp-app-who") == "Signed in as Pat"
+        token = page.evaluate("ScriptHammer.players[0].listenerToken")
+        assert read_listener_token(cfg.wp_shared_secret, token)["wp_user_id"] == 9301
+        assert page.evaluate("localStorage.getItem('scripthammer-app-refresh')")  # the app stays signed in
+
+        page.click(".shp-app-notify")
+        page.wait_for_selector(".shp-app-notify[aria-pressed='true']", timeout=10000)
+        assert base64.urlsafe_b64encode(base64.b64decode(page.evaluate("window.__pushKey"))).rstrip(b"=").decode() \
+            == public_key
+        mine = json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"{live.url}/api/push/subscriptions", headers={"Authorization": f"Bearer {token}"})).read())
+        assert [s["endpoint"] for s in mine] == [f"{standin.url}/push/app"]
+
+        service.enqueue_announcement(svc, "release", {"kind": "track", "id": live.tracks[0]["id"],
+                                                      "title": live.tracks[0]["title"], "artist": "Robots"})
+        context.configure(cfg)
+        svc.worker(SimpleWorker, kinds=["default"]).work(burst=True, with_scheduler=False)
+        assert standin.refused == []
+        assert [m["message"]["title"] for m in standin.received] == [f"New track: {live.tracks[0]['title']}"]
+
+        # a reload: signed in again from the refresh token; then opting out removes the subscription
+        page.reload()
+        page.wait_for_selector(".shp-app-signout:not([hidden])", timeout=20000)
+        page.click(".shp-app-notify")  # the fake PushManager forgot it on reload: this opts in again
+        page.wait_for_selector(".shp-app-notify[aria-pressed='true']", timeout=10000)
+        page.click(".shp-app-notify")
+        page.wait_for_selector(".shp-app-notify[aria-pressed='false']", timeout=10000)
+        token = page.evaluate("ScriptHammer.players[0].listenerToken")
+        mine = json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"{live.url}/api/push/subscriptions", headers={"Authorization": f"Bearer {token}"})).read())
+        assert mine == []
+        page.click(".shp-app-signout")
+        page.wait_for_selector(".shp-app-signin:not([hidden])")
+        assert page.evaluate("localStorage.getItem('scripthammer-app-refresh')") is None
+    finally:
+        cfg.wp_url, cfg.push_trusted_origins, cfg.device_poll_interval = before
+        standin.close()
