@@ -44,6 +44,19 @@ def open_app(ctx, url, page=None):
     return page
 
 
+def eventually(page, fn, timeout=10.0):
+    """``fn``'s (awaited) value once truthy, or its last value after ``timeout`` seconds (an async check:
+    wait_for_function takes a returned promise for a true value)."""
+    import time
+
+    until = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(fn)
+        if value or time.monotonic() > until:
+            return value
+        page.wait_for_timeout(100)
+
+
 def state(page):
     return page.evaluate("ScriptHammer.players[0].getState()")
 
@@ -76,7 +89,7 @@ def test_the_app_installs_manifest_service_worker_and_app_shell(profile, live):
         const c = await caches.open(name); out[name] = (await c.keys()).map(r => new URL(r.url).pathname); } return out; }""")
     precache = next(v for k, v in cached.items() if k.startswith("workbox-precache"))
     assert {"/player/player.js", "/player/player.css", "/player/boot.js", "/player/icon-192.png"} <= set(precache)
-    page.wait_for_function("() => caches.open('sh-pages').then(c => c.match(location.href)).then(Boolean)", timeout=10000)
+    assert eventually(page, "() => caches.open('sh-pages').then(c => c.match(location.href)).then(Boolean)")
     assert not any(name.startswith("sh-offline-") for name in cached)
     assert not page.errors, page.errors
 
@@ -252,6 +265,19 @@ def test_a_saved_premium_track_is_not_served_to_another_listener_on_the_same_pro
     assert a.evaluate("ScriptHammer.players[0].offline.key()") == a_key
 
 
+def shown_when(page, get, n, timeout=10.0):
+    """The notifications once there are ``n`` (page.evaluate awaits the promise; wait_for_function would not)."""
+    import time
+
+    until = time.monotonic() + timeout
+    while True:
+        shown = page.evaluate(get)
+        if len(shown) >= n or time.monotonic() > until:
+            assert len(shown) == n, shown
+            return shown
+        page.wait_for_timeout(100)
+
+
 def test_push_messages_are_shown_by_the_service_worker_with_the_page_to_open(profile, live):
     profile.grant_permissions(["notifications"], origin=live.url)
     page = open_app(profile, f"{live.url}/app")
@@ -268,16 +294,14 @@ def test_push_messages_are_shown_by_the_service_worker_with_the_page_to_open(pro
                                                   "data": json.dumps(msg)})
     get = """() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n =>
         ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))"""
-    page.wait_for_function(f"() => ({get})().then(ns => ns.length === 1)", timeout=10000)
-    shown = page.evaluate(get)
+    shown = shown_when(page, get, 1)
     assert shown == [{"title": "Broadcast: Robots at dawn", "body": "Live on 2026-12-03T20:00:00Z.",
                       "tag": "broadcast-7", "url": f"{live.url}/embed/broadcast/7"}]
     # a message naming another site opens the app instead (a notification cannot send a fan elsewhere)
     evil = dict(msg, tag="x", url="https://evil.example/phish")
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
                                                   "data": json.dumps(evil)})
-    page.wait_for_function(f"() => ({get})().then(ns => ns.length === 2)", timeout=10000)
-    assert {n["tag"]: n["url"] for n in page.evaluate(get)}["x"] == f"{live.url}/app"
+    assert {n["tag"]: n["url"] for n in shown_when(page, get, 2)}["x"] == f"{live.url}/app"
 
 
 # What a browser's PushManager hands the page, with the endpoint at the push-service stand-in (headless
