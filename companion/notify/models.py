@@ -19,7 +19,9 @@ class PushSubscription(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     listener_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("listeners.id", ondelete="CASCADE"), index=True)
-    endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    # unique by the endpoint's SHA-256 (hex): an index on 1000 characters is too long for MariaDB
+    endpoint_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(1000))
     p256dh: Mapped[str] = mapped_column(sa.String(120))
     auth: Mapped[str] = mapped_column(sa.String(40))
     topics: Mapped[list] = mapped_column(sa.JSON, default=list)

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -101,6 +102,10 @@ def check_endpoint(svc, endpoint) -> str:
     return endpoint
 
 
+def endpoint_hash(endpoint: str) -> str:
+    return hashlib.sha256(endpoint.encode()).hexdigest()
+
+
 def _topics(value) -> list[str]:
     if value is None:
         return list(TOPICS)
@@ -131,10 +136,11 @@ def subscribe(svc, listener_id: int, body: dict) -> tuple[dict, bool]:
     webpush.check_subscription_keys(keys.get("p256dh", ""), keys.get("auth", ""))
     topics = _topics((body or {}).get("topics"))
     with svc.db.session() as s:
-        row = s.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        row = s.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint_hash == endpoint_hash(endpoint)))
         created = row is None
         if row is None:
-            row = PushSubscription(listener_id=listener_id, endpoint=endpoint, last_error="")
+            row = PushSubscription(listener_id=listener_id, endpoint=endpoint, endpoint_hash=endpoint_hash(endpoint),
+                                   last_error="")
             s.add(row)
         elif row.listener_id != listener_id:
             raise Conflict("This browser's subscription belongs to another fan.", code="push_subscription_taken")
@@ -155,7 +161,7 @@ def unsubscribe(svc, listener_id: int, endpoint) -> None:
     if not isinstance(endpoint, str) or not endpoint:
         raise InvalidInput("endpoint is required.", code="push_endpoint_invalid")
     with svc.db.session() as s:
-        row = s.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+        row = s.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint_hash == endpoint_hash(endpoint)))
         if row is None or row.listener_id != listener_id:
             raise NotFound("No such subscription of yours.", code="push_subscription_not_found")
         s.delete(row)

@@ -107,7 +107,7 @@ def test_opt_in_needs_a_fan_and_valid_keys(push_app, standin):
         sub["endpoint"]]
 
 
-def test_another_fan_can_neither_unsubscribe_nor_take_over_a_subscription(push_app, standin):
+def test_another_fan_can_neither_unsubscribe_nor_take_over_a_subscription(db_kind, push_app, standin):
     c = push_app.test_client()
     sub = standin.subscription("mine")
     assert c.post("/api/push/subscriptions", json=sub, headers=fan(push_app, 601)).status_code == 201
@@ -131,7 +131,7 @@ def _work(app):
     svc.worker(SimpleWorker, kinds=["default"]).work(burst=True, with_scheduler=False)
 
 
-def test_standin_a_scheduled_broadcast_reaches_subscribers_encrypted_and_signed(push_app, standin):
+def test_standin_a_scheduled_broadcast_reaches_subscribers_encrypted_and_signed(db_kind, push_app, standin):
     from companion.notify.models import PushSubscription
 
     c = push_app.test_client()

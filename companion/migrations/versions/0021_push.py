@@ -18,6 +18,7 @@ def upgrade() -> None:
         "push_subscriptions",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("listener_id", sa.Integer(), sa.ForeignKey("listeners.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("endpoint_hash", sa.String(64), nullable=False),
         sa.Column("endpoint", sa.String(1000), nullable=False),
         sa.Column("p256dh", sa.String(120), nullable=False),
         sa.Column("auth", sa.String(40), nullable=False),
@@ -25,7 +26,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_sent_at", sa.DateTime(), nullable=True),
         sa.Column("last_error", sa.String(300), nullable=False, server_default=""),
-        sa.UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),
+        sa.UniqueConstraint("endpoint_hash", name="uq_push_subscriptions_endpoint_hash"),
     )
     op.create_index("ix_push_subscriptions_listener_id", "push_subscriptions", ["listener_id"])
 
