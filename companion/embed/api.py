@@ -462,6 +462,9 @@ def web_manifest():
 
 
 @blp.route("/sw.js", methods=["GET"])
+@blp.doc(responses={"200": {"description": "The service worker script",
+                            "content": {"text/javascript": {"schema": {"type": "string"}}}}})
+@blp.alt_response(503, response="DEFAULT_ERROR", description="player_not_built: npm run build in player/ first")
 def service_worker():
     """The service worker (player/dist/sw.js, built with Workbox), at the root so its scope is the site."""
     path = DIST_DIR / "sw.js"
@@ -477,6 +480,7 @@ def service_worker():
 
 @blp.route("/app", methods=["GET"])
 @blp.doc(responses=_HTML_PAGE)
+@blp.alt_response(404, response="DEFAULT_ERROR", description="album_not_found: no album released yet, or not that one")
 def app_page():
     """The installed app's start page: the album player of ``?album=<id>`` (default: the newest album anyone
     may hear), with offline saves; cached by the service worker for offline starts."""
@@ -507,13 +511,16 @@ def app_page():
                  if album["tracks"] else "", cache="public, max-age=60")
 
 
+class OfflineKeySchema(Schema):
+    key = fields.String(metadata={"description": "the caller's offline store name; anon for anyone not signed in"})
+
+
 @blp.route("/api/offline/key", methods=["GET"])
+@blp.response(200, OfflineKeySchema)
 def offline_key():
     """The caller's offline key: the name of their own offline store in this browser (an HMAC of who they
     are with a machine key, so one fan cannot name another's). Anyone not signed in: ``anon``."""
     import hmac
-
-    from flask import jsonify
 
     from companion.access.identity import principal_of
     from companion.keys import machine_key
@@ -524,6 +531,4 @@ def offline_key():
     else:
         secret = machine_key(services().config.var_dir, "offline")
         key = base64.urlsafe_b64encode(hmac.new(secret, principal.encode(), hashlib.sha256).digest()[:18]).decode()
-    resp = jsonify({"key": key})
-    resp.headers["Cache-Control"] = "private, no-store"
-    return resp
+    return {"key": key}, 200, {"Cache-Control": "private, no-store"}
