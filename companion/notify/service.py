@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from companion.db import utcnow
-from companion.errors import Forbidden, InvalidInput, NotFound
+from companion.errors import InvalidInput, NotFound, ServiceUnavailable
 from companion.notify import webpush
 from companion.notify.models import TOPICS, PushSubscription
 
@@ -169,8 +169,11 @@ def unsubscribe(svc, listener_id: int, endpoint) -> None:
 
 # ---- sending --------------------------------------------------------------------------------------
 
-class PushRetry(RuntimeError):
-    """The push service did not take the message for now (429, 5xx, network): the job is retried."""
+class PushRetry(ServiceUnavailable):
+    """The push service did not take the message for now (429, 5xx, network): the job is retried
+    (jobs/notify.py turns it into a plain error for RQ)."""
+
+    code = "push_service_unavailable"
 
 
 def message_for(kind: str, item: dict, base_url: str) -> dict:
