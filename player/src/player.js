@@ -57,9 +57,12 @@ export class Player extends Emitter {
     this._lastTime = 0;
     this._lastSaved = 0;
     // The installable app (options.pwa): the service worker, and offline saves on the companion's own pages.
+    // The app's start page (/app) installs the service worker; an embed page offers offline saves once the
+    // worker controls it (the fan has the app), and never starts a worker of its own (embeds live in iframes).
     const pwa = options.pwa || null;
-    if (pwa && pwa.sw) registerServiceWorker(pwa.sw);
-    this.offline = pwa && offlineSupported(this.api) ? new OfflineStore(this.api, () => this.listenerToken, pwa.offlineKey) : null;
+    if (pwa && pwa.sw && pwa.app) registerServiceWorker(pwa.sw);
+    const withWorker = pwa && (pwa.app || (typeof navigator !== 'undefined' && navigator.serviceWorker && navigator.serviceWorker.controller));
+    this.offline = withWorker && offlineSupported(this.api) ? new OfflineStore(this.api, () => this.listenerToken, pwa.offlineKey) : null;
     this._saved = new Set();
     this._build();
     this._mediaSession();

@@ -25,13 +25,21 @@ CONTROLLED = "() => navigator.serviceWorker && navigator.serviceWorker.controlle
 
 
 @pytest.fixture
-def profile(browser, tmp_path):
+def device(browser, tmp_path):
     """A persistent Chromium profile (one 'device'), closed after the test."""
     ctx = browser.browser_type.launch_persistent_context(
         str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 1024, "height": 720})
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def profile(device, live):
+    """A device where the fan opened the app once (/app installed the service worker for the site)."""
+    page = open_app(device, f"{live.url}/app")
+    page.close()
+    return device
 
 
 def open_app(ctx, url, page=None):
@@ -65,7 +73,19 @@ def offline_items(page):
     return page.evaluate("ScriptHammer.players[0].offlineItems()")
 
 
-def test_the_app_installs_manifest_service_worker_and_app_shell(profile, live):
+def test_an_embed_page_alone_starts_no_service_worker_nor_offers_offline_saves(device, live):
+    page = device.new_page()
+    page.goto(f"{live.url}/embed/track/{live.tracks[0]['id']}?vis=off")
+    page.wait_for_function(READY, timeout=30000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("navigator.serviceWorker.getRegistrations().then(rs => rs.length)") == 0
+    page.click(".shp-dl-toggle")
+    assert page.locator(".shp-offline").count() == 0
+    assert page.evaluate("ScriptHammer.players[0].saveOffline().then(() => 'saved', e => e.code)") == "offline_unavailable"
+
+
+def test_the_app_installs_manifest_service_worker_and_app_shell(device, live):
+    profile = device
     page = open_app(profile, f"{live.url}/app")
     assert page.title().startswith(f"{live.album['title']} by ")
     assert state(page)["tracks"] == [t["id"] for t in live.tracks]
