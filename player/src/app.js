@@ -34,7 +34,8 @@ export class AppBar {
     this.fan = null;
     this.el = {};
     this._build();
-    this.ready = this._resume();
+    // After the player's own start (player.ready is set once its constructor returns).
+    this.ready = Promise.resolve().then(() => this.player.ready).then(() => this._resume()).catch(() => false);
   }
 
   _build() {
