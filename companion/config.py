@@ -83,6 +83,12 @@ class Config:
     device_poll_interval: int = 5
     device_refresh_days: int = 30
     device_rate_limit: str = "60 per minute"
+    # Web Push (companion/notify): the VAPID private key (base64url of the 32-byte P-256 scalar; default:
+    # a machine key at var/keys/vapid.key), the contact the push services see, and origins of push
+    # services that may be plain http or on a private network (empty: none; only for a local stand-in).
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:band@scripthammer.invalid"
+    push_trusted_origins: str = ""
     # Signed delivery (companion/access): the secret /media URLs are signed with (default: a random
     # key made on first use at var/keys/delivery.key), and how long signed URLs live.
     delivery_secret: str = ""
@@ -265,7 +271,7 @@ class Config:
         """Settings safe to show (no secrets)."""
         hidden = {"wp_shared_secret", "wp_app_password", "s3_secret_access_key", "delivery_secret",
                   "wc_webhook_secret", "wc_consumer_secret", "redis_password", "watermark_key", "turn_secret",
-                  "stream_mark_key"}
+                  "stream_mark_key", "vapid_private_key"}
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)

@@ -18,3 +18,4 @@ def import_models() -> None:
     from companion.studio import models as _studio  # noqa: F401
     from companion.live import models as _live  # noqa: F401
     from companion.compositions import shared as _compositions_shared  # noqa: F401
+    from companion.notify import models as _notify  # noqa: F401

@@ -33,7 +33,7 @@ blp = Blueprint("embed", __name__, description="The embedded player: embed pages
 
 #: Where ``npm run build`` in player/ puts the bundle.
 DIST_DIR = Path(__file__).resolve().parents[2] / "player" / "dist"
-DIST_FILES = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map|json|txt)$")
+DIST_FILES = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.(js|css|map|json|txt|png|svg)$")
 
 #: Heights (px) of the player: one track, then each extra album row.
 TRACK_HEIGHT = 240
@@ -92,6 +92,8 @@ def _player_options(extra: dict) -> dict:
     if unlock_url:
         # Where a fan subscribes (or finds the shop); a track's own buy link is in its JSON (access.buy_url).
         opts["unlock"] = {"url": unlock_url, "label": "Subscribe" if getattr(cfg, "unlock_url", "") else "Shop"}
+    # The installable app (docs/mobile.md): the player registers the service worker and offers offline saves.
+    opts["pwa"] = {"sw": f"{_base()}/sw.js", "offlineKey": f"{_base()}/api/offline/key"}
     vis = args.get("vis")
     if vis in {"spectrum", "oscilloscope", "off"}:
         opts["visualizer"] = vis
@@ -139,11 +141,12 @@ def _page(title: str, canonical: str, options: dict, *, cover_url: str | None, r
         preload_urls=preload_urls, reserve_px=reserve, config_json=_script_json(options), fallback_url=fallback_url,
         # with autoplay and a fast start, boot.js fetches the bundle once the first segment is in
         # (a preload here would share a slow link with that segment)
-        preload_bundle=not (options.get("autoplay") and options.get("fastStart")))
+        preload_bundle=not (options.get("autoplay") and options.get("fastStart")),
+        manifest_url=f"{base}/manifest.webmanifest", icon_url=asset_url("icon-192.png"))
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'{' ' + boot[1] if boot else ''}; style-src 'self' 'unsafe-inline'; img-src * data: blob:; "
-        "media-src * blob:; connect-src *; worker-src blob:; form-action *; frame-ancestors *; base-uri 'none'")
+        "media-src * blob:; connect-src *; worker-src 'self' blob:; manifest-src 'self'; form-action *; frame-ancestors *; base-uri 'none'")
     resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     # The page is the same for every anonymous visitor (a listener's token stays in the fragment and
     # the player asks for the listener's view itself); one built for a signed-in caller is theirs only.
@@ -436,3 +439,99 @@ def _manifest(mtime_ns: int) -> dict:
         return json.loads((DIST_DIR / "manifest.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+# ---- the installable app (PWA): manifest, service worker, start page, offline key -----------------
+
+APP_NAME = "ScriptHammer"
+
+
+@blp.route("/manifest.webmanifest", methods=["GET"])
+@blp.doc(responses={"200": {"description": "The web app manifest",
+                            "content": {"application/manifest+json": {"schema": {"type": "object"}}}}})
+def web_manifest():
+    """The web app manifest of the player app (installable: name, icons, start_url, standalone)."""
+    icons = [{"src": asset_url(f"icon-{n}.png"), "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any"}
+             for n in (192, 512)]
+    icons.append({"src": asset_url("icon-maskable-512.png"), "sizes": "512x512", "type": "image/png",
+                  "purpose": "maskable"})
+    body = {"name": f"{APP_NAME} player", "short_name": APP_NAME, "id": "/app",
+            "description": "Listen to the band: stream, save for offline, get news of releases and broadcasts.",
+            "start_url": "/app", "scope": "/", "display": "standalone", "orientation": "any",
+            "background_color": "#111418", "theme_color": "#111418", "categories": ["music"], "icons": icons}
+    resp = Response(json.dumps(body, indent=1), mimetype="application/manifest+json")
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@blp.route("/sw.js", methods=["GET"])
+@blp.doc(responses={"200": {"description": "The service worker script",
+                            "content": {"text/javascript": {"schema": {"type": "string"}}}}})
+@blp.alt_response(503, response="DEFAULT_ERROR", description="player_not_built: npm run build in player/ first")
+def service_worker():
+    """The service worker (player/dist/sw.js, built with Workbox), at the root so its scope is the site."""
+    path = DIST_DIR / "sw.js"
+    if not path.is_file():
+        raise ServiceUnavailable("The player is not built: run `npm ci && npm run build` in player/.",
+                                 code="player_not_built")
+    resp = send_file(path, mimetype="text/javascript", conditional=True, etag=True, max_age=0)
+    resp.headers["Cache-Control"] = "no-cache"  # browsers check for a new worker on every visit
+    resp.headers["Service-Worker-Allowed"] = "/"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@blp.route("/app", methods=["GET"])
+@blp.doc(responses=_HTML_PAGE)
+@blp.alt_response(404, response="DEFAULT_ERROR", description="album_not_found: no album released yet, or not that one")
+def app_page():
+    """The installed app's start page: the album player of ``?album=<id>`` (default: the newest album anyone
+    may hear), with offline saves; cached by the service worker for offline starts."""
+    import sqlalchemy as sa
+
+    from companion.catalog.models import Album
+
+    anyone = Viewer.anonymous(services(), request.host_url)
+    album_id = request.args.get("album", type=int)
+    with services().db.session() as s:
+        if album_id is None:
+            for a in s.scalars(sa.select(Album).order_by(Album.id.desc())):
+                if anyone.sees_album(a) and visible_tracks(a.tracks, anyone):
+                    album_id = a.id
+                    break
+        if album_id is None:
+            raise NotFound("No album is released yet.", code="album_not_found")
+        a = catalog.get_album(s, album_id)
+        if not anyone.sees_album(a):
+            raise NotFound(f"no album {album_id}", code="album_not_found")
+        album = album_out(a, visible_tracks(a.tracks, anyone), anyone)
+    base = _base()
+    opts = _player_options({"album": album})
+    opts["pwa"]["app"] = True  # the app's bar: sign in (device grant), notifications
+    # The same page for everyone (a fan's token stays in the fragment): kept by the service worker.
+    return _page(f"{album['title']} by {album['artist']}", f"{base}/app", opts, cover_url=album.get("cover_url"),
+                 reserve=album_height(len(album["tracks"])), preload_urls=[], fallback_url=_fallback(album["tracks"][0])
+                 if album["tracks"] else "", cache="public, max-age=60")
+
+
+class OfflineKeySchema(Schema):
+    key = fields.String(metadata={"description": "the caller's offline store name; anon for anyone not signed in"})
+
+
+@blp.route("/api/offline/key", methods=["GET"])
+@blp.response(200, OfflineKeySchema)
+def offline_key():
+    """The caller's offline key: the name of their own offline store in this browser (an HMAC of who they
+    are with a machine key, so one fan cannot name another's). Anyone not signed in: ``anon``."""
+    import hmac
+
+    from companion.access.identity import principal_of
+    from companion.keys import machine_key
+
+    principal = principal_of(current_identity()) if current_identity().authenticated else None
+    if principal is None:
+        key = "anon"
+    else:
+        secret = machine_key(services().config.var_dir, "offline")
+        key = base64.urlsafe_b64encode(hmac.new(secret, principal.encode(), hashlib.sha256).digest()[:18]).decode()
+    return {"key": key}, 200, {"Cache-Control": "private, no-store"}

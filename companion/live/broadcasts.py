@@ -288,7 +288,11 @@ def create(svc, identity: Identity, body: dict) -> dict:
     if is_premium:
         enqueue_ticket(svc, broadcast_id)
     with svc.db.session() as s:
-        return full(s.get(LiveBroadcast, broadcast_id))
+        made = full(s.get(LiveBroadcast, broadcast_id))
+    from companion.notify.service import enqueue_announcement
+
+    enqueue_announcement(svc, "broadcast", {"id": broadcast_id, "title": made["title"], "starts_at": made["starts_at"]})
+    return made
 
 
 def reschedule(svc, identity: Identity, broadcast_id: int, body: dict) -> dict:

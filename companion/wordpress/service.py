@@ -302,8 +302,14 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
         pub.wp_post_id, pub.wp_status, pub.wp_link = int(post["id"]), post.get("status"), post.get("link")
         pub.state, pub.published_at = "published", utcnow()
         pub.error_code = pub.error_message = None
-        return publication_out(pub, kind, item_id) | {"created": post_id is None, "release_state": item.release_state,
+        done = publication_out(pub, kind, item_id) | {"created": post_id is None, "release_state": item.release_state,
                                                       "released_from": released_from, "product": product}
+        news = {"kind": kind, "id": item_id, "title": item.title, "artist": item.artist}
+    if (post_id is None or released_from is not None) and done["release_state"] in ("public", "premium"):  # new release: fans who opted in hear of it (Web Push)
+        from companion.notify.service import enqueue_announcement
+
+        enqueue_announcement(svc, "release", news)
+    return done
 
 
 def unpublish(svc, kind: str, item_id: int, *, client: WordPressClient | None = None) -> dict:

@@ -6,6 +6,8 @@ import { Emitter } from './emitter.js';
 import { Feedback } from './feedback.js';
 import { mark } from './marks.js';
 import { renderDownloads } from './downloads.js';
+import { OfflineStore, offlineSupported, registerServiceWorker, savable } from './offline.js';
+import { AppBar } from './app.js';
 import { formatTime, h } from './format.js';
 import { ICONS } from './icons.js';
 import { Playlist, Positions, resumeAt } from './playlist.js';
@@ -54,7 +56,18 @@ export class Player extends Emitter {
     this._played = 0;
     this._lastTime = 0;
     this._lastSaved = 0;
+    // The installable app (options.pwa): the service worker, and offline saves on the companion's own pages.
+    // The app's start page (/app) installs the service worker; an embed page offers offline saves once the
+    // worker controls it (the fan has the app), and never starts a worker of its own (embeds live in iframes).
+    const pwa = options.pwa || null;
+    if (pwa && pwa.sw && pwa.app) registerServiceWorker(pwa.sw);
+    const withWorker = pwa && (pwa.app || (typeof navigator !== 'undefined' && navigator.serviceWorker && navigator.serviceWorker.controller));
+    this.offline = withWorker && offlineSupported(this.api) ? new OfflineStore(this.api, () => this.listenerToken, pwa.offlineKey) : null;
+    this._saved = new Set();
     this._build();
+    this._mediaSession();
+    // The installed app's start page (/app): sign-in (device grant) and notifications.
+    this.app = pwa && pwa.app ? new AppBar(this) : null;
     this.visualizer = new Visualizer(this.el.viz, this.graph, { mode: options.visualizer });
     this.el.vizSelect.value = this.visualizer.mode;
     this._wire();
@@ -184,6 +197,35 @@ export class Player extends Emitter {
     return this.graph.level();
   }
 
+  /** Save the current track (or ``track``) for offline listening; resolves to the saved item. Rejects
+   * (err.code not_downloadable / download_refused) when the companion gave this fan no download of it. */
+  async saveOffline(track = this.track) {
+    if (!this.offline) throw Object.assign(new Error('Offline saves need the app (this companion\'s own page).'), { code: 'offline_unavailable' });
+    try {
+      const saved = await this.offline.save(track);
+      this._saved.add(String(saved.id));
+      this._status(`${saved.title} saved for offline.`);
+      this.emit('offline', { action: 'saved', track: saved.id });
+      return saved;
+    } finally {
+      if (this.track) this._renderOffline(this.track);
+    }
+  }
+
+  async removeOffline(trackId = this.track && this.track.id) {
+    if (!this.offline) return false;
+    const removed = await this.offline.remove(trackId);
+    this._saved.delete(String(trackId));
+    this.emit('offline', { action: 'removed', track: trackId });
+    if (this.track) this._renderOffline(this.track);
+    return removed;
+  }
+
+  /** What this listener saved in this browser. */
+  async offlineItems() {
+    return this.offline ? this.offline.list() : [];
+  }
+
   getState() {
     return {
       ready: !!this._ready,
@@ -194,7 +236,7 @@ export class Player extends Emitter {
       levels: this.stream.levels.map((l) => ({ index: l.index, bitrate: l.bitrate })),
       level: this.stream.currentLevel,
       autoLevel: this.stream.autoLevel, bitrate: this.stream.currentBitrate, visualizer: this.visualizer.mode,
-      fastStart: !!this.stream.fastStart,
+      fastStart: !!this.stream.fastStart, offline: this.stream.mode === 'offline',
     };
   }
 
@@ -323,6 +365,7 @@ export class Player extends Emitter {
     else if (o.startTrack !== undefined) index = Math.max(0, tracks.findIndex((t) => String(t.id) === String(o.startTrack)));
     const track = tracks[Math.min(Math.max(0, index), tracks.length - 1)];
     if (!track || !track.hls_url) return null;
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return null; // _select plays a saved copy
     // A signed-in fan's view of a track that is not public comes from the API (_personalize) first.
     if (this.listenerToken && track.release_state !== 'public') return null;
     const startAt = o.startAt > 0 ? Number(o.startAt) : resumeAt(this.positions, track.id, track.duration);
@@ -345,6 +388,7 @@ export class Player extends Emitter {
       this.playlist.set([track], 0);
     }
     if (this.listenerToken) await this._personalize();
+    await this._loadSaved();
     this._renderList();
     let index = 0;
     if (o.index !== undefined) index = Number(o.index) || 0;
@@ -366,6 +410,32 @@ export class Player extends Emitter {
     }
     if (!resp.ok) throw new Error(`The companion answered ${resp.status} for ${path}.`);
     return resp.json();
+  }
+
+  /** The listener changed (the app signed in or out): their view of the tracks, their offline saves. */
+  async refreshAccess() {
+    const wasPlaying = !this.audio.paused;
+    const at = this.audio.currentTime || 0;
+    if (this.listenerToken) await this._personalize();
+    else if (this.album && this.album.id !== undefined) {
+      const album = await this._fetchJson(`/api/albums/${encodeURIComponent(this.album.id)}`);
+      this.album = album;
+      this.playlist.set(album.tracks || [], this.playlist.index);
+    }
+    await this._loadSaved();
+    this._renderList();
+    if (this.playlist.tracks.length) await this._select(Math.max(0, this.playlist.index), { autoplay: wasPlaying, startAt: at });
+    this.emit('access', { signedIn: !!this.listenerToken });
+  }
+
+  /** Which tracks this listener saved for offline in this browser. */
+  async _loadSaved() {
+    if (!this.offline) return;
+    try {
+      this._saved = new Set((await this.offline.list()).map((t) => String(t.id)));
+    } catch (err) {
+      this._saved = new Set();
+    }
   }
 
   /** A signed-in fan: replace the page's anonymous track JSON with theirs (signed URLs when entitled). */
@@ -427,17 +497,22 @@ export class Player extends Emitter {
     this._lastTime = startAt;
     this.waveform.setDuration(track.duration || 0);
     this.waveform.setTime(startAt, 0);
-    const pre = this._prestarted;
+    // Saved for offline by THIS listener (their own store): played from the saved copy, network or not.
+    const saved = this.offline && this._saved.has(String(track.id)) ? await this.offline.get(track.id).catch(() => null) : null;
+    if (this.track !== track) return null; // another track was chosen meanwhile
+    if (saved) await serviceWorkerControls();
+    const pre = saved ? null : this._prestarted;
     this._prestarted = null;
     const adopted = pre && pre.track === track && pre.startAt === startAt;
-    if (!adopted) this.stream.load(track, { startAt });
+    if (saved) this.stream.loadOffline(track, saved.audio_url, { startAt });
+    else if (!adopted) this.stream.load(track, { startAt });
     // Already playing (the fast start): what the 'play' event would have done before we listened.
     if (adopted && pre.booted && !this.audio.paused) this._onPlay();
-    if (startAt && this.stream.mode !== 'hls.js') {
+    if (startAt && this.stream.mode !== 'hls.js' && !saved) {
       try { this.audio.currentTime = startAt; } catch { /* after metadata */ }
     }
     // With autoplay the peaks wait until the audio plays (or 1 s): the first fragment comes first.
-    const peaks = () => { if (this.track === track) this.waveform.loadPeaks(track.peaks || []); };
+    const peaks = () => { if (this.track === track) this.waveform.loadPeaks((saved ? saved.peaks : track.peaks) || []); };
     if (autoplay || wasPlaying) this._afterStart(peaks);
     else peaks();
     this._renderAccess(track);
@@ -523,6 +598,7 @@ export class Player extends Emitter {
     b.title = playing ? 'Pause' : 'Play';
     b.setAttribute('aria-pressed', String(playing));
     this.root.classList.toggle('shp-playing', playing);
+    if (typeof navigator !== 'undefined' && navigator.mediaSession) navigator.mediaSession.playbackState = playing ? 'playing' : 'paused';
     if (playing && this.visualizer.mode !== 'off') this.visualizer.start();
     if (!playing) this.visualizer.stop();
   }
@@ -544,6 +620,7 @@ export class Player extends Emitter {
       else btn.removeAttribute('aria-current');
     }
     this._renderTime();
+    this._mediaMetadata(track);
     this._status(`${track.title} loaded.`);
   }
 
@@ -594,6 +671,86 @@ export class Player extends Emitter {
     });
     this.el.dlButton.hidden = false;
     this.el.dlButton.dataset.count = String(items.length);
+    this._renderOffline(track);
+  }
+
+  /** The panel's "Save for offline" part: save or remove this track, and the list of saved tracks. */
+  _renderOffline(track) {
+    if (!this.offline) return;
+    let box = this.el.dlPanel.querySelector('.shp-offline');
+    if (!box) {
+      box = h('div', { class: 'shp-offline' });
+      this.el.dlPanel.append(box);
+    }
+    const isSaved = this._saved.has(String(track.id));
+    const parts = [h('h3', { class: 'shp-panel-title' }, 'Offline')];
+    if (isSaved) {
+      parts.push(h('p', { class: 'shp-note shp-offline-saved' }, 'Saved on this device: it plays with no network. ',
+        h('button', { type: 'button', class: 'shp-offline-remove', onclick: () => this.removeOffline(track.id) }, 'Remove')));
+    } else if (savable(track)) {
+      const btn = h('button', { type: 'button', class: 'shp-offline-save', onclick: () => {
+        btn.disabled = true;
+        btn.textContent = 'Saving…';
+        this.saveOffline(track).catch((err) => this._status(String(err.message || err)));
+      } }, 'Save for offline');
+      parts.push(btn);
+    } else {
+      parts.push(h('p', { class: 'shp-note shp-offline-locked' }, 'Only what you may download can be saved for offline.'));
+    }
+    const list = h('ul', { class: 'shp-offline-list', 'aria-label': 'Saved for offline' });
+    parts.push(list);
+    box.replaceChildren(...parts);
+    this.offlineItems().then((items) => {
+      list.replaceChildren(...items.map((it) => h('li', { 'data-track': it.id },
+        h('span', { class: 'shp-offline-title' }, `${it.title}${it.artist ? ` · ${it.artist}` : ''}`), ' ',
+        h('button', { type: 'button', class: 'shp-offline-remove-item', 'aria-label': `Remove ${it.title} from this device`,
+          onclick: () => this.removeOffline(it.id) }, 'Remove'))));
+    }).catch(() => {});
+  }
+
+  // ---- Media Session (lock screen, headset and notification controls) -----------------------------
+
+  _mediaSession() {
+    const ms = typeof navigator !== 'undefined' && navigator.mediaSession;
+    if (!ms) return;
+    const set = (action, fn) => {
+      try { ms.setActionHandler(action, fn); } catch { /* an action this browser does not know */ }
+    };
+    set('play', () => { this.play(); });
+    set('pause', () => { this.pause(); });
+    set('stop', () => { this.pause(); this.seek(0, 'mediasession'); });
+    set('seekto', (d) => { this.seek(d.seekTime, 'mediasession'); this._positionState(); });
+    set('seekbackward', (d) => { this.seek(this.currentTime - ((d && d.seekOffset) || 10), 'mediasession'); this._positionState(); });
+    set('seekforward', (d) => { this.seek(this.currentTime + ((d && d.seekOffset) || 10), 'mediasession'); this._positionState(); });
+    set('previoustrack', () => { this.previous(); });
+    set('nexttrack', () => { this.next(); });
+    const a = this.audio;
+    for (const ev of ['durationchange', 'ratechange', 'seeked', 'play', 'pause', 'loadedmetadata']) a.addEventListener(ev, () => this._positionState());
+    let last = 0;
+    a.addEventListener('timeupdate', () => {
+      const now = Date.now();
+      if (now - last > 5000) { last = now; this._positionState(); }
+    });
+  }
+
+  _mediaMetadata(track) {
+    const ms = typeof navigator !== 'undefined' && navigator.mediaSession;
+    if (!ms || typeof MediaMetadata === 'undefined') return;
+    const cover = track.cover_url || (this.album && this.album.cover_url);
+    ms.metadata = new MediaMetadata({
+      title: track.title || 'Untitled', artist: track.artist || '', album: track.album_title || (this.album && this.album.title) || '',
+      artwork: cover ? [{ src: cover, sizes: '512x512' }] : [],
+    });
+  }
+
+  _positionState() {
+    const ms = typeof navigator !== 'undefined' && navigator.mediaSession;
+    if (!ms || typeof ms.setPositionState !== 'function') return;
+    const duration = this.duration;
+    if (!(duration > 0) || !Number.isFinite(duration)) return;
+    try {
+      ms.setPositionState({ duration, playbackRate: this.audio.playbackRate || 1, position: Math.min(Math.max(0, this.currentTime), duration) });
+    } catch { /* a position past a changing duration: the next update fixes it */ }
   }
 
   _renderTip(track) {
@@ -628,6 +785,15 @@ export class Player extends Emitter {
   _status(text) {
     this.el.status.textContent = text;
   }
+}
+
+/** Wait (a little) until the service worker controls this page: saved files are served by it. */
+async function serviceWorkerControls(timeout = 5000) {
+  if (typeof navigator === 'undefined' || !navigator.serviceWorker || navigator.serviceWorker.controller) return;
+  await new Promise((resolve) => {
+    const t = setTimeout(resolve, timeout);
+    navigator.serviceWorker.addEventListener('controllerchange', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
 }
 
 /** The fast start's element and buffer when it started this page's first track (at most once). */

@@ -63,6 +63,18 @@ export class Stream extends Emitter {
     return this.mode;
   }
 
+  /** Play a file saved for offline (served by the service worker from this listener's store). */
+  loadOffline(track, url, { startAt = 0 } = {}) {
+    this.destroyEngine();
+    this.track = track;
+    this._recovered = 0;
+    this._setMode('offline');
+    this.levels = [];
+    this.level = -1;
+    this._progressive(url, startAt);
+    return this.mode;
+  }
+
   _setMode(mode) {
     this.mode = mode;
     this.emit('mode', { mode });
