@@ -1,23 +1,22 @@
-"""Web Push message encryption (RFC 8291, aes128gcm of RFC 8188) and VAPID (RFC 8292), on ``cryptography``.
+"""Web Push message encryption (RFC 8291, aes128gcm of RFC 8188) and VAPID (RFC 8292).
 
-pywebpush is not among the companion's dependencies; what it does for us is these two small, fully
-specified steps, checked against RFC 8291's own example (tests/notify/test_webpush_rfc.py) and
-against a push-service stand-in that decrypts independently.
+The encryption is http_ece's and the VAPID signature py_vapid's (the two libraries pywebpush is built
+on; pywebpush itself is not used to send, because every send goes through the companion's own address
+checks, companion/notify/service.py). Checked against RFC 8291's own example (tests/notify/test_push.py)
+and against a push-service stand-in that decrypts independently.
 """
 from __future__ import annotations
 
 import base64
-import json
 import os
-import struct
 import time
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+import http_ece
+from py_vapid import Vapid02
 
 from companion.errors import InvalidInput
 
@@ -33,10 +32,6 @@ def b64u(data: bytes) -> str:
 def unb64u(text: str) -> bytes:
     text = str(text).strip()
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _hkdf(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
 
 
 def public_bytes(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -76,29 +71,16 @@ def encrypt(plaintext: bytes, ua_public: bytes, auth_secret: bytes, *,
     if len(plaintext) > MAX_PLAINTEXT:
         raise InvalidInput(f"A push message may be at most {MAX_PLAINTEXT} bytes.", code="push_message_too_large")
     as_private = as_private or ec.generate_private_key(ec.SECP256R1())
-    salt = salt or os.urandom(16)
-    as_public = public_bytes(as_private.public_key())
-    ua_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), ua_public)
-    shared = as_private.exchange(ec.ECDH(), ua_key)
-    ikm = _hkdf(auth_secret, shared, b"WebPush: info\x00" + ua_public + as_public, 32)
-    cek = _hkdf(salt, ikm, b"Content-Encoding: aes128gcm\x00", 16)
-    nonce = _hkdf(salt, ikm, b"Content-Encoding: nonce\x00", 12)
-    record = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)  # \x02: the last (only) record
-    header = salt + struct.pack("!IB", RECORD_SIZE, len(as_public)) + as_public
-    return header + record
+    # the header's key id is the sender's public key (http_ece puts it there for aes128gcm with dh)
+    return http_ece.encrypt(plaintext, salt=salt or os.urandom(16), private_key=as_private, dh=ua_public,
+                            auth_secret=auth_secret, version="aes128gcm", rs=RECORD_SIZE)
 
 
 def vapid_headers(endpoint: str, private: ec.EllipticCurvePrivateKey, subject: str, *, ttl_seconds: int = 43200,
                   now: float | None = None) -> dict[str, str]:
     """``Authorization: vapid t=<JWT>, k=<public key>`` for ``endpoint``'s push service (RFC 8292)."""
     parts = urlsplit(endpoint)
-    audience = f"{parts.scheme}://{parts.netloc}"
     now = time.time() if now is None else now
-    header = b64u(json.dumps({"typ": "JWT", "alg": "ES256"}, separators=(",", ":")).encode())
-    claims = b64u(json.dumps({"aud": audience, "exp": int(now) + min(int(ttl_seconds), 86400),
-                              "sub": subject}, separators=(",", ":")).encode())
-    signing_input = f"{header}.{claims}".encode()
-    r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-    signature = b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-    key = b64u(public_bytes(private.public_key()))
-    return {"Authorization": f"vapid t={header}.{claims}.{signature}, k={key}"}
+    claims = {"aud": f"{parts.scheme}://{parts.netloc}", "exp": int(now) + min(int(ttl_seconds), 86400),
+              "sub": subject}
+    return {"Authorization": Vapid02(private_key=private).sign(claims)["Authorization"]}
