@@ -193,6 +193,17 @@ class Notes(MethodView):
         return service.list_notes(services(), require_signed_in(), session_id)
 
 
+@blp.route("/<int:session_id>/view")
+class View(MethodView):
+    @signed_in
+    @blp.response(200)
+    def get(self, session_id: int):
+        """The shared studio view (members and invited guests; 403 ``band_only`` for anyone else): who is
+        in the room (from Janus) with their level and parts, what each robot plays in the bar in force,
+        what the robots hear of the members, the chat and the marks. The studio's session page polls it."""
+        return service.session_view(services(), require_signed_in(), session_id)
+
+
 class AnswerSchema(Schema):
     jsep = fields.Raw(required=True)
 

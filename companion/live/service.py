@@ -47,6 +47,9 @@ RUNNING = ("starting", "live", "stopping")
 STALE = dt.timedelta(seconds=45)
 STALE_START = dt.timedelta(minutes=5)  # a session not yet playing (its rig starting, waiting for a worker)
 CHAT_MAX_CHARS = 500
+#: what of a session's Janus the state shows (its admin address and secret, the handles and what the
+#: robots hear stay in the companion)
+PUBLIC_WEBRTC = ("janus", "mountpoint", "room")
 re_listener = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 #: runners of this process: session id -> Runner
 _RUNNERS: dict[tuple[str, int], "Runner"] = {}
@@ -87,7 +90,7 @@ def state(row: LiveSession) -> dict:
             "params": row.params, "bar": row.bar, "round": row.round, "t0": row.t0,
             "bars": row.bars[-16:], "applied": row.applied, "recording": row.recording, "error": row.error,
             "message": row.message, "track_id": row.track_id, "hls": f"/api/live/sessions/{row.id}/hls/live.m3u8",
-            "webrtc": {k: v for k, v in row.webrtc.items() if k != "participants"} if row.webrtc else None,
+            "webrtc": {k: v for k, v in row.webrtc.items() if k in PUBLIC_WEBRTC} if row.webrtc else None,
             "ballot": ballot.ballot(),
             "created_at": row.created_at.isoformat() + "Z",
             "ended_at": row.ended_at.isoformat() + "Z" if row.ended_at else None}
@@ -268,6 +271,71 @@ def list_notes(svc, identity: Identity, session_id: int) -> list[dict]:
                                             .order_by(LiveNote.media_time, LiveNote.id))]
 
 
+def _parts() -> dict[str, list[str]]:
+    """Which parts each band member plays (their instruments' parts), for the session view."""
+    from companion.algorithms.instruments import load_instruments
+
+    out: dict[str, list[str]] = {}
+    for inst in load_instruments().values():
+        out.setdefault(inst.member, []).append(inst.part)
+    return out
+
+
+def session_view(svc, identity: Identity, session_id: int) -> dict:
+    """The shared studio view of a session (members and invited guests): who is in the room now (from
+    Janus), with the level Janus measures for each and the part each plays; what each robot plays in
+    the bar in force (its notes and the parameters); what the robots hear of the members; the chat and
+    the marks."""
+    me = _band_side(identity)
+    with svc.db.session() as s:
+        row = _get_live(s, session_id, svc.config.database_url)
+        st = state(row)
+        rtc = dict(row.webrtc or {})
+        bars = list(row.bars or [])
+        heard = (row.webrtc or {}).get("heard")
+    parts = _parts()
+    people: list[dict] = []
+    if rtc.get("room") and row.status == "live":
+        names = rtc.get("participants") or {}
+        handles = rtc.get("handles") or {}
+        client = JanusClient(rtc["janus"], rtc.get("admin"), rtc.get("admin_secret"), timeout=3)
+        try:
+            client.create_session()
+            listed = client.list_participants(rtc["room"])
+            for p in listed:
+                pid = str(p.get("id"))
+                who = names.get(pid) or p.get("display") or f"participant-{pid}"
+                kind = "robots" if who == "robots" else ("guest" if who.startswith("guest:") else "member")
+                entry = {"id": pid, "who": who, "kind": kind, "talking": bool(p.get("talking")),
+                         "parts": [] if kind != "member" else parts.get(who, []), "level_db": None}
+                if kind == "robots":
+                    entry["parts"] = [f"{r}: {', '.join(parts.get(r, []))}" for r in row.robots]
+                if pid in handles and rtc.get("admin"):
+                    try:
+                        info = client.handle_info(*handles[pid]).get("plugin_specific") or {}
+                        if info.get("audio-level-dBov") is not None and info.get("started"):
+                            entry["level_db"] = -float(info["audio-level-dBov"])
+                        entry["opus_bitrate"] = info.get("opus-bitrate")
+                    except ServiceUnavailable:
+                        pass
+                people.append(entry)
+        except ServiceUnavailable:
+            people = []
+        finally:
+            client.destroy()
+    last = bars[-1] if bars else None
+    robots = []
+    for r in row.robots:
+        robots.append({"robot": r, "parts": parts.get(r, []),
+                       "bar": last["number"] if last else None,
+                       "notes": ((last or {}).get("pitches") or {}).get(r, []),
+                       "count": ((last or {}).get("notes") or {}).get(r, 0)})
+    return {"id": session_id, "me": me, "status": st["status"], "bar": st["bar"], "t0": st["t0"],
+            "params": st["params"], "media_time": round(time.time() - st["t0"], 3) if st["t0"] else None,
+            "participants": people, "robots": robots, "heard": heard,
+            "notes": list_notes(svc, identity, session_id)}
+
+
 def release_recording(svc, identity: Identity, session_id: int, title: str | None = None) -> dict:
     """Put an ended session's mix through the release pipeline as a (draft) track: the performance's
     recording. Once per session (409 ``already_released``)."""
@@ -352,7 +420,8 @@ def join_room(svc, identity: Identity, session_id: int, jsep) -> dict:
         raise
     with _LOCK, svc.db.session() as s:  # who each of the room's recordings is (members join at once)
         row = s.get(LiveSession, session_id)
-        row.webrtc = {**row.webrtc, "participants": {**row.webrtc.get("participants", {}), str(participant): who}}
+        row.webrtc = {**row.webrtc, "participants": {**row.webrtc.get("participants", {}), str(participant): who},
+                      "handles": {**row.webrtc.get("handles", {}), str(participant): [client.session_id, handle]}}
     return {"participant": f"{client.session_id}-{handle}", "display": who, "jsep": answer}
 
 
@@ -464,6 +533,7 @@ class Runner(threading.Thread):
                 janus_port, robots_id = jc.join_plain_rtp(self.session_id, "robots", robots_port)
                 rtp_ports.append((janus_port, robots_port))
                 self._update(webrtc={"janus": self.janus.url, "mountpoint": self.session_id,
+                                     "admin": self.janus.admin_url, "admin_secret": self.janus.admin_secret,
                                      "room": self.session_id, "participants": {str(robots_id): "robots"}})
             self.rig = Rig(work=work, stems=list(ROBOTS), period=cfg.live_jack_period,
                            hls_time=cfg.live_hls_seconds, rtp_ports=rtp_ports)
@@ -535,7 +605,9 @@ class Runner(threading.Thread):
                 row.heartbeat_at = utcnow()
                 row.params = band.params.to_dict()
                 row.bars = [*row.bars, {"number": bar.number, "start": bar.start, "length": bar.length,
-                                        "notes": bar.notes_by_robot, "params": band.params.to_dict()}][-64:]
+                                        "notes": bar.notes_by_robot,
+                                        "pitches": {k: v[:32] for k, v in bar.pitches_by_robot.items()},
+                                        "params": band.params.to_dict()}][-64:]
                 if winners:
                     row.applied = [*row.applied, *({"round": closing, "bar": bar.number, "parameter": p,
                                                     "value": v, "votes": n} for p, (v, n) in winners.items())]
