@@ -27,6 +27,8 @@ KEEP_TRANSPORTS = ("libjanus_http.so",)
 #: Opus at music settings in the members' room: what Janus encodes each mix-minus at, and what the
 #: browsers are asked to send (their SDP's fmtp; studio/src/session-room.js)
 MUSIC_BITRATE = 128000
+#: the room's groups: humans (members and guests) and the robots
+GROUPS = ("band", "robots")
 MUSIC_FMTP = {"stereo": "1", "sprop-stereo": "1", "maxaveragebitrate": str(MUSIC_BITRATE), "usedtx": "0"}
 
 
@@ -294,7 +296,19 @@ class JanusClient:
                                          "audiolevel_event": True, "audio_active_packets": 25,
                                          "audio_level_average": 70,
                                          "default_prebuffering": 3,  # 60 ms of jitter buffer (Janus: 6)
+                                         # the members and the robots in groups of their own: the robots
+                                         # hear the members' group (rtp_forward_group)
+                                         "groups": list(GROUPS),
                                          "allow_rtp_participants": True})
+
+    def forward_group(self, room_id: int, group: str, port: int, payload_type: int = 100) -> int:
+        """Forward the mix of ``group``'s participants (Opus, stereo) as RTP to 127.0.0.1:``port``;
+        returns the forwarder's id."""
+        handle = self.attach("janus.plugin.audiobridge")
+        out = self.plugin_data(handle, {"request": "rtp_forward", "room": room_id, "group": group,
+                                        "host": "127.0.0.1", "port": port, "codec": "opus",
+                                        "ptype": payload_type})
+        return int(out.get("stream_id") or 0)
 
     def list_participants(self, room_id: int) -> list[dict]:
         """Who is in the AudioBridge room now: ``[{"id", "display", "muted", "talking"?}]``."""
@@ -310,7 +324,7 @@ class JanusClient:
         ``recv_port``; returns (the port Janus takes the participant's RTP on, the participant id)."""
         handle = self.attach("janus.plugin.audiobridge")
         self.message(handle, {"request": "join", "room": room_id, "display": display, "codec": "opus",
-                              "rtp": {"ip": "127.0.0.1", "port": recv_port, "payload_type": 111}})
+                              "group": "robots", "rtp": {"ip": "127.0.0.1", "port": recv_port, "payload_type": 111}})
         ev = self.wait_event(handle, lambda e: "rtp" in ((e.get("plugindata") or {}).get("data") or {}))
         data = ev["plugindata"]["data"]
         return int(data["rtp"]["port"]), int(data.get("id") or 0)
@@ -320,6 +334,7 @@ class JanusClient:
         handle = self.attach("janus.plugin.audiobridge")
         # the mix-minus Janus encodes for this member: Opus at 128 kbit/s (music, not speech)
         self.message(handle, {"request": "join", "room": room_id, "display": display, "muted": False,
+                              "group": "band",
                               "bitrate": MUSIC_BITRATE}, jsep=offer)
         ev = self.wait_event(handle, lambda e: (e.get("jsep") or {}).get("type") == "answer")
         data = (ev.get("plugindata") or {}).get("data") or {}

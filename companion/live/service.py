@@ -292,7 +292,8 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
         st = state(row)
         rtc = dict(row.webrtc or {})
         bars = list(row.bars or [])
-        heard = (row.webrtc or {}).get("heard")
+        heard = next((b.get("heard") for b in reversed(bars) if b.get("heard")), None)
+        followed = [{"bar": b["number"], **b["followed"]} for b in bars if b.get("followed")]
     parts = _parts()
     people: list[dict] = []
     if rtc.get("room") and row.status == "live":
@@ -332,7 +333,7 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
                        "count": ((last or {}).get("notes") or {}).get(r, 0)})
     return {"id": session_id, "me": me, "status": st["status"], "bar": st["bar"], "t0": st["t0"],
             "params": st["params"], "media_time": round(time.time() - st["t0"], 3) if st["t0"] else None,
-            "participants": people, "robots": robots, "heard": heard,
+            "participants": people, "robots": robots, "heard": heard, "followed": followed,
             "notes": list_notes(svc, identity, session_id)}
 
 
@@ -503,6 +504,7 @@ class Runner(threading.Thread):
         self.band: LiveBand | None = None
         self.janus: JanusServer | None = None
         self.janus_client: JanusClient | None = None
+        self.ears = None  # companion/live/ears.py: what the robots hear of the members
 
     def _update(self, **fields) -> None:
         with self.svc.db.session() as s:
@@ -528,10 +530,16 @@ class Runner(threading.Thread):
                 room_dir = work / "room"
                 room_dir.mkdir(parents=True, exist_ok=True)
                 jc.create_room(self.session_id, room_dir, f"live session {self.session_id}")
-                # the robots jam in the room as a plain-RTP participant (their mix-minus is not used yet)
+                # the robots jam in the room as a plain-RTP participant, and hear the members' group
                 robots_port = free_udp_port()
                 janus_port, robots_id = jc.join_plain_rtp(self.session_id, "robots", robots_port)
                 rtp_ports.append((janus_port, robots_port))
+                from companion.live.ears import Ears
+
+                ears_port = free_udp_port()
+                self.ears = Ears(work, ears_port)
+                self.ears.start()
+                jc.forward_group(self.session_id, "band", ears_port)
                 self._update(webrtc={"janus": self.janus.url, "mountpoint": self.session_id,
                                      "admin": self.janus.admin_url, "admin_secret": self.janus.admin_secret,
                                      "room": self.session_id, "participants": {str(robots_id): "robots"}})
@@ -558,6 +566,8 @@ class Runner(threading.Thread):
                 self.band.close()
             if self.rig is not None:
                 self.rig.stop()
+            if self.ears is not None:
+                self.ears.stop()
             if self.janus_client is not None:
                 self.janus_client.destroy()
             if self.janus is not None:
@@ -598,6 +608,17 @@ class Runner(threading.Thread):
             if winners:
                 band.params = ballot.apply(band.params, winners)
                 bar = band.next_bar()
+            heard, followed = None, None
+            if self.ears is not None:  # what the robots heard of the members over the bar ending now
+                from companion.live.ears import follow
+
+                now = time.time()
+                heard = self.ears.heard(now - band.bars[-1].length, now)
+                new = None if "key" in winners else follow(band.params, heard)
+                if new is not None:  # a vote for the key wins over what the robots hear
+                    followed = {"parameter": "key", "value": new.key, "pitch_class": heard["pitch_class"]}
+                    band.params = new
+                    bar = band.next_bar()
             band.play(bar)
             with self.svc.db.session() as s:
                 row = _get(s, self.session_id)
@@ -607,6 +628,7 @@ class Runner(threading.Thread):
                 row.bars = [*row.bars, {"number": bar.number, "start": bar.start, "length": bar.length,
                                         "notes": bar.notes_by_robot,
                                         "pitches": {k: v[:32] for k, v in bar.pitches_by_robot.items()},
+                                        "heard": heard, "followed": followed,
                                         "params": band.params.to_dict()}][-64:]
                 if winners:
                     row.applied = [*row.applied, *({"round": closing, "bar": bar.number, "parameter": p,
