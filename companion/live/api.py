@@ -24,6 +24,11 @@ votes_blp = Blueprint("live_votes", __name__, url_prefix="/api/live/sessions",
 class StartSchema(Schema):
     params = fields.Dict(load_default=dict, metadata={"description": "mood, density, tempo_feel, key, tempo"})
     seed = fields.Integer(load_default=1)
+    premium = fields.Raw(metadata={"description": "true: only those who may listen hear it (a ticket, a "
+                                                  "subscription, the band); default false"})
+    performance = fields.Raw(metadata={"description": "true: the companion makes a WordPress performance post "
+                                                      "for the session and, once it ends, releases its recording"})
+    title = fields.Raw(metadata={"description": "the performance post's title (default 'Live session <id>')"})
 
 
 class TextSchema(Schema):
@@ -60,7 +65,9 @@ class Sessions(MethodView):
     def post(self, body):
         """Start a live session (band members): the rig, the robots and the broadcast."""
         ident = require("live.run")
-        return service.start_session(services(), ident, body.get("params"), body.get("seed", 1))
+        return service.start_session(services(), ident, body.get("params"), body.get("seed", 1),
+                                     premium=body.get("premium", False), performance=body.get("performance", False),
+                                     title=body.get("title"))
 
 
 @blp.route("/<int:session_id>")

@@ -101,11 +101,22 @@ def get_state(svc, session_id: int) -> dict:
         return state(_get_live(s, session_id, svc.config.database_url))
 
 
-def start_session(svc, identity: Identity, params: dict | None = None, seed: int = 1) -> dict:
+def start_session(svc, identity: Identity, params: dict | None = None, seed: int = 1, *, premium=False,
+                  performance=False, title=None) -> dict:
     """Start a session for member ``identity``: the rig, the robots, the broadcast. Returns its state
-    once the robots play (the count-in is scheduled)."""
+    once the robots play (the count-in is scheduled). ``premium``: only those who may listen hear it;
+    ``performance``: the companion makes its WordPress performance post and, once it ends, releases its
+    recording (companion/live/broadcasts.py, a broadcast row of the session's own)."""
+    from companion.live import broadcasts
+
     if identity.kind != "member" or not identity.member_id:
         raise Forbidden("Only band members start live sessions.", code="members_only")
+    premium = broadcasts._premium(premium)
+    if not isinstance(performance, bool):
+        raise InvalidInput("performance is true or false", code="invalid_performance",
+                           details={"field": "performance"})
+    if title is not None:
+        broadcasts._title(title)
     try:
         p = Params.from_dict({"tempo": 120, **(params or {})})
     except (ValueError, TypeError) as exc:
@@ -125,13 +136,16 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
         s.add(row)
         s.flush()
         session_id = row.id
+        own = broadcasts.for_session(s, identity, row, title, premium).id if (premium or performance) else None
         job = None
         if svc.config.live_runner == "queue":
             from companion.tasks.service import create_job
 
             job = create_job(s, kind="live", params={"session_id": session_id}, created_by=identity.member_id)
     if job is not None:
-        return _start_on_queue(svc, job, session_id)
+        st = _start_on_queue(svc, job, session_id)
+        _after_start(svc, own, premium, performance)
+        return st
     runner = Runner(svc, session_id, p, seed)
     svc.at_close(end_all)  # the app closing stops the sessions it runs, their recordings kept
     with _LOCK:
@@ -144,7 +158,20 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
     if st["status"] == "failed":
         raise ServiceUnavailable("The live session could not start.", code=st["error"] or "live_start_failed",
                                  details={"session": session_id, "message": st["message"]})
+    _after_start(svc, own, premium, performance)
     return st
+
+
+def _after_start(svc, broadcast_id: int | None, premium: bool, performance: bool) -> None:
+    """A session started by hand with its own broadcast row: queue its performance post and its ticket."""
+    from companion.live import broadcasts
+
+    if broadcast_id is None:
+        return
+    if performance:
+        broadcasts.enqueue_post(svc, broadcast_id)
+    if premium:
+        broadcasts.enqueue_ticket(svc, broadcast_id)
 
 
 def _start_on_queue(svc, job, session_id: int, timeout: float = 90.0) -> dict:
@@ -579,6 +606,18 @@ class Runner(threading.Thread):
                 recording, error = {}, error or "recording_lost"
                 message = message or str(exc)[:500]
             self._update(status=status, error=error, message=message, recording=recording, ended_at=utcnow())
+            try:  # a session started by hand with a performance post: release its recording, link it
+                from companion.live import broadcasts
+                from companion.live.models import LiveBroadcast
+
+                with self.svc.db.session() as s:
+                    own = s.scalar(sa.select(LiveBroadcast.id).where(LiveBroadcast.session_id == self.session_id,
+                                                                     LiveBroadcast.by_hand.is_(True),
+                                                                     LiveBroadcast.wp_post_id != 0))
+                if own is not None:
+                    broadcasts.enqueue_ended(self.svc, self.session_id)
+            except Exception:  # noqa: BLE001 - the session's end is stored; the job can be queued again
+                log.exception("live session %s: could not queue its release", self.session_id)
             with _LOCK:
                 _RUNNERS.pop((self.svc.config.database_url, self.session_id), None)
 
