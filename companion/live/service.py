@@ -50,6 +50,8 @@ CHAT_MAX_CHARS = 500
 #: what of a session's Janus the state shows (its admin address and secret, the handles and what the
 #: robots hear stay in the companion)
 PUBLIC_WEBRTC = ("janus", "mountpoint", "room")
+#: libopus' encoder lookahead at 48 kHz (2.5 ms + 4 ms), the samples a decoder skips when the Ogg says so
+OPUS_LOOKAHEAD = 312
 re_listener = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 #: runners of this process: session id -> Runner
 _RUNNERS: dict[tuple[str, int], "Runner"] = {}
@@ -743,17 +745,33 @@ class Runner(threading.Thread):
                 first = json.loads(head.stdout.strip().splitlines()[-1])["u"] / 1e6
             except (ValueError, KeyError, IndexError):
                 continue
+            first += _least_delay(pp, mjr)
             if conv.returncode != 0 or not dest.is_file():
                 continue
             raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(dest), "-f", "f32le", "-ac", "1",
                                   "-ar", str(sr), "-"], capture_output=True).stdout
-            pieces.setdefault(who, []).append((first - t0, np.frombuffer(raw, dtype="<f4")))
+            # janus-pp-rec's Ogg says pre-skip 0, so the decoder's output starts with the encoder's
+            # lookahead (libopus: 312 samples at 48 kHz, browsers and aiortc alike): cut it, or every
+            # member's stem lies 6.5 ms late
+            pieces.setdefault(who, []).append((first - t0, np.frombuffer(raw, dtype="<f4")[OPUS_LOOKAHEAD:]))
         length = int(round(seconds * sr))  # the kept recording's length: everything on one clock
+        kept_mix = work_dir(self.svc, self.session_id) / "kept" / "mix.wav"
+        reference = None
+        if "robots" in pieces and kept_mix.is_file():
+            reference, _ = sf.read(str(kept_mix), dtype="float32", always_2d=True)
+            reference = reference.mean(axis=1)
         for who, ps in pieces.items():
             stem = np.zeros(length, dtype=np.float32)
             spans = []
             for at, x in sorted(ps, key=lambda p: p[0]):
-                i = max(0, int(round(at * sr)))
+                i = int(round(at * sr))
+                if who == "robots" and reference is not None:
+                    # the robots' RTP left the capture a JACK period and an encoder frame after it was
+                    # played: its first packet's arrival places it that late; the same audio is in the
+                    # kept mix, on the session clock, so it is placed where it matches the mix
+                    i = _match(x, reference, i, sr)
+                if i < 0:  # in the room before the count-in (the robots are): its start is cut, not moved
+                    x, i = x[-i:], 0
                 x = x[: max(0, length - i)]
                 stem[i:i + len(x)] = x
                 spans.append([round(i / sr, 3), round((i + len(x)) / sr, 3)])
@@ -765,6 +783,51 @@ class Runner(threading.Thread):
             store.put_file(key, path, "audio/wav")
             out["participants"][who] = {"stem": key, "spans": spans, "gaps": gaps}
         return out
+
+
+def _least_delay(pp: str, mjr: Path, packets: int = 500) -> float:
+    """How much earlier than its first packet's arrival a recording's first sample was sent (seconds, <= 0):
+    over its first ``packets`` packets, the least of (arrival after the first - RTP time after the first),
+    from the arrival time Janus writes beside every packet (ms). The first packet can come late (a
+    sender starting up, jitter); the least-delayed packet places the stream to about a millisecond."""
+    out = subprocess.run([pp, "-p", "-d", "5", str(mjr)], capture_output=True, text=True)
+    arrival, best, ts0, n = None, 0.0, None, 0
+    for line in (out.stdout + out.stderr).splitlines():
+        m = re.search(r"Time: (\d+)ms", line)
+        if m:
+            arrival = int(m.group(1)) / 1000
+            continue
+        m = re.search(r"RTP packet \(.*ts=(\d+)\)", line)
+        if m and arrival is not None:
+            ts = int(m.group(1))
+            ts0 = ts if ts0 is None else ts0
+            best = min(best, arrival - ((ts - ts0) % 2**32) / 48000)
+            arrival, n = None, n + 1
+            if n >= packets:
+                break
+    return best
+
+
+def _match(x: np.ndarray, reference: np.ndarray, guess: int, sr: int, span: float = 0.25) -> int:
+    """Where ``x`` (a piece of a stem) lands in ``reference`` (the session clock): the lag within ``guess``
+    ± ``span`` seconds that correlates best, over up to 4 s of ``x`` with sound; ``guess`` when there is
+    nothing to match."""
+    from scipy.signal import correlate
+
+    w = int(span * sr)
+    loud = np.flatnonzero(np.abs(x) > 0.01)
+    if loud.size == 0:
+        return guess
+    a = int(loud[0])
+    piece = x[a:a + 4 * sr].astype(np.float64)
+    lo = guess + a - w
+    ref = reference[max(0, lo):max(0, guess + a + len(piece) + w)].astype(np.float64)
+    if len(ref) < len(piece) + 1:
+        return guess
+    c = correlate(ref, piece, mode="valid", method="fft")
+    if not np.isfinite(c).all() or c.max() <= 0:
+        return guess
+    return max(0, lo) + int(np.argmax(c)) - a
 
 
 def recording_path(svc, session_id: int, name: str) -> Path:
