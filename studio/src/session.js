@@ -128,7 +128,9 @@ class SessionView {
     if (v.heard) {
       heard.dataset.pitchClass = v.heard.pitch_class || '';
       heard.textContent = `The robots hear the members at ${v.heard.level_db} dB` +
-        (v.heard.pitch_class ? `, around ${v.heard.pitch_class}` : '') + (v.heard.key ? `; they follow in ${v.heard.key}` : '');
+        (v.heard.pitch_class ? `, around ${v.heard.pitch_class}` : '');
+      const f = (v.followed || [])[v.followed.length - 1];
+      if (f) heard.textContent += `; they followed into ${f.value} at bar ${f.bar}`;
     } else heard.textContent = 'The robots hear nothing from the members yet.';
 
     const notes = this.$('#sv-notes');

@@ -157,6 +157,13 @@ def test_members_join_at_music_settings_and_share_the_studio_view(app, mic_brows
             assert re.search(r"bar \d+: ([A-G]#?-?\d ?)+", text), text
             assert int(chops.get_attribute("#sv-robots li[data-robot='crash']", "data-count")) > 0
 
+            # the robots hear the members' A (the fake microphones) and follow it into A minor: the view says so
+            chops.wait_for_function("() => document.querySelector('#sv-heard').dataset.pitchClass === 'A'",
+                                    timeout=20000)
+            chops.wait_for_function(
+                "() => document.querySelector(\"#sv-params dd[data-param='key']\").textContent === 'A minor'",
+                timeout=20000)
+            assert "they followed into A minor at bar" in chops.text_content("#sv-heard")
             # a chat message from one and a mark from the other: both see both
             chops.fill("#chat-text", "Take the bridge twice")
             chops.click("#chat-send")
