@@ -151,6 +151,7 @@ def full(row: LiveBroadcast) -> dict:
     """What the band and WordPress see besides."""
     return {**public(row), "session_id": row.session_id, "params": row.params, "seed": row.seed,
             "recording_track_id": row.recording_track_id, "by_hand": bool(row.by_hand),
+            "wants_post": bool(row.wants_post),
             "created_by": row.created_by, "wp_linked": row.wp_linked, "wp_error": row.wp_error,
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
 
@@ -436,7 +437,7 @@ def link_post(svc, broadcast_id: int, client=None) -> dict:
 
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
-        if row.session_id is None or row.wp_linked:
+        if row.session_id is None or row.wp_linked or row.by_hand:  # by hand: performance_post makes the post
             return {"broadcast": broadcast_id, "linked": row.wp_linked, "session_id": row.session_id}
         post_id, session_id = row.wp_post_id, row.session_id
 
@@ -474,7 +475,7 @@ def link_recording(svc, broadcast_id: int, client=None) -> dict:
         row = _get(s, broadcast_id)
         _sync(s, row, svc.config.database_url)
         track_id = recording_to_link(s, row)
-        if track_id is None:
+        if track_id is None or not row.wp_post_id:  # no post (yet): nothing to point
             return {"broadcast": broadcast_id, "linked": row.recording_track_id}
         post_id = row.wp_post_id
     try:
@@ -530,22 +531,30 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
                                                                LiveBroadcast.starts_at <= now + EARLY)))
         unlinked = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.state.in_(("starting", "live")),
                                                                     LiveBroadcast.session_id.is_not(None),
+                                                                    LiveBroadcast.by_hand.is_(False),
                                                                     LiveBroadcast.wp_linked.is_(False))))
+        postless = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.by_hand.is_(True),
+                                                                    LiveBroadcast.wants_post.is_(True),
+                                                                    LiveBroadcast.wp_post_id == 0)))
     out = [start(svc, b, now) for b in due]
     for b in unlinked:
         enqueue_link(svc, b)
+    for b in postless:  # sessions by hand whose post a lost job did not make
+        enqueue_post(svc, b)
     return out
 
 
 # --- sessions started by hand ---------------------------------------------------------------------------
 
-def for_session(s, identity: Identity, session: LiveSession, title: str | None, premium: bool) -> LiveBroadcast:
+def for_session(s, identity: Identity, session: LiveSession, title: str | None, premium: bool,
+                performance: bool = False) -> LiveBroadcast:
     """The broadcast row of a session started by hand (in the session's own transaction): it carries the
     session's premium flag (so premium.py gates its listeners as a scheduled broadcast's) and the
     performance post the companion makes for it (:func:`performance_post`)."""
     row = LiveBroadcast(wp_post_id=0, title=_title(title or f"Live session {session.id}"), starts_at=utcnow(),
                         params=dict(session.params), seed=session.seed, state="starting", reason="",
-                        session_id=session.id, premium=premium, by_hand=True, created_by=_owner(identity),
+                        session_id=session.id, premium=premium, by_hand=True, wants_post=performance,
+                        created_by=_owner(identity),
                         wp_linked=False, wp_error="")
     s.add(row)
     s.flush()
@@ -571,7 +580,7 @@ def performance_post(svc, broadcast_id: int, client=None) -> dict:
 
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
-        if not row.by_hand or row.wp_post_id:
+        if not (row.by_hand and row.wants_post) or row.wp_post_id:
             return {"broadcast": broadcast_id, "wp_post_id": row.wp_post_id or None, "created": False}
         title, session_id = row.title, row.session_id
 
@@ -612,7 +621,7 @@ def session_ended(svc, session_id: int) -> dict:
 
     with svc.db.session() as s:
         row = of_session(s, session_id)
-        if row is None or not row.by_hand:
+        if row is None or not (row.by_hand and row.wants_post):
             return {"session": session_id, "released": None}
         _sync(s, row, svc.config.database_url)
         sess = s.get(LiveSession, session_id)

@@ -95,6 +95,8 @@ class LiveBroadcast(Base):
     # a session started by hand (not scheduled): the row carries its premium flag and the performance post
     # the companion makes for it (``wp_post_id`` 0 until made)
     by_hand: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # started with "performance": true: the companion makes its post (by hand only)
+    wants_post: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     wp_linked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # the post's meta names the session
     wp_error: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

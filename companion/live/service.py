@@ -138,7 +138,8 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
         s.add(row)
         s.flush()
         session_id = row.id
-        own = broadcasts.for_session(s, identity, row, title, premium).id if (premium or performance) else None
+        own = (broadcasts.for_session(s, identity, row, title, premium, performance).id
+               if (premium or performance) else None)
         job = None
         if svc.config.live_runner == "queue":
             from companion.tasks.service import create_job
@@ -321,11 +322,12 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
         st = state(row)
         rtc = dict(row.webrtc or {})
         bars = list(row.bars or [])
+        status, robots_of = row.status, list(row.robots)
         heard = next((b.get("heard") for b in reversed(bars) if b.get("heard")), None)
         followed = [{"bar": b["number"], **b["followed"]} for b in bars if b.get("followed")]
     parts = _parts()
     people: list[dict] = []
-    if rtc.get("room") and row.status == "live":
+    if rtc.get("room") and status == "live":
         names = rtc.get("participants") or {}
         handles = rtc.get("handles") or {}
         client = JanusClient(rtc["janus"], rtc.get("admin"), rtc.get("admin_secret"), timeout=3)
@@ -339,7 +341,7 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
                 entry = {"id": pid, "who": who, "kind": kind, "talking": bool(p.get("talking")),
                          "parts": [] if kind != "member" else parts.get(who, []), "level_db": None}
                 if kind == "robots":
-                    entry["parts"] = [f"{r}: {', '.join(parts.get(r, []))}" for r in row.robots]
+                    entry["parts"] = [f"{r}: {', '.join(parts.get(r, []))}" for r in robots_of]
                 if pid in handles and rtc.get("admin"):
                     try:
                         info = client.handle_info(*handles[pid]).get("plugin_specific") or {}
@@ -355,7 +357,7 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
             client.destroy()
     last = bars[-1] if bars else None
     robots = []
-    for r in row.robots:
+    for r in robots_of:
         robots.append({"robot": r, "parts": parts.get(r, []),
                        "bar": last["number"] if last else None,
                        "notes": ((last or {}).get("pitches") or {}).get(r, []),
@@ -615,7 +617,7 @@ class Runner(threading.Thread):
                 with self.svc.db.session() as s:
                     own = s.scalar(sa.select(LiveBroadcast.id).where(LiveBroadcast.session_id == self.session_id,
                                                                      LiveBroadcast.by_hand.is_(True),
-                                                                     LiveBroadcast.wp_post_id != 0))
+                                                                     LiveBroadcast.wants_post.is_(True)))
                 if own is not None:
                     broadcasts.enqueue_ended(self.svc, self.session_id)
             except Exception:  # noqa: BLE001 - the session's end is stored; the job can be queued again

@@ -30,6 +30,18 @@ def test_a_premium_session_started_by_hand_is_heard_only_by_who_may(app_with):
         rows = client.get("/api/live/broadcasts", headers=band).json
         own = next(b for b in rows if b["session_id"] == sid)
         assert own["premium"] is True and own["by_hand"] is True and own["wp_post_id"] == 0
+        assert own["wants_post"] is False
+        # no performance asked: no job writes to WordPress for it (a post id 0 would make a stray post)
+        from companion.live import broadcasts
+
+        class NoWordPress:
+            def __getattr__(self, name):
+                raise AssertionError(f"WordPress was called: {name}")
+
+        svc = app.extensions["scripthammer"]
+        assert broadcasts.link_post(svc, own["id"], client=NoWordPress())["linked"] is False
+        assert broadcasts.performance_post(svc, own["id"], client=NoWordPress())["wp_post_id"] is None
+        assert broadcasts.session_ended(svc, sid)["released"] is None
         wait_for(lambda: client.get(f"/api/live/sessions/{sid}/hls/live.m3u8", headers=band).status_code == 200,
                  timeout=30)
         # anonymous: no address to listen at, and the playlist refuses

@@ -16,7 +16,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("live_broadcasts", sa.Column("by_hand", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("live_broadcasts", sa.Column("wants_post", sa.Boolean(), nullable=False,
+                                               server_default=sa.false()))
 
 
 def downgrade() -> None:
+    op.drop_column("live_broadcasts", "wants_post")
     op.drop_column("live_broadcasts", "by_hand")
