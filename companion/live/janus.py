@@ -280,7 +280,7 @@ class JanusClient:
                     return ev
         raise JanusError("Janus did not answer in time", code="janus_timeout")
 
-    def create_room(self, room_id: int, record_dir: Path, description: str = "live") -> dict:
+    def create_room(self, room_id: int, record_dir: Path, description: str = "live", prebuffer: int = 1) -> dict:
         """An AudioBridge room at music settings, recording the mix and every participant: 48 kHz, stereo
         mixes (``spatial_audio``: Janus answers ``stereo=1; sprop-stereo=1``, every participant in the
         middle), Opus at 128 kbit/s for every mix-minus (``default_bitrate``), Janus' own encoder
@@ -295,7 +295,8 @@ class JanusClient:
                                          "default_bitrate": MUSIC_BITRATE,
                                          "audiolevel_event": True, "audio_active_packets": 25,
                                          "audio_level_average": 70,
-                                         "default_prebuffering": 3,  # 60 ms of jitter buffer (Janus: 6)
+                                         # packets held per participant before mixing (Janus: 6)
+                                         "default_prebuffering": int(prebuffer),
                                          # the members and the robots in groups of their own: the robots
                                          # hear the members' group (rtp_forward_group)
                                          "groups": list(GROUPS),

@@ -560,7 +560,8 @@ class Runner(threading.Thread):
                 jc.create_rtp_mountpoint(self.session_id, mount_port, f"live session {self.session_id}")
                 room_dir = work / "room"
                 room_dir.mkdir(parents=True, exist_ok=True)
-                jc.create_room(self.session_id, room_dir, f"live session {self.session_id}")
+                jc.create_room(self.session_id, room_dir, f"live session {self.session_id}",
+                               prebuffer=cfg.live_room_prebuffer)
                 # the robots jam in the room as a plain-RTP participant, and hear the members' group
                 robots_port = free_udp_port()
                 janus_port, robots_id = jc.join_plain_rtp(self.session_id, "robots", robots_port)
