@@ -70,7 +70,7 @@ def test_a_member_holding_an_a_moves_the_robots_key_at_the_next_bar_line(app, cl
     assert {"bar": first["number"], **first["followed"]} in view["followed"]
 
 
-def test_a_key_vote_wins_over_what_the_robots_hear(app, client, auth):
+def test_following_moves_the_tonic_keeps_the_mode_and_ignores_unclear_sound():
     from companion.live.ears import follow
     from companion.algorithms.base import Params
 
