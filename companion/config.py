@@ -182,6 +182,9 @@ class Config:
     live_vote_rate_limit: str = "30 per minute"
     live_runner: str = "thread"  # thread: in the companion process that starts it; queue: a "live" queue worker
     live_webrtc: bool = True  # each session also on a Janus of its own (WebRTC listeners); False: HLS only
+    # packets (20 ms each) Janus' members' room holds per participant before mixing them: latency against
+    # dropouts on a jittery network (1: bench/live.py's member_to_member_ms 110 on loopback; 3: 175)
+    live_room_prebuffer: int = 1
     # TURN (coturn's REST API credentials, use-auth-secret): the ICE servers handed to WebRTC peers
     turn_urls: str = ""  # comma-separated, e.g. "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349"
     turn_secret: str = ""  # coturn's static-auth-secret

@@ -52,3 +52,16 @@ def link_recording(broadcast_id: int) -> dict:
 def start_due() -> list[dict]:
     """A sweep: start every due broadcast still scheduled, link the started ones WordPress lacks."""
     return broadcasts.start_due(services())
+
+
+def performance_post(broadcast_id: int) -> dict:
+    """Make (once) the WordPress performance post of a session started by hand."""
+    try:
+        return broadcasts.performance_post(services(), int(broadcast_id))
+    except WordPressError as exc:
+        raise TransientFailure(f"{type(exc).__name__}: {exc.message}", exc.code) from exc
+
+
+def session_ended(session_id: int) -> dict:
+    """A session started by hand with a performance post ended: release its recording, link it to the post."""
+    return broadcasts.session_ended(services(), int(session_id))

@@ -10,7 +10,7 @@ const outdir = 'dist';
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 const result = await esbuild.build({
-  entryPoints: { studio: 'src/index.js', boot: 'src/boot.js' },
+  entryPoints: { studio: 'src/index.js', boot: 'src/boot.js', session: 'src/session.js' },
   outdir,
   bundle: true,
   format: 'iife',

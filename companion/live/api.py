@@ -24,6 +24,11 @@ votes_blp = Blueprint("live_votes", __name__, url_prefix="/api/live/sessions",
 class StartSchema(Schema):
     params = fields.Dict(load_default=dict, metadata={"description": "mood, density, tempo_feel, key, tempo"})
     seed = fields.Integer(load_default=1)
+    premium = fields.Raw(metadata={"description": "true: only those who may listen hear it (a ticket, a "
+                                                  "subscription, the band); default false"})
+    performance = fields.Raw(metadata={"description": "true: the companion makes a WordPress performance post "
+                                                      "for the session and, once it ends, releases its recording"})
+    title = fields.Raw(metadata={"description": "the performance post's title (default 'Live session <id>')"})
 
 
 class TextSchema(Schema):
@@ -60,7 +65,9 @@ class Sessions(MethodView):
     def post(self, body):
         """Start a live session (band members): the rig, the robots and the broadcast."""
         ident = require("live.run")
-        return service.start_session(services(), ident, body.get("params"), body.get("seed", 1))
+        return service.start_session(services(), ident, body.get("params"), body.get("seed", 1),
+                                     premium=body.get("premium", False), performance=body.get("performance", False),
+                                     title=body.get("title"))
 
 
 @blp.route("/<int:session_id>")
@@ -191,6 +198,17 @@ class Notes(MethodView):
     def get(self, session_id: int):
         """The session's chat and marks in media-clock order (members and invited guests)."""
         return service.list_notes(services(), require_signed_in(), session_id)
+
+
+@blp.route("/<int:session_id>/view")
+class View(MethodView):
+    @signed_in
+    @blp.response(200)
+    def get(self, session_id: int):
+        """The shared studio view (members and invited guests; 403 ``band_only`` for anyone else): who is
+        in the room (from Janus) with their level and parts, what each robot plays in the bar in force,
+        what the robots hear of the members, the chat and the marks. The studio's session page polls it."""
+        return service.session_view(services(), require_signed_in(), session_id)
 
 
 class AnswerSchema(Schema):

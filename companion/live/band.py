@@ -51,6 +51,15 @@ class BarPlan:
     params: Params
     notes: int = 0
     notes_by_robot: dict[str, int] = field(default_factory=dict)
+    #: what each robot plays in the bar: note names in order ("D4", "F4"; drums: "kit:36")
+    pitches_by_robot: dict[str, list[str]] = field(default_factory=dict)
+
+
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(midi: int, percussion: bool = False) -> str:
+    return f"kit:{int(midi)}" if percussion else f"{NAMES[int(midi) % 12]}{int(midi) // 12 - 1}"
 
 
 class OscClient:
@@ -175,6 +184,7 @@ class LiveBand:
                                                 "amplitude", amp, "sustain", n.duration * scale, "pan", 0.0,
                                                 "out", float(channel), "out_right", 999.0)))
                 count += 1
+                bar.pitches_by_robot.setdefault(inst.member, []).append(note_name(n.midi, inst.percussion))
             bar.notes_by_robot[inst.member] = bar.notes_by_robot.get(inst.member, 0) + count
         bar.notes = sum(bar.notes_by_robot.values())
         start = self.t0 + bar.start

@@ -40,6 +40,8 @@ START_FUNC = "jobs.broadcast.start_broadcast"
 LINK_FUNC = "jobs.broadcast.link_post"
 TICKET_FUNC = "jobs.broadcast.ticket_product"
 RECORDING_FUNC = "jobs.broadcast.link_recording"
+POST_FUNC = "jobs.broadcast.performance_post"
+ENDED_FUNC = "jobs.broadcast.session_ended"
 TITLE_MAX = 200
 
 
@@ -148,7 +150,8 @@ def public(row: LiveBroadcast) -> dict:
 def full(row: LiveBroadcast) -> dict:
     """What the band and WordPress see besides."""
     return {**public(row), "session_id": row.session_id, "params": row.params, "seed": row.seed,
-            "recording_track_id": row.recording_track_id,
+            "recording_track_id": row.recording_track_id, "by_hand": bool(row.by_hand),
+            "wants_post": bool(row.wants_post),
             "created_by": row.created_by, "wp_linked": row.wp_linked, "wp_error": row.wp_error,
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
 
@@ -438,7 +441,7 @@ def link_post(svc, broadcast_id: int, client=None) -> dict:
 
     with svc.db.session() as s:
         row = _get(s, broadcast_id)
-        if row.session_id is None or row.wp_linked:
+        if row.session_id is None or row.wp_linked or row.by_hand:  # by hand: performance_post makes the post
             return {"broadcast": broadcast_id, "linked": row.wp_linked, "session_id": row.session_id}
         post_id, session_id = row.wp_post_id, row.session_id
 
@@ -476,7 +479,7 @@ def link_recording(svc, broadcast_id: int, client=None) -> dict:
         row = _get(s, broadcast_id)
         _sync(s, row, svc.config.database_url)
         track_id = recording_to_link(s, row)
-        if track_id is None:
+        if track_id is None or not row.wp_post_id:  # no post (yet): nothing to point
             return {"broadcast": broadcast_id, "linked": row.recording_track_id}
         post_id = row.wp_post_id
     try:
@@ -532,8 +535,111 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
                                                                LiveBroadcast.starts_at <= now + EARLY)))
         unlinked = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.state.in_(("starting", "live")),
                                                                     LiveBroadcast.session_id.is_not(None),
+                                                                    LiveBroadcast.by_hand.is_(False),
                                                                     LiveBroadcast.wp_linked.is_(False))))
+        postless = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.by_hand.is_(True),
+                                                                    LiveBroadcast.wants_post.is_(True),
+                                                                    LiveBroadcast.wp_post_id == 0)))
     out = [start(svc, b, now) for b in due]
     for b in unlinked:
         enqueue_link(svc, b)
+    for b in postless:  # sessions by hand whose post a lost job did not make
+        enqueue_post(svc, b)
     return out
+
+
+# --- sessions started by hand ---------------------------------------------------------------------------
+
+def for_session(s, identity: Identity, session: LiveSession, title: str | None, premium: bool,
+                performance: bool = False) -> LiveBroadcast:
+    """The broadcast row of a session started by hand (in the session's own transaction): it carries the
+    session's premium flag (so premium.py gates its listeners as a scheduled broadcast's) and the
+    performance post the companion makes for it (:func:`performance_post`)."""
+    row = LiveBroadcast(wp_post_id=0, title=_title(title or f"Live session {session.id}"), starts_at=utcnow(),
+                        params=dict(session.params), seed=session.seed, state="starting", reason="",
+                        session_id=session.id, premium=premium, by_hand=True, wants_post=performance,
+                        created_by=_owner(identity),
+                        wp_linked=False, wp_error="")
+    s.add(row)
+    s.flush()
+    return row
+
+
+def of_session(s, session_id: int) -> LiveBroadcast | None:
+    return s.scalar(sa.select(LiveBroadcast).where(LiveBroadcast.session_id == session_id))
+
+
+def enqueue_post(svc, broadcast_id: int) -> None:
+    _enqueue_retried(svc, POST_FUNC, broadcast_id, f"make the performance post of broadcast {broadcast_id}",
+                     result_ttl=86400)
+
+
+def performance_post(svc, broadcast_id: int, client=None) -> dict:
+    """Make the WordPress performance post of a session started by hand (once): published, its live block,
+    ``scripthammer_live_session`` naming the session; its id kept (``wp_post_id``). Idempotent: the post's
+    slug is ``live-session-<session>``, so a retry after WordPress made it but before the answer came finds
+    it instead of making another. WordPress away raises for the job to retry (``wp_error`` says why)."""
+    from companion.wordpress.client import (REST_BASES, WordPressClient, WordPressNotConfigured,
+                                            WordPressRejected)
+
+    with svc.db.session() as s:
+        row = _get(s, broadcast_id)
+        if not (row.by_hand and row.wants_post) or row.wp_post_id:
+            return {"broadcast": broadcast_id, "wp_post_id": row.wp_post_id or None, "created": False}
+        title, session_id = row.title, row.session_id
+
+    def note(error: str) -> None:
+        with svc.db.session() as s:
+            s.get(LiveBroadcast, broadcast_id).wp_error = error[:500]
+
+    slug = f"live-session-{session_id}"
+    try:
+        client = client or WordPressClient.from_config(svc.config)
+        found = client.rest("GET", f"/wp/v2/{REST_BASES['performance']}", params={
+            "slug": slug, "status": "publish,draft,pending,private,future", "context": "edit"})
+        post = found[0] if found else client.save_post("performance", None, {
+            "title": title, "slug": slug, "status": "publish", "content": "<!-- wp:scripthammer/live /-->",
+            "meta": {"scripthammer_live_session": session_id}})
+    except (WordPressNotConfigured, WordPressRejected) as exc:  # retrying will not help
+        note(f"{exc.code}: {exc.message}")
+        return {"broadcast": broadcast_id, "wp_post_id": None, "error": exc.code}
+    except Exception as exc:
+        note(f"{getattr(exc, 'code', 'wordpress_error')}: {getattr(exc, 'message', str(exc))}")
+        raise
+    with svc.db.session() as s:
+        r = s.get(LiveBroadcast, broadcast_id)
+        r.wp_post_id, r.wp_linked, r.wp_error = int(post["id"]), True, ""
+    return {"broadcast": broadcast_id, "wp_post_id": int(post["id"]), "created": not found}
+
+
+def enqueue_ended(svc, session_id: int) -> None:
+    _enqueue_retried(svc, ENDED_FUNC, session_id, f"release live session {session_id}'s recording",
+                     result_ttl=86400)
+
+
+def session_ended(svc, session_id: int) -> dict:
+    """After a session started by hand with a performance post ends: its mix goes through the release
+    pipeline (a draft track, once), and its post is pointed at the recording once that is published
+    (:func:`link_recording`, as for a scheduled broadcast). Idempotent."""
+    from companion.live import service
+
+    with svc.db.session() as s:
+        row = of_session(s, session_id)
+        if row is None or not (row.by_hand and row.wants_post):
+            return {"session": session_id, "released": None}
+        _sync(s, row, svc.config.database_url)
+        sess = s.get(LiveSession, session_id)
+        if row.state not in ("ended", "failed") or sess is None:
+            return {"session": session_id, "released": None, "state": row.state}
+        broadcast_id, track_id, created_by = row.id, sess.track_id, sess.started_by
+        has_mix = bool((sess.recording or {}).get("mix"))
+    if track_id is None and has_mix:
+        try:
+            who = Identity(kind="member", role="member", member_id=created_by, name=created_by,
+                           rights=frozenset({"catalog.upload"}))
+            out = service.release_recording(svc, who, session_id, title=None)
+            track_id = out["track_id"]
+        except Conflict as exc:  # released meanwhile (by hand or a duplicated job)
+            track_id = (exc.details or {}).get("track_id")
+    enqueue_recording(svc, broadcast_id)
+    return {"session": session_id, "released": track_id, "broadcast": broadcast_id}

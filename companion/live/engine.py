@@ -146,8 +146,15 @@ class Rig:
             mixsum = "+".join(f"c{i}" for i in range(n))
             graph += f";[in{n}]pan=stereo|c0={mixsum}|c1={mixsum},asplit={outs}[mixwav][mixhls]"
             graph += "".join(f"[mixrtp{i}]" for i in range(len(self.rtp_ports)))
-            cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "warning", "-f", "jack", "-channels", str(n),
-                   "-i", "cap", "-filter_complex", graph]
+            # JACK hands ffmpeg's jack input a period into one of 16 packets that ffmpeg's reading loop
+            # gives back; when encoding (AAC, Opus) holds that loop for 16 periods, JACK finds none and
+            # the capture loses audio ("Audio packet xrun"). With a second input ffmpeg reads each input
+            # in a thread of its own (a queue of thread_queue_size packets), so encoding no longer
+            # stalls the JACK side. The second input (silence) is never used.
+            cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "warning", "-thread_queue_size", "1024",
+                   "-f", "jack", "-channels", str(n), "-i", "cap",
+                   "-f", "lavfi", "-i", f"anullsrc=r={self.sample_rate}:cl=mono",
+                   "-filter_complex", graph]
             for i, name in enumerate(self.stems):
                 cmd += ["-map", f"[s{i}]", "-c:a", "pcm_s16le", "-y", str(self.stem_path(name))]
             cmd += ["-map", "[mixwav]", "-c:a", "pcm_s16le", "-y", str(self.mix_path)]

@@ -24,6 +24,36 @@ from companion.live.engine import need, stop_process
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 KEEP_PLUGINS = ("libjanus_streaming.so", "libjanus_audiobridge.so", "libjanus_textroom.so")
 KEEP_TRANSPORTS = ("libjanus_http.so",)
+#: Opus at music settings in the members' room: what Janus encodes each mix-minus at, and what the
+#: browsers are asked to send (their SDP's fmtp; studio/src/session-room.js)
+MUSIC_BITRATE = 128000
+#: the room's groups: humans (members and guests) and the robots
+GROUPS = ("band", "robots")
+MUSIC_FMTP = {"stereo": "1", "sprop-stereo": "1", "maxaveragebitrate": str(MUSIC_BITRATE), "usedtx": "0"}
+
+
+def music_fmtp(sdp: str) -> str:
+    """``sdp`` with every Opus payload's fmtp asking for music settings (:data:`MUSIC_FMTP`): stereo,
+    128 kbit/s, no DTX; the other fmtp parameters kept. The same rule as the browser's
+    (studio/src/session-room.js), applied by the companion to Janus' answer too."""
+    import re
+
+    lines = sdp.split("\r\n") if "\r\n" in sdp else sdp.split("\n")
+    pts = {m.group(1) for line in lines if (m := re.match(r"a=rtpmap:(\d+) opus/48000", line, re.I))}
+    out = []
+    for line in lines:
+        m = re.match(r"a=fmtp:(\d+) ?(.*)", line)
+        if m and m.group(1) in pts:
+            params = [p.strip() for p in m.group(2).split(";") if p.strip()]
+            kept = [p for p in params if p.split("=")[0].strip().lower() not in MUSIC_FMTP]
+            line = f"a=fmtp:{m.group(1)} " + ";".join(kept + [f"{k}={v}" for k, v in MUSIC_FMTP.items()])
+            pts.discard(m.group(1))
+        out.append(line)
+        am = re.match(r"a=rtpmap:(\d+) opus/48000", line, re.I)
+        if am and not any(x.startswith(f"a=fmtp:{am.group(1)} ") for x in lines):
+            out.append(f"a=fmtp:{am.group(1)} " + ";".join(f"{k}={v}" for k, v in MUSIC_FMTP.items()))
+            pts.discard(am.group(1))
+    return ("\r\n" if "\r\n" in sdp else "\n").join(out)
 
 
 class JanusError(ServiceUnavailable):
@@ -250,22 +280,52 @@ class JanusClient:
                     return ev
         raise JanusError("Janus did not answer in time", code="janus_timeout")
 
-    def create_room(self, room_id: int, record_dir: Path, description: str = "live") -> dict:
-        """An AudioBridge room at music settings (48 kHz), recording the mix and every participant."""
+    def create_room(self, room_id: int, record_dir: Path, description: str = "live", prebuffer: int = 1) -> dict:
+        """An AudioBridge room at music settings, recording the mix and every participant: 48 kHz, stereo
+        mixes (``spatial_audio``: Janus answers ``stereo=1; sprop-stereo=1``, every participant in the
+        middle), Opus at 128 kbit/s for every mix-minus (``default_bitrate``), Janus' own encoder
+        without DTX (it never turns DTX on), and each participant's level (the browser's RTP audio-level
+        extension, averaged over half a second: ``audio-level-dBov`` in the admin API's handle info,
+        which the studio's session view shows)."""
         handle = self.attach("janus.plugin.audiobridge")
         return self.plugin_data(handle, {"request": "create", "room": room_id, "description": description,
                                          "sampling_rate": 48000, "record": True, "record_dir": str(record_dir),
                                          "record_file": "room-mix.wav", "mjrs": True,
-                                         "mjrs_dir": str(record_dir), "audiolevel_event": False,
-                                         "default_prebuffering": 3,  # 60 ms of jitter buffer (Janus: 6)
+                                         "mjrs_dir": str(record_dir), "spatial_audio": True,
+                                         "default_bitrate": MUSIC_BITRATE,
+                                         "audiolevel_event": True, "audio_active_packets": 25,
+                                         "audio_level_average": 70,
+                                         # packets held per participant before mixing (Janus: 6)
+                                         "default_prebuffering": int(prebuffer),
+                                         # the members and the robots in groups of their own: the robots
+                                         # hear the members' group (rtp_forward_group)
+                                         "groups": list(GROUPS),
                                          "allow_rtp_participants": True})
+
+    def forward_group(self, room_id: int, group: str, port: int, payload_type: int = 100) -> int:
+        """Forward the mix of ``group``'s participants (Opus, stereo) as RTP to 127.0.0.1:``port``;
+        returns the forwarder's id."""
+        handle = self.attach("janus.plugin.audiobridge")
+        out = self.plugin_data(handle, {"request": "rtp_forward", "room": room_id, "group": group,
+                                        "host": "127.0.0.1", "port": port, "codec": "opus",
+                                        "ptype": payload_type})
+        return int(out.get("stream_id") or 0)
+
+    def list_participants(self, room_id: int) -> list[dict]:
+        """Who is in the AudioBridge room now: ``[{"id", "display", "muted", "talking"?}]``."""
+        handle = self.attach("janus.plugin.audiobridge")
+        return self.plugin_data(handle, {"request": "listparticipants", "room": room_id}).get("participants") or []
+
+    def handle_info(self, session_id: int, handle_id: int) -> dict:
+        """The admin API's view of one plugin handle (the AudioBridge's: level, bitrate, stereo...)."""
+        return (self.admin("handle_info", session_id=session_id, handle_id=handle_id).get("info") or {})
 
     def join_plain_rtp(self, room_id: int, display: str, recv_port: int) -> tuple[int, int]:
         """Join ``room_id`` as a plain-RTP participant (Opus, pt 111) that receives its mix-minus on
         ``recv_port``; returns (the port Janus takes the participant's RTP on, the participant id)."""
         handle = self.attach("janus.plugin.audiobridge")
         self.message(handle, {"request": "join", "room": room_id, "display": display, "codec": "opus",
-                              "rtp": {"ip": "127.0.0.1", "port": recv_port, "payload_type": 111}})
+                              "group": "robots", "rtp": {"ip": "127.0.0.1", "port": recv_port, "payload_type": 111}})
         ev = self.wait_event(handle, lambda e: "rtp" in ((e.get("plugindata") or {}).get("data") or {}))
         data = ev["plugindata"]["data"]
         return int(data["rtp"]["port"]), int(data.get("id") or 0)
@@ -275,10 +335,13 @@ class JanusClient:
         handle = self.attach("janus.plugin.audiobridge")
         # the mix-minus Janus encodes for this member: Opus at 128 kbit/s (music, not speech)
         self.message(handle, {"request": "join", "room": room_id, "display": display, "muted": False,
-                              "bitrate": 128000}, jsep=offer)
+                              "group": "band",
+                              "bitrate": MUSIC_BITRATE}, jsep=offer)
         ev = self.wait_event(handle, lambda e: (e.get("jsep") or {}).get("type") == "answer")
         data = (ev.get("plugindata") or {}).get("data") or {}
-        return handle, {"type": "answer", "sdp": ev["jsep"]["sdp"]}, int(data.get("id") or 0)
+        # Janus answers stereo (the room's spatial audio); the bitrate and DTX the member's browser sends
+        # with are what the answer's fmtp says, so it says them explicitly
+        return handle, {"type": "answer", "sdp": music_fmtp(ev["jsep"]["sdp"])}, int(data.get("id") or 0)
 
     def destroy(self) -> None:
         if self.session_id is not None:
@@ -289,4 +352,4 @@ class JanusClient:
             self.session_id = None
 
 
-__all__ = ["JanusServer", "JanusClient", "JanusError"]
+__all__ = ["JanusServer", "JanusClient", "JanusError", "music_fmtp", "MUSIC_FMTP", "MUSIC_BITRATE"]

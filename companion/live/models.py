@@ -92,6 +92,11 @@ class LiveBroadcast(Base):
     # the released recording (a track) the post's scripthammer_recording_track meta names (None: not yet)
     recording_track_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(sa.String(64))
+    # a session started by hand (not scheduled): the row carries its premium flag and the performance post
+    # the companion makes for it (``wp_post_id`` 0 until made)
+    by_hand: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # started with "performance": true: the companion makes its post (by hand only)
+    wants_post: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     wp_linked: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # the post's meta names the session
     wp_error: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)

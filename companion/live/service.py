@@ -47,6 +47,11 @@ RUNNING = ("starting", "live", "stopping")
 STALE = dt.timedelta(seconds=45)
 STALE_START = dt.timedelta(minutes=5)  # a session not yet playing (its rig starting, waiting for a worker)
 CHAT_MAX_CHARS = 500
+#: what of a session's Janus the state shows (its admin address and secret, the handles and what the
+#: robots hear stay in the companion)
+PUBLIC_WEBRTC = ("janus", "mountpoint", "room")
+#: libopus' encoder lookahead at 48 kHz (2.5 ms + 4 ms), the samples a decoder skips when the Ogg says so
+OPUS_LOOKAHEAD = 312
 re_listener = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 #: runners of this process: session id -> Runner
 _RUNNERS: dict[tuple[str, int], "Runner"] = {}
@@ -87,7 +92,7 @@ def state(row: LiveSession) -> dict:
             "params": row.params, "bar": row.bar, "round": row.round, "t0": row.t0,
             "bars": row.bars[-16:], "applied": row.applied, "recording": row.recording, "error": row.error,
             "message": row.message, "track_id": row.track_id, "hls": f"/api/live/sessions/{row.id}/hls/live.m3u8",
-            "webrtc": {k: v for k, v in row.webrtc.items() if k != "participants"} if row.webrtc else None,
+            "webrtc": {k: v for k, v in row.webrtc.items() if k in PUBLIC_WEBRTC} if row.webrtc else None,
             "ballot": ballot.ballot(),
             "created_at": row.created_at.isoformat() + "Z",
             "ended_at": row.ended_at.isoformat() + "Z" if row.ended_at else None}
@@ -98,11 +103,22 @@ def get_state(svc, session_id: int) -> dict:
         return state(_get_live(s, session_id, svc.config.database_url))
 
 
-def start_session(svc, identity: Identity, params: dict | None = None, seed: int = 1) -> dict:
+def start_session(svc, identity: Identity, params: dict | None = None, seed: int = 1, *, premium=False,
+                  performance=False, title=None) -> dict:
     """Start a session for member ``identity``: the rig, the robots, the broadcast. Returns its state
-    once the robots play (the count-in is scheduled)."""
+    once the robots play (the count-in is scheduled). ``premium``: only those who may listen hear it;
+    ``performance``: the companion makes its WordPress performance post and, once it ends, releases its
+    recording (companion/live/broadcasts.py, a broadcast row of the session's own)."""
+    from companion.live import broadcasts
+
     if identity.kind != "member" or not identity.member_id:
         raise Forbidden("Only band members start live sessions.", code="members_only")
+    premium = broadcasts._premium(premium)
+    if not isinstance(performance, bool):
+        raise InvalidInput("performance is true or false", code="invalid_performance",
+                           details={"field": "performance"})
+    if title is not None:
+        broadcasts._title(title)
     try:
         p = Params.from_dict({"tempo": 120, **(params or {})})
     except (ValueError, TypeError) as exc:
@@ -122,13 +138,17 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
         s.add(row)
         s.flush()
         session_id = row.id
+        own = (broadcasts.for_session(s, identity, row, title, premium, performance).id
+               if (premium or performance) else None)
         job = None
         if svc.config.live_runner == "queue":
             from companion.tasks.service import create_job
 
             job = create_job(s, kind="live", params={"session_id": session_id}, created_by=identity.member_id)
     if job is not None:
-        return _start_on_queue(svc, job, session_id)
+        st = _start_on_queue(svc, job, session_id)
+        _after_start(svc, own, premium, performance)
+        return st
     runner = Runner(svc, session_id, p, seed)
     svc.at_close(end_all)  # the app closing stops the sessions it runs, their recordings kept
     with _LOCK:
@@ -141,7 +161,20 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
     if st["status"] == "failed":
         raise ServiceUnavailable("The live session could not start.", code=st["error"] or "live_start_failed",
                                  details={"session": session_id, "message": st["message"]})
+    _after_start(svc, own, premium, performance)
     return st
+
+
+def _after_start(svc, broadcast_id: int | None, premium: bool, performance: bool) -> None:
+    """A session started by hand with its own broadcast row: queue its performance post and its ticket."""
+    from companion.live import broadcasts
+
+    if broadcast_id is None:
+        return
+    if performance:
+        broadcasts.enqueue_post(svc, broadcast_id)
+    if premium:
+        broadcasts.enqueue_ticket(svc, broadcast_id)
 
 
 def _start_on_queue(svc, job, session_id: int, timeout: float = 90.0) -> dict:
@@ -268,6 +301,73 @@ def list_notes(svc, identity: Identity, session_id: int) -> list[dict]:
                                             .order_by(LiveNote.media_time, LiveNote.id))]
 
 
+def _parts() -> dict[str, list[str]]:
+    """Which parts each band member plays (their instruments' parts), for the session view."""
+    from companion.algorithms.instruments import load_instruments
+
+    out: dict[str, list[str]] = {}
+    for inst in load_instruments().values():
+        out.setdefault(inst.member, []).append(inst.part)
+    return out
+
+
+def session_view(svc, identity: Identity, session_id: int) -> dict:
+    """The shared studio view of a session (members and invited guests): who is in the room now (from
+    Janus), with the level Janus measures for each and the part each plays; what each robot plays in
+    the bar in force (its notes and the parameters); what the robots hear of the members; the chat and
+    the marks."""
+    me = _band_side(identity)
+    with svc.db.session() as s:
+        row = _get_live(s, session_id, svc.config.database_url)
+        st = state(row)
+        rtc = dict(row.webrtc or {})
+        bars = list(row.bars or [])
+        status, robots_of = row.status, list(row.robots)
+        heard = next((b.get("heard") for b in reversed(bars) if b.get("heard")), None)
+        followed = [{"bar": b["number"], **b["followed"]} for b in bars if b.get("followed")]
+    parts = _parts()
+    people: list[dict] = []
+    if rtc.get("room") and status == "live":
+        names = rtc.get("participants") or {}
+        handles = rtc.get("handles") or {}
+        client = JanusClient(rtc["janus"], rtc.get("admin"), rtc.get("admin_secret"), timeout=3)
+        try:
+            client.create_session()
+            listed = client.list_participants(rtc["room"])
+            for p in listed:
+                pid = str(p.get("id"))
+                who = names.get(pid) or p.get("display") or f"participant-{pid}"
+                kind = "robots" if who == "robots" else ("guest" if who.startswith("guest:") else "member")
+                entry = {"id": pid, "who": who, "kind": kind, "talking": bool(p.get("talking")),
+                         "parts": [] if kind != "member" else parts.get(who, []), "level_db": None}
+                if kind == "robots":
+                    entry["parts"] = [f"{r}: {', '.join(parts.get(r, []))}" for r in robots_of]
+                if pid in handles and rtc.get("admin"):
+                    try:
+                        info = client.handle_info(*handles[pid]).get("plugin_specific") or {}
+                        if info.get("audio-level-dBov") is not None and info.get("started"):
+                            entry["level_db"] = -float(info["audio-level-dBov"])
+                        entry["opus_bitrate"] = info.get("opus-bitrate")
+                    except ServiceUnavailable:
+                        pass
+                people.append(entry)
+        except ServiceUnavailable:
+            people = []
+        finally:
+            client.destroy()
+    last = bars[-1] if bars else None
+    robots = []
+    for r in robots_of:
+        robots.append({"robot": r, "parts": parts.get(r, []),
+                       "bar": last["number"] if last else None,
+                       "notes": ((last or {}).get("pitches") or {}).get(r, []),
+                       "count": ((last or {}).get("notes") or {}).get(r, 0)})
+    return {"id": session_id, "me": me, "status": st["status"], "bar": st["bar"], "t0": st["t0"],
+            "params": st["params"], "media_time": round(time.time() - st["t0"], 3) if st["t0"] else None,
+            "participants": people, "robots": robots, "heard": heard, "followed": followed,
+            "notes": list_notes(svc, identity, session_id)}
+
+
 def release_recording(svc, identity: Identity, session_id: int, title: str | None = None) -> dict:
     """Put an ended session's mix through the release pipeline as a (draft) track: the performance's
     recording. Once per session (409 ``already_released``)."""
@@ -352,7 +452,8 @@ def join_room(svc, identity: Identity, session_id: int, jsep) -> dict:
         raise
     with _LOCK, svc.db.session() as s:  # who each of the room's recordings is (members join at once)
         row = s.get(LiveSession, session_id)
-        row.webrtc = {**row.webrtc, "participants": {**row.webrtc.get("participants", {}), str(participant): who}}
+        row.webrtc = {**row.webrtc, "participants": {**row.webrtc.get("participants", {}), str(participant): who},
+                      "handles": {**row.webrtc.get("handles", {}), str(participant): [client.session_id, handle]}}
     return {"participant": f"{client.session_id}-{handle}", "display": who, "jsep": answer}
 
 
@@ -434,6 +535,7 @@ class Runner(threading.Thread):
         self.band: LiveBand | None = None
         self.janus: JanusServer | None = None
         self.janus_client: JanusClient | None = None
+        self.ears = None  # companion/live/ears.py: what the robots hear of the members
 
     def _update(self, **fields) -> None:
         with self.svc.db.session() as s:
@@ -458,12 +560,20 @@ class Runner(threading.Thread):
                 jc.create_rtp_mountpoint(self.session_id, mount_port, f"live session {self.session_id}")
                 room_dir = work / "room"
                 room_dir.mkdir(parents=True, exist_ok=True)
-                jc.create_room(self.session_id, room_dir, f"live session {self.session_id}")
-                # the robots jam in the room as a plain-RTP participant (their mix-minus is not used yet)
+                jc.create_room(self.session_id, room_dir, f"live session {self.session_id}",
+                               prebuffer=cfg.live_room_prebuffer)
+                # the robots jam in the room as a plain-RTP participant, and hear the members' group
                 robots_port = free_udp_port()
                 janus_port, robots_id = jc.join_plain_rtp(self.session_id, "robots", robots_port)
                 rtp_ports.append((janus_port, robots_port))
+                from companion.live.ears import Ears
+
+                ears_port = free_udp_port()
+                self.ears = Ears(work, ears_port)
+                self.ears.start()
+                jc.forward_group(self.session_id, "band", ears_port)
                 self._update(webrtc={"janus": self.janus.url, "mountpoint": self.session_id,
+                                     "admin": self.janus.admin_url, "admin_secret": self.janus.admin_secret,
                                      "room": self.session_id, "participants": {str(robots_id): "robots"}})
             self.rig = Rig(work=work, stems=list(ROBOTS), period=cfg.live_jack_period,
                            hls_time=cfg.live_hls_seconds, rtp_ports=rtp_ports)
@@ -488,6 +598,8 @@ class Runner(threading.Thread):
                 self.band.close()
             if self.rig is not None:
                 self.rig.stop()
+            if self.ears is not None:
+                self.ears.stop()
             if self.janus_client is not None:
                 self.janus_client.destroy()
             if self.janus is not None:
@@ -499,6 +611,18 @@ class Runner(threading.Thread):
                 recording, error = {}, error or "recording_lost"
                 message = message or str(exc)[:500]
             self._update(status=status, error=error, message=message, recording=recording, ended_at=utcnow())
+            try:  # a session started by hand with a performance post: release its recording, link it
+                from companion.live import broadcasts
+                from companion.live.models import LiveBroadcast
+
+                with self.svc.db.session() as s:
+                    own = s.scalar(sa.select(LiveBroadcast.id).where(LiveBroadcast.session_id == self.session_id,
+                                                                     LiveBroadcast.by_hand.is_(True),
+                                                                     LiveBroadcast.wants_post.is_(True)))
+                if own is not None:
+                    broadcasts.enqueue_ended(self.svc, self.session_id)
+            except Exception:  # noqa: BLE001 - the session's end is stored; the job can be queued again
+                log.exception("live session %s: could not queue its release", self.session_id)
             with _LOCK:
                 _RUNNERS.pop((self.svc.config.database_url, self.session_id), None)
 
@@ -528,6 +652,17 @@ class Runner(threading.Thread):
             if winners:
                 band.params = ballot.apply(band.params, winners)
                 bar = band.next_bar()
+            heard, followed = None, None
+            if self.ears is not None:  # what the robots heard of the members over the bar ending now
+                from companion.live.ears import follow
+
+                now = time.time()
+                heard = self.ears.heard(now - band.bars[-1].length, now)
+                new = None if "key" in winners else follow(band.params, heard)
+                if new is not None:  # a vote for the key wins over what the robots hear
+                    followed = {"parameter": "key", "value": new.key, "pitch_class": heard["pitch_class"]}
+                    band.params = new
+                    bar = band.next_bar()
             band.play(bar)
             with self.svc.db.session() as s:
                 row = _get(s, self.session_id)
@@ -535,7 +670,10 @@ class Runner(threading.Thread):
                 row.heartbeat_at = utcnow()
                 row.params = band.params.to_dict()
                 row.bars = [*row.bars, {"number": bar.number, "start": bar.start, "length": bar.length,
-                                        "notes": bar.notes_by_robot, "params": band.params.to_dict()}][-64:]
+                                        "notes": bar.notes_by_robot,
+                                        "pitches": {k: v[:32] for k, v in bar.pitches_by_robot.items()},
+                                        "heard": heard, "followed": followed,
+                                        "params": band.params.to_dict()}][-64:]
                 if winners:
                     row.applied = [*row.applied, *({"round": closing, "bar": bar.number, "parameter": p,
                                                     "value": v, "votes": n} for p, (v, n) in winners.items())]
@@ -610,17 +748,33 @@ class Runner(threading.Thread):
                 first = json.loads(head.stdout.strip().splitlines()[-1])["u"] / 1e6
             except (ValueError, KeyError, IndexError):
                 continue
+            first += _least_delay(pp, mjr)
             if conv.returncode != 0 or not dest.is_file():
                 continue
             raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(dest), "-f", "f32le", "-ac", "1",
                                   "-ar", str(sr), "-"], capture_output=True).stdout
-            pieces.setdefault(who, []).append((first - t0, np.frombuffer(raw, dtype="<f4")))
+            # janus-pp-rec's Ogg says pre-skip 0, so the decoder's output starts with the encoder's
+            # lookahead (libopus: 312 samples at 48 kHz, browsers and aiortc alike): cut it, or every
+            # member's stem lies 6.5 ms late
+            pieces.setdefault(who, []).append((first - t0, np.frombuffer(raw, dtype="<f4")[OPUS_LOOKAHEAD:]))
         length = int(round(seconds * sr))  # the kept recording's length: everything on one clock
+        kept_mix = work_dir(self.svc, self.session_id) / "kept" / "mix.wav"
+        reference = None
+        if "robots" in pieces and kept_mix.is_file():
+            reference, _ = sf.read(str(kept_mix), dtype="float32", always_2d=True)
+            reference = reference.mean(axis=1)
         for who, ps in pieces.items():
             stem = np.zeros(length, dtype=np.float32)
             spans = []
             for at, x in sorted(ps, key=lambda p: p[0]):
-                i = max(0, int(round(at * sr)))
+                i = int(round(at * sr))
+                if who == "robots" and reference is not None:
+                    # the robots' RTP left the capture a JACK period and an encoder frame after it was
+                    # played: its first packet's arrival places it that late; the same audio is in the
+                    # kept mix, on the session clock, so it is placed where it matches the mix
+                    i = _match(x, reference, i, sr)
+                if i < 0:  # in the room before the count-in (the robots are): its start is cut, not moved
+                    x, i = x[-i:], 0
                 x = x[: max(0, length - i)]
                 stem[i:i + len(x)] = x
                 spans.append([round(i / sr, 3), round((i + len(x)) / sr, 3)])
@@ -632,6 +786,51 @@ class Runner(threading.Thread):
             store.put_file(key, path, "audio/wav")
             out["participants"][who] = {"stem": key, "spans": spans, "gaps": gaps}
         return out
+
+
+def _least_delay(pp: str, mjr: Path, packets: int = 500) -> float:
+    """How much earlier than its first packet's arrival a recording's first sample was sent (seconds, <= 0):
+    over its first ``packets`` packets, the least of (arrival after the first - RTP time after the first),
+    from the arrival time Janus writes beside every packet (ms). The first packet can come late (a
+    sender starting up, jitter); the least-delayed packet places the stream to about a millisecond."""
+    out = subprocess.run([pp, "-p", "-d", "5", str(mjr)], capture_output=True, text=True)
+    arrival, best, ts0, n = None, 0.0, None, 0
+    for line in (out.stdout + out.stderr).splitlines():
+        m = re.search(r"Time: (\d+)ms", line)
+        if m:
+            arrival = int(m.group(1)) / 1000
+            continue
+        m = re.search(r"RTP packet \(.*ts=(\d+)\)", line)
+        if m and arrival is not None:
+            ts = int(m.group(1))
+            ts0 = ts if ts0 is None else ts0
+            best = min(best, arrival - ((ts - ts0) % 2**32) / 48000)
+            arrival, n = None, n + 1
+            if n >= packets:
+                break
+    return best
+
+
+def _match(x: np.ndarray, reference: np.ndarray, guess: int, sr: int, span: float = 0.25) -> int:
+    """Where ``x`` (a piece of a stem) lands in ``reference`` (the session clock): the lag within ``guess``
+    ± ``span`` seconds that correlates best, over up to 4 s of ``x`` with sound; ``guess`` when there is
+    nothing to match."""
+    from scipy.signal import correlate
+
+    w = int(span * sr)
+    loud = np.flatnonzero(np.abs(x) > 0.01)
+    if loud.size == 0:
+        return guess
+    a = int(loud[0])
+    piece = x[a:a + 4 * sr].astype(np.float64)
+    lo = guess + a - w
+    ref = reference[max(0, lo):max(0, guess + a + len(piece) + w)].astype(np.float64)
+    if len(ref) < len(piece) + 1:
+        return guess
+    c = correlate(ref, piece, mode="valid", method="fft")
+    if not np.isfinite(c).all() or c.max() <= 0:
+        return guess
+    return max(0, lo) + int(np.argmax(c)) - a
 
 
 def recording_path(svc, session_id: int, name: str) -> Path:

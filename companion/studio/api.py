@@ -259,3 +259,6 @@ class MusicXMLView(MethodView):
         return Response(data, mimetype="application/vnd.recordare.musicxml+xml",
                         headers={"X-ScriptHammer-Version": commit, "Cache-Control": "private, max-age=31536000"
                                  if args["rev"] == commit else "no-store"})
+
+
+from . import session_view as _session_view  # noqa: E402,F401  the live session page, on this blueprint

@@ -339,6 +339,8 @@ def test_a_listener_on_webrtc_hears_the_robots_through_janus_and_a_killed_janus_
         assert client.post(f"/api/live/sessions/{sid}/listen/{lid}", json={}).status_code == 401
         assert state(client, sid)["status"] == "live"
 
+        # more than 3 s recorded before the crash, whatever the load (bar 2 is sent 0.3 s before its line at 4 s)
+        wait_for(lambda: state(client, sid)["bar"] >= 2, timeout=30)
         runner = service._RUNNERS[(app.extensions["scripthammer"].config.database_url, sid)]
         os.kill(runner.janus.proc.pid, signal.SIGKILL)
         st = wait_for(lambda: (s := state(client, sid))["status"] not in service.RUNNING and s, timeout=30)
