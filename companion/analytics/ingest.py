@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from companion.analytics.models import PlaybackEvent
 from companion.db import insert_ignoring_duplicates
-from companion.errors import Conflict
+from companion.errors import Conflict, TooManyRequests
 
 log = logging.getLogger("scripthammer.analytics")
 
@@ -167,11 +167,13 @@ return {'added', redis.call('XADD', KEYS[n + 2], '*', 'rows', rows)}
 """
 
 
-class Limited(Exception):
-    """A rate limit of :func:`accept` was exceeded: ``index`` in the limits given, ``retry_after`` seconds left."""
+class Limited(TooManyRequests):
+    """A rate limit of :func:`accept` was exceeded: ``index`` in the limits given, ``retry_after`` seconds left.
+    The route answers it with the limit's own message (companion/analytics/api.py)."""
 
     def __init__(self, index: int, retry_after: int):
-        super().__init__(index, retry_after)
+        super().__init__(f"Rate limit {index} exceeded; retry in {retry_after} s.",
+                         details={"retry_after_seconds": retry_after})
         self.index, self.retry_after = index, retry_after
 
 

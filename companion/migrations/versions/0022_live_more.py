@@ -2,14 +2,14 @@
 performance post the companion makes for it)
 
 Revision ID: 0022_live_more
-Revises: 0019_premium_live
+Revises: 0021_push
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0022_live_more"
-down_revision = "0019_premium_live"
+down_revision = "0021_push"
 branch_labels = None
 depends_on = None
 
