@@ -26,6 +26,9 @@ from companion.band.identity import Identity
 from companion.db import utcnow
 from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from companion.live.models import LiveBroadcast, LiveSession
+from companion.live.followups import (  # noqa: F401 - the follow-ups, also used by the sessions
+    ENDED_FUNC, LINK_FUNC, POST_FUNC, RECORDING_FUNC, TICKET_FUNC, TITLE_MAX, _enqueue_retried, _owner, _premium,
+    _title, enqueue_ended, enqueue_link, enqueue_post, enqueue_recording, enqueue_ticket, for_session, of_session)
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,6 @@ MAX_AHEAD = dt.timedelta(days=366)
 EARLY = dt.timedelta(seconds=2)
 ACTIVE = ("scheduled", "starting", "live")
 START_FUNC = "jobs.broadcast.start_broadcast"
-LINK_FUNC = "jobs.broadcast.link_post"
-TICKET_FUNC = "jobs.broadcast.ticket_product"
-RECORDING_FUNC = "jobs.broadcast.link_recording"
-POST_FUNC = "jobs.broadcast.performance_post"
-ENDED_FUNC = "jobs.broadcast.session_ended"
-TITLE_MAX = 200
 
 
 # --- who may do what ----------------------------------------------------------------------------------
@@ -51,10 +48,6 @@ def may_schedule(identity: Identity) -> None:
     if not (identity.has("live.run") or identity.has("live.schedule")):
         raise Forbidden(f"Your role ({identity.role}) lacks the right 'live.run'.", code="missing_right",
                         details={"right": "live.run", "role": identity.role})
-
-
-def _owner(identity: Identity) -> str:
-    return identity.member_id or ("wordpress" if identity.kind == "service" else identity.name)[:64]
 
 
 def _may_change(identity: Identity, row: LiveBroadcast) -> None:
@@ -92,12 +85,6 @@ def parse_starts_at(value, now: dt.datetime | None = None) -> dt.datetime:
     return when
 
 
-def _title(value) -> str:
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= TITLE_MAX:
-        raise InvalidInput(f"title is 1 to {TITLE_MAX} characters.", code="invalid_title", details={"field": "title"})
-    return value.strip()
-
-
 def _params(value) -> dict:
     if value is None:
         value = {}
@@ -114,15 +101,6 @@ def _seed(value) -> int:
         return 1
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise InvalidInput("seed is an integer from 0 to 2^31 - 1", code="invalid_seed")
-    return value
-
-
-def _premium(value) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidInput("premium is true (listeners need a ticket, a subscription or a grant) or false.",
-                           code="invalid_premium", details={"field": "premium"})
     return value
 
 
@@ -412,26 +390,6 @@ def start(svc, broadcast_id: int, now: dt.datetime | None = None) -> dict:
     return {"broadcast": broadcast_id, "started": True, "state": "starting", "session_id": session_id}
 
 
-def _enqueue_retried(svc, func: str, broadcast_id: int, description: str, result_ttl: int) -> None:
-    """Queue one of the broadcast's follow-up jobs, retried with the configured backoff; Redis away is
-    logged, not raised (the broadcast's own state is already stored, and the sweep queues it again)."""
-    from rq import Retry
-
-    intervals = svc.config.retry_intervals
-    try:
-        svc.queue_for(func).enqueue_call(
-            func, args=(broadcast_id,), timeout=120, result_ttl=result_ttl, failure_ttl=7 * 86400,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None, description=description)
-    except Exception:  # noqa: BLE001 - see above
-        log.exception("broadcast %s: could not queue %s", broadcast_id, description)
-
-
-def enqueue_link(svc, broadcast_id: int) -> None:
-    """Queue the job that writes the session into the WordPress post (retried with backoff). Redis away:
-    the broadcast is live in the companion; a later start_due sweep links it."""
-    _enqueue_retried(svc, LINK_FUNC, broadcast_id, f"link broadcast {broadcast_id} to its post", result_ttl=86400)
-
-
 def link_post(svc, broadcast_id: int, client=None) -> dict:
     """Write the broadcast's session id into its post's ``scripthammer_live_session`` meta. Idempotent.
     WordPress away (or refusing the credentials) raises for the job to retry; the reason is kept on the
@@ -463,12 +421,6 @@ def link_post(svc, broadcast_id: int, client=None) -> dict:
     return {"broadcast": broadcast_id, "linked": True, "session_id": session_id, "wp_post_id": post_id}
 
 
-def enqueue_recording(svc, broadcast_id: int) -> None:
-    """Queue the job that points the post at its released recording (retried while WordPress is away)."""
-    _enqueue_retried(svc, RECORDING_FUNC, broadcast_id, f"link broadcast {broadcast_id}'s recording to its post",
-                     result_ttl=3600)
-
-
 def link_recording(svc, broadcast_id: int, client=None) -> dict:
     """Point an ended broadcast's post at its released recording: the post's
     ``scripthammer_recording_track`` meta (the companion's track id), so its live block shows the
@@ -490,12 +442,6 @@ def link_recording(svc, broadcast_id: int, client=None) -> dict:
     with svc.db.session() as s:
         s.get(LiveBroadcast, broadcast_id).recording_track_id = track_id
     return {"broadcast": broadcast_id, "linked": track_id, "wp_post_id": post_id}
-
-
-def enqueue_ticket(svc, broadcast_id: int) -> None:
-    """Queue the job that makes a premium broadcast's ticket product in WooCommerce (retried with backoff).
-    Redis away: logged; the sweep (:func:`start_due`) queues it again."""
-    _enqueue_retried(svc, TICKET_FUNC, broadcast_id, f"ticket product of broadcast {broadcast_id}", result_ttl=86400)
 
 
 def ticket_product(svc, broadcast_id: int, client=None) -> dict:
@@ -550,30 +496,6 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
 
 # --- sessions started by hand ---------------------------------------------------------------------------
 
-def for_session(s, identity: Identity, session: LiveSession, title: str | None, premium: bool,
-                performance: bool = False) -> LiveBroadcast:
-    """The broadcast row of a session started by hand (in the session's own transaction): it carries the
-    session's premium flag (so premium.py gates its listeners as a scheduled broadcast's) and the
-    performance post the companion makes for it (:func:`performance_post`)."""
-    row = LiveBroadcast(wp_post_id=0, title=_title(title or f"Live session {session.id}"), starts_at=utcnow(),
-                        params=dict(session.params), seed=session.seed, state="starting", reason="",
-                        session_id=session.id, premium=premium, by_hand=True, wants_post=performance,
-                        created_by=_owner(identity),
-                        wp_linked=False, wp_error="")
-    s.add(row)
-    s.flush()
-    return row
-
-
-def of_session(s, session_id: int) -> LiveBroadcast | None:
-    return s.scalar(sa.select(LiveBroadcast).where(LiveBroadcast.session_id == session_id))
-
-
-def enqueue_post(svc, broadcast_id: int) -> None:
-    _enqueue_retried(svc, POST_FUNC, broadcast_id, f"make the performance post of broadcast {broadcast_id}",
-                     result_ttl=86400)
-
-
 def performance_post(svc, broadcast_id: int, client=None) -> dict:
     """Make the WordPress performance post of a session started by hand (once): published, its live block,
     ``scripthammer_live_session`` naming the session; its id kept (``wp_post_id``). Idempotent: the post's
@@ -610,11 +532,6 @@ def performance_post(svc, broadcast_id: int, client=None) -> dict:
         r = s.get(LiveBroadcast, broadcast_id)
         r.wp_post_id, r.wp_linked, r.wp_error = int(post["id"]), True, ""
     return {"broadcast": broadcast_id, "wp_post_id": int(post["id"]), "created": not found}
-
-
-def enqueue_ended(svc, session_id: int) -> None:
-    _enqueue_retried(svc, ENDED_FUNC, session_id, f"release live session {session_id}'s recording",
-                     result_ttl=86400)
 
 
 def session_ended(svc, session_id: int) -> dict:

@@ -108,17 +108,17 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
     """Start a session for member ``identity``: the rig, the robots, the broadcast. Returns its state
     once the robots play (the count-in is scheduled). ``premium``: only those who may listen hear it;
     ``performance``: the companion makes its WordPress performance post and, once it ends, releases its
-    recording (companion/live/broadcasts.py, a broadcast row of the session's own)."""
-    from companion.live import broadcasts
+    recording (companion/live/followups.py, a broadcast row of the session's own)."""
+    from companion.live import followups
 
     if identity.kind != "member" or not identity.member_id:
         raise Forbidden("Only band members start live sessions.", code="members_only")
-    premium = broadcasts._premium(premium)
+    premium = followups._premium(premium)
     if not isinstance(performance, bool):
         raise InvalidInput("performance is true or false", code="invalid_performance",
                            details={"field": "performance"})
     if title is not None:
-        broadcasts._title(title)
+        followups._title(title)
     try:
         p = Params.from_dict({"tempo": 120, **(params or {})})
     except (ValueError, TypeError) as exc:
@@ -138,7 +138,7 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
         s.add(row)
         s.flush()
         session_id = row.id
-        own = (broadcasts.for_session(s, identity, row, title, premium, performance).id
+        own = (followups.for_session(s, identity, row, title, premium, performance).id
                if (premium or performance) else None)
         job = None
         if svc.config.live_runner == "queue":
@@ -167,14 +167,14 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
 
 def _after_start(svc, broadcast_id: int | None, premium: bool, performance: bool) -> None:
     """A session started by hand with its own broadcast row: queue its performance post and its ticket."""
-    from companion.live import broadcasts
+    from companion.live import followups
 
     if broadcast_id is None:
         return
     if performance:
-        broadcasts.enqueue_post(svc, broadcast_id)
+        followups.enqueue_post(svc, broadcast_id)
     if premium:
-        broadcasts.enqueue_ticket(svc, broadcast_id)
+        followups.enqueue_ticket(svc, broadcast_id)
 
 
 def _start_on_queue(svc, job, session_id: int, timeout: float = 90.0) -> dict:
@@ -612,7 +612,7 @@ class Runner(threading.Thread):
                 message = message or str(exc)[:500]
             self._update(status=status, error=error, message=message, recording=recording, ended_at=utcnow())
             try:  # a session started by hand with a performance post: release its recording, link it
-                from companion.live import broadcasts
+                from companion.live import followups
                 from companion.live.models import LiveBroadcast
 
                 with self.svc.db.session() as s:
@@ -620,7 +620,7 @@ class Runner(threading.Thread):
                                                                      LiveBroadcast.by_hand.is_(True),
                                                                      LiveBroadcast.wants_post.is_(True)))
                 if own is not None:
-                    broadcasts.enqueue_ended(self.svc, self.session_id)
+                    followups.enqueue_ended(self.svc, self.session_id)
             except Exception:  # noqa: BLE001 - the session's end is stored; the job can be queued again
                 log.exception("live session %s: could not queue its release", self.session_id)
             with _LOCK:

@@ -261,4 +261,18 @@ class MusicXMLView(MethodView):
                                  if args["rev"] == commit else "no-store"})
 
 
-from . import session_view as _session_view  # noqa: E402,F401  the live session page, on this blueprint
+@blp.route("/studio/session/<int:session_id>")
+@blp.doc(responses=_HTML_PAGE)
+def session_page(session_id: int):
+    """The shared studio view of live session ``session_id`` (studio/src/session.js). The page is public
+    HTML; everything it shows comes from GET /api/live/sessions/<id>/view with the member's or guest's
+    token, read from the URL fragment (never sent to the server in the address)."""
+    if not (DIST_DIR / "session.js").exists():
+        raise NotFound("the studio is not built: run npm run build in studio/ (scripts/setup.sh)",
+                       code="studio_not_built")
+    manifest = json.loads((DIST_DIR / "manifest.json").read_text())
+    html = render_template("studio/session.html", session_id=session_id,
+                           version=manifest.get("session.js", {}).get("sha256", "")[:12],
+                           css_version=manifest.get("studio.css", {}).get("sha256", "")[:12])
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store",
+                                                         "Referrer-Policy": "no-referrer"})
