@@ -153,6 +153,9 @@ class Config:
     analytics_consent: str = "implied"
     analytics_retention_days: int = 0
     analytics_batch: int = 500
+    # A consumer lowers its CPU priority by this much (nice): on a machine shared with the API, a beacon's
+    # request goes before the batch writes, and the stream holds what the consumers have not written yet.
+    analytics_consumer_nice: int = 5
     analytics_claim_idle_seconds: int = 30
     # Rollups (companion/analytics/rollups.py): a consumer rolls today and yesterday every N minutes
     # (0: only by the CLI and the job); yesterday is rolled again until late_hours after its end.

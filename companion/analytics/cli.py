@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 import click
@@ -43,6 +44,8 @@ def consume_cmd(name: str | None, batch: int | None, drain: bool):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if svc.config.analytics_consumer_nice > 0:  # the API's requests first; the stream waits for us
+        os.nice(min(19, svc.config.analytics_consumer_nice))
     click.echo(f"analytics consumer {name} on {ingest.stream_key(svc.config)}", err=True)
     done = ingest.consume(svc, name, stop=lambda: stopping["now"])
     click.echo(json.dumps({"consumer": name, "entries": done}))

@@ -4,6 +4,7 @@ claim those entries (XAUTOCLAIM) and every event is stored exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import threading
@@ -47,6 +48,10 @@ def _publish_all(svc, track_id: int, uids: list[str]) -> None:
         ingest.publish(svc, rows)
 
 
+def _nice_of(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])
+
+
 def _pending_of(svc, name: str) -> int:
     return ingest.backlog(svc)["consumers"].get(name, 0)
 
@@ -61,6 +66,11 @@ def test_consumers_killed_mid_batch_lose_and_duplicate_nothing(svc, client, auth
     procs = {name: start_consumer(svc.config, name, log) for name in ("c1", "c2")}
     kills = []
     try:
+        # consumers step back for the API's requests: their CPU priority is lowered by the configured nice
+        want = min(19, os.nice(0) + svc.config.analytics_consumer_nice)
+        assert svc.config.analytics_consumer_nice > 0
+        for p in procs.values():
+            wait_until(lambda: _nice_of(p.pid) == want, 60, interval=0.05, what=f"consumer niced to {want}")
         producer.start()
         # Kill a consumer while it holds entries it read and has not acknowledged (mid-batch), three
         # times, each time starting a fresh one in its place.
