@@ -85,13 +85,22 @@ _ASSET = {"200": {"description": "A file of the studio's build (JavaScript, CSS,
 @blp.doc(responses=_HTML_PAGE)
 def page(comp_id: str = ""):
     """The studio app (it reads its token from the URL fragment, never sent to the server)."""
-    if not (DIST_DIR / "studio.js").exists():
+    return _app_page("studio/page.html", "studio.js", {"boot_version": "boot.js"}, comp_id=comp_id)
+
+
+def _app_page(template: str, entry: str, versions: dict[str, str], **context) -> Response:
+    """One of the studio's HTML pages: ``entry`` (its script) must be built; ``version`` is its version and
+    each of ``versions`` (template name -> built file) another file's (the first 12 hex digits of its
+    SHA-256). No caching, no referrer (the token rides in the URL fragment)."""
+    if not (DIST_DIR / entry).exists():
         raise NotFound("the studio is not built: run npm run build in studio/ (scripts/setup.sh)",
                        code="studio_not_built")
     manifest = json.loads((DIST_DIR / "manifest.json").read_text())
-    html = render_template("studio/page.html", comp_id=comp_id,
-                           version=manifest.get("studio.js", {}).get("sha256", "")[:12],
-                           boot_version=manifest.get("boot.js", {}).get("sha256", "")[:12])
+
+    def version(name: str) -> str:
+        return manifest.get(name, {}).get("sha256", "")[:12]
+
+    html = render_template(template, version=version(entry), **{k: version(f) for k, f in versions.items()}, **context)
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store",
                                                          "Referrer-Policy": "no-referrer"})
 
@@ -267,12 +276,4 @@ def session_page(session_id: int):
     """The shared studio view of live session ``session_id`` (studio/src/session.js). The page is public
     HTML; everything it shows comes from GET /api/live/sessions/<id>/view with the member's or guest's
     token, read from the URL fragment (never sent to the server in the address)."""
-    if not (DIST_DIR / "session.js").exists():
-        raise NotFound("the studio is not built: run npm run build in studio/ (scripts/setup.sh)",
-                       code="studio_not_built")
-    manifest = json.loads((DIST_DIR / "manifest.json").read_text())
-    html = render_template("studio/session.html", session_id=session_id,
-                           version=manifest.get("session.js", {}).get("sha256", "")[:12],
-                           css_version=manifest.get("studio.css", {}).get("sha256", "")[:12])
-    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store",
-                                                         "Referrer-Policy": "no-referrer"})
+    return _app_page("studio/session.html", "session.js", {"css_version": "studio.css"}, session_id=session_id)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import threading
 import time
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import serving
 from tests.player.conftest import build_player
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -30,18 +29,9 @@ def _programs():
 
 @contextlib.contextmanager
 def served(app):
-    from werkzeug.serving import make_server
-
     build_player()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serving(app) as base:
+        yield base
 
 
 @contextlib.contextmanager

@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import threading
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -47,20 +46,11 @@ def mic_browser(tmp_path_factory):
 
 @contextlib.contextmanager
 def served(app):
-    from werkzeug.serving import make_server
-
     from tests.studio.conftest import build_studio
 
     build_studio()
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
+    with serving(app) as base:
+        yield base
 
 
 @contextlib.contextmanager
