@@ -3,27 +3,19 @@ window work, those outside it are refused (401 signature_expired), either way ro
 with explicit timestamps (WordPress's clock ahead or behind) against a real companion on a live port."""
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 import requests
 
 from companion.band.signing import WINDOW_SECONDS, sign
-from tests.conftest import free_port
+from tests.conftest import serving
 
 
 @pytest.fixture
 def live(app):
-    from werkzeug.serving import make_server
-
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", app.config["SCRIPTHAMMER"].wp_shared_secret
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as url:
+        yield url, app.config["SCRIPTHAMMER"].wp_shared_secret
 
 
 def _call(base: str, secret: str, skew: int) -> requests.Response:

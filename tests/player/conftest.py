@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_config, free_port, make_audio, prepare
+from tests.conftest import build_config, free_port, make_audio, prepare, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYER_DIR = ROOT / "player"
@@ -85,8 +85,6 @@ def release_tracks(app, tokens, config, specs, album_title="Live Album"):
 @pytest.fixture(scope="session")
 def live(tmp_path_factory, redis_url):
     """The companion on a free port, with an album of three released tracks (20 s, 8 s, 8 s)."""
-    from werkzeug.serving import make_server
-
     from companion import create_app
 
     build_player()
@@ -96,13 +94,8 @@ def live(tmp_path_factory, redis_url):
     application = create_app(config)
     tracks, album = release_tracks(application, tokens, config,
                                    [("Opening Riff", 20.0, -16), ("Second Wind", 8.0, -18), ("Coda", 8.0, -18)])
-    port = free_port()
-    server = make_server("127.0.0.1", port, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveCompanion(application, f"http://127.0.0.1:{port}", tokens, tracks, album)
-    server.shutdown()
-    thread.join(10)
+    with serving(application) as url:
+        yield LiveCompanion(application, url, tokens, tracks, album)
     application.extensions["scripthammer"].close()
 
 

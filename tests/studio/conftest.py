@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_config, free_port, prepare
+from tests.conftest import build_config, prepare, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIO_DIR = ROOT / "studio"
@@ -99,8 +98,6 @@ class Live:
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory, redis_url):
-    from werkzeug.serving import make_server
-
     from companion import create_app
 
     if not SOUNDFONT.exists():
@@ -110,13 +107,8 @@ def live(tmp_path_factory, redis_url):
     config = build_config(tmp, f"sqlite:///{tmp / 'companion.db'}", redis_url)
     tokens = prepare(config)
     application = create_app(config)
-    port = free_port()
-    server = make_server("127.0.0.1", port, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(application, f"http://127.0.0.1:{port}", tokens, config)
-    server.shutdown()
-    thread.join(10)
+    with serving(application) as url:
+        yield Live(application, url, tokens, config)
     application.extensions["scripthammer"].close()
 
 
