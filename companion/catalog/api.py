@@ -16,6 +16,7 @@ from companion.catalog import service
 from companion.catalog.models import RELEASE_STATES, Album, Track
 from companion.catalog.shapes import AlbumSchema, TrackSchema, album_out, track_out, visible_tracks
 from companion.errors import NotFound
+from companion.live.followups import recording_published
 from companion.uploads import received
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Albums, tracks, renditions and uploads.")
@@ -195,6 +196,7 @@ class TrackItem(MethodView):
             if body.get("album_id") is not None:
                 service.get_album(s, body["album_id"])
             retag = any(k in TAGGED_FIELDS and getattr(t, k) != v for k, v in body.items())
+            released_from = t.release_state
             service.update_fields(t, body)
             s.flush()
             job = None
@@ -212,7 +214,10 @@ class TrackItem(MethodView):
                                  created_by=ident.member_id or ident.name)
                 if retag:
                     t.status = "processing"
+            published = body.get("release_state") in ("public", "premium") and released_from != t.release_state
             out = track_out(t, viewer)
+        if published:  # a live session's recording: its performance post now plays it
+            recording_published(svc, track_id)
         if job is not None:
             from companion.tasks.service import submit
 

@@ -28,7 +28,8 @@ from companion.errors import Conflict, Forbidden, InvalidInput, NotFound, Servic
 from companion.live.models import LiveBroadcast, LiveSession
 from companion.live.followups import (  # noqa: F401 - the follow-ups, also used by the sessions
     ENDED_FUNC, LINK_FUNC, POST_FUNC, RECORDING_FUNC, TICKET_FUNC, TITLE_MAX, _enqueue_retried, _owner, _premium,
-    _title, enqueue_ended, enqueue_link, enqueue_post, enqueue_recording, enqueue_ticket, for_session, of_session)
+    _title, enqueue_ended, enqueue_link, enqueue_post, enqueue_recording, enqueue_ticket, for_session, of_session,
+    unlinked_recordings)
 
 log = logging.getLogger(__name__)
 
@@ -472,6 +473,12 @@ def ticket_product(svc, broadcast_id: int, client=None) -> dict:
     return {"broadcast": broadcast_id, "ticket": made}
 
 
+def unlinked_recordings_ids(svc) -> list[int]:
+    """The ended broadcasts whose post does not show their published recording yet (the sweep's list)."""
+    with svc.db.session() as s:
+        return unlinked_recordings(s)
+
+
 def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
     """Start every broadcast that is due and still scheduled (a sweep; the scheduled start jobs do this
     one by one), and link every started one WordPress does not know yet."""
@@ -486,11 +493,14 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
         postless = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.by_hand.is_(True),
                                                                     LiveBroadcast.wants_post.is_(True),
                                                                     LiveBroadcast.wp_post_id == 0)))
+        recordings = unlinked_recordings(s)
     out = [start(svc, b, now) for b in due]
     for b in unlinked:
         enqueue_link(svc, b)
     for b in postless:  # sessions by hand whose post a lost job did not make
         enqueue_post(svc, b)
+    for b in recordings:  # published recordings whose post a lost job did not point at them
+        enqueue_recording(svc, b)
     return out
 
 

@@ -104,3 +104,33 @@ def enqueue_post(svc, broadcast_id: int) -> None:
 def enqueue_ended(svc, session_id: int) -> None:
     _enqueue_retried(svc, ENDED_FUNC, session_id, f"release live session {session_id}'s recording",
                      result_ttl=86400)
+
+
+def recording_published(svc, track_id: int) -> list[int]:
+    """A track was just made public or premium: if it is an ended broadcast's released recording that the
+    broadcast's post does not show yet, queue the job that points the post at it. Called by the catalog
+    (the band's PATCH) and by the WordPress publish, so the post changes when the band publishes, not when
+    someone next reads the broadcast. The broadcasts whose link was queued."""
+    with svc.db.session() as s:
+        ids = list(s.scalars(
+            sa.select(LiveBroadcast.id).join(LiveSession, LiveSession.id == LiveBroadcast.session_id)
+            .where(LiveSession.track_id == track_id, LiveBroadcast.wp_post_id != 0,
+                   sa.or_(LiveBroadcast.recording_track_id.is_(None),
+                          LiveBroadcast.recording_track_id != track_id))))
+    for broadcast_id in ids:
+        enqueue_recording(svc, broadcast_id)
+    return ids
+
+
+def unlinked_recordings(s) -> list[int]:
+    """Ended broadcasts with a post whose released recording is published and not yet shown by the post
+    (what a lost link job left behind; the sweep queues them again)."""
+    from companion.catalog.models import Track
+
+    return list(s.scalars(
+        sa.select(LiveBroadcast.id).join(LiveSession, LiveSession.id == LiveBroadcast.session_id)
+        .join(Track, Track.id == LiveSession.track_id)
+        .where(LiveBroadcast.state == "ended", LiveBroadcast.wp_post_id != 0,
+               Track.release_state.in_(("public", "premium")),
+               sa.or_(LiveBroadcast.recording_track_id.is_(None),
+                      LiveBroadcast.recording_track_id != LiveSession.track_id))))

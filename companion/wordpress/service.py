@@ -309,6 +309,10 @@ def publish(svc, kind: str, item_id: int, *, client: WordPressClient | None = No
         from companion.notify.service import enqueue_announcement
 
         enqueue_announcement(svc, "release", news)
+        if kind == "track":  # a live session's recording: its performance post now plays it
+            from companion.live.followups import recording_published
+
+            recording_published(svc, item_id)
     return done
 
 

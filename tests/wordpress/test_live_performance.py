@@ -61,8 +61,9 @@ def test_a_session_started_by_hand_gets_its_performance_post_then_its_recording(
     assert own()["state"] == "ended"
     assert _meta(wordpress, post, "scripthammer_recording_track") == 0
     # the band publishes it: the post plays the recording
-    with svc.db.session() as db:
-        db.get(Track, track_id).release_state = "public"
+    r = requests.patch(f"{companion.url}/api/tracks/{track_id}", json={"release_state": "public"}, headers=band,
+                       timeout=30)
+    assert r.status_code == 200 and r.json()["release_state"] == "public", r.text
     _wait(lambda: own() and _meta(wordpress, post, "scripthammer_recording_track") == track_id, 90, "the link")
     assert _iframe(wordpress, post) == f"{companion.url}/embed/track/{track_id}"
     # one post for the session, whatever the jobs' retries did
@@ -73,3 +74,16 @@ def test_a_session_started_by_hand_gets_its_performance_post_then_its_recording(
 
     again = broadcasts.performance_post(svc, own()["id"])
     assert again["created"] is False and again["wp_post_id"] == post
+    # a link job lost (Redis flushed, a worker gone): the sweep finds the published recording the post does not
+    # show and queues the link again; a broadcast linked already is not queued
+    from companion.live.models import LiveBroadcast
+
+    bid = own()["id"]
+    assert broadcasts.unlinked_recordings_ids(svc) == []
+    with svc.db.session() as db:
+        db.get(LiveBroadcast, bid).recording_track_id = None
+    wordpress.php(f"update_post_meta( {post}, 'scripthammer_recording_track', 0 ); return 1;")
+    assert broadcasts.unlinked_recordings_ids(svc) == [bid]
+    broadcasts.start_due(svc)
+    _wait(lambda: _meta(wordpress, post, "scripthammer_recording_track") == track_id, 90, "the link, again")
+    _wait(lambda: broadcasts.unlinked_recordings_ids(svc) == [], 30, "the row to say so")
