@@ -255,8 +255,16 @@ return true;""")
 
 
 def _player(frame, timeout=90000) -> dict:
-    frame.wait_for_function("() => window.ScriptHammer && ScriptHammer.players.length && "
-                            "ScriptHammer.players[0].getState().ready", timeout=timeout)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        frame.wait_for_function("() => window.ScriptHammer && ScriptHammer.players.length && "
+                                "ScriptHammer.players[0].getState().ready", timeout=timeout)
+    except PlaywrightTimeout:  # say what the player showed and what the page logged, not only "timeout"
+        shown = frame.evaluate("() => ({url: location.href, text: document.body ? document.body.innerText : '',"
+                               " players: window.ScriptHammer ? ScriptHammer.players.length : null})")
+        logged = getattr(frame.page, "_sh_console", [])
+        raise AssertionError(f"the player was not ready in {timeout} ms: {shown}; console: {logged[-20:]}") from None
     return frame.evaluate("ScriptHammer.players[0].getState()")
 
 
@@ -270,6 +278,10 @@ def _open(context, url: str):
     page = context.new_page()
     seen: list[dict] = []
     page.on("request", lambda r: seen.append({"url": r.url, "referer": r.headers.get("referer", "")}))
+    page._sh_console = []  # what the pages logged, for a failure's message
+    page.on("console", lambda m: page._sh_console.append(f"{m.type}: {m.text}"[:300]))
+    page.on("requestfailed", lambda r: page._sh_console.append(f"failed: {r.url} {r.failure}"[:300]))
+    page.on("response", lambda r: r.status >= 400 and page._sh_console.append(f"{r.status}: {r.url}"[:300]))
     page.goto(url)
     page.wait_for_selector("figure.scripthammer-player iframe")
     src = page.get_attribute("figure.scripthammer-player iframe", "src")
