@@ -87,7 +87,7 @@ def _viewer() -> Viewer:
 
 def _track_for(s, track_id: int, viewer: Viewer) -> Track:
     """The track if this caller may see it (drafts: the band and guests in scope), else 404."""
-    t = service.get_track(s, track_id)
+    t = service.get_track(s, track_id, for_view=True)
     if not viewer.sees_track(t):
         raise NotFound(f"no track {track_id}", code="track_not_found")
     return t

@@ -242,7 +242,7 @@ def embed_track(track_id: int):
     """A page with the player for one track, for iframes (and oEmbed)."""
     viewer = Viewer.for_request()
     with services().db.session() as s:
-        row = catalog.get_track(s, track_id)
+        row = catalog.get_track(s, track_id, for_view=True)
         if not viewer.sees_track(row):
             raise NotFound(f"no track {track_id}", code="track_not_found")
         track, hls_key = track_out(row, viewer), row.hls_key

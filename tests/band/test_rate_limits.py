@@ -40,6 +40,26 @@ def test_guessing_tokens_is_stopped_with_429_and_others_are_unaffected(limited):
     assert r.status_code == 401
 
 
+def test_with_no_public_limit_reads_skip_the_limiter_but_not_the_credential_or_write_limits(app_with):
+    """No public limit configured (the load bench, a site behind a CDN's own limits): anonymous reads go
+    straight to their view, but a GET with credentials still counts its 401s and is refused once blocked,
+    and the public writes keep their own limits (device sign-in: POST)."""
+    app = app_with(auth_failure_limit="2 per minute", public_rate_limit="", device_rate_limit="2 per minute")
+    client = app.test_client()
+    for _ in range(50):
+        assert client.get("/api/members", environ_base=ATTACKER).status_code == 200
+    for i in range(2):
+        r = client.get("/api/me", headers={"Authorization": f"Bearer shm_guess{i}"}, environ_base=ATTACKER)
+        assert r.status_code == 401
+    good = {"Authorization": f"Bearer {app.test_tokens['ivory']}"}
+    r = client.get("/api/me", headers=good, environ_base=ATTACKER)
+    assert r.status_code == 429 and r.get_json()["code"] == "too_many_failures"
+    assert client.get("/api/me", headers=good, environ_base=BYSTANDER).status_code == 200
+    codes = [client.post("/api/auth/device", data={"client_id": "app"}, environ_base=BYSTANDER).status_code
+             for _ in range(3)]
+    assert codes[2] == 429 and 429 not in codes[:2], codes
+
+
 def test_successes_and_anonymous_401s_do_not_count(limited):
     client = limited.test_client()
     good = {"Authorization": f"Bearer {limited.test_tokens['crash']}"}

@@ -39,10 +39,18 @@ def test_put_get_stat_list_delete(store, tmp_path):
         store.get_bytes(key)
 
 
-@pytest.mark.parametrize("bad", ["../etc/passwd", "/abs/path", "a/../../b", "a//b", "dir/", "a b"])
+@pytest.mark.parametrize("bad", ["../etc/passwd", "/abs/path", "a/../../b", "a//b", "dir/", "a b", "..", "a/..",
+                                 "./secret.txt", "a/./../../secret.txt", "a\\..\\secret.txt", "a/\x00b"])
 def test_hostile_keys_are_refused(store, bad):
     with pytest.raises(ValueError):
         store.put_bytes(bad, b"x")
+    for read in (store.get_bytes, store.stat):
+        with pytest.raises(ValueError):
+            read(bad)
+    if store.name == "local":  # what /media serves from: nothing outside the root, by any key
+        (store.root.parent / "secret.txt").write_text("not the store's")
+        with pytest.raises(ValueError):
+            store.local_path(bad)
 
 
 def test_local_writes_are_atomic(tmp_path, monkeypatch):
