@@ -29,7 +29,7 @@ from companion.access.identity import listener_id_of, principal_of
 from companion.access.service import active_entitlements
 from companion.access.signing import Signer, expiry, signer_for
 from companion.band.auth import ANONYMOUS, Identity
-from companion.catalog.models import Album, CatalogObject, Track
+from companion.catalog.models import Album, CatalogObject, Rendition, Track
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,50 +66,61 @@ def classify(db, key: str) -> list[ObjectRef]:
             for role, state, item_type, item_id in conn.execute(_CLASSIFY, {"keys": keys}) if state is not None]
 
 
-class PublicKeys:
-    """Keys found public, remembered by this process for ``ttl`` seconds (the /media hot path: a public
-    segment, playlist or peaks file is then served without a database round trip).
+class Remembered:
+    """What this process found public, remembered for ``ttl`` seconds: the hot paths' answers for anyone
+    (a public segment's verdict, an anonymous caller's view of a released track) without a database
+    round trip.
 
-    Only "public" is remembered, never "private": a key that turns public is served as soon as the
-    catalog says so. A change to a track, album or the object index flushed by any session of this
-    process forgets everything at once; another process sees it within ``ttl`` (public objects are
-    already cached an hour by browsers and CDNs, PUBLIC_CACHE in companion/storage/api.py)."""
+    Only answers for anyone are remembered, never a "no": what turns public is served as soon as the
+    catalog says so. A change to a track, a rendition, an album or the object index flushed by any session
+    of this process forgets everything at once; another process sees it within ``ttl`` (public objects
+    are cached an hour by browsers and CDNs anyway, PUBLIC_CACHE in companion/storage/api.py)."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock=time.monotonic, limit: int = 50_000):
         self.clock = clock
-        self._until: dict[str, float] = {}
+        self.limit = limit
+        self._entries: dict = {}
         self._lock = threading.Lock()
 
-    def known(self, key: str) -> bool:
-        until = self._until.get(key)
-        if until is None:
-            return False
+    def get(self, key):
+        """The value remembered for ``key`` (None: nothing, or expired)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        until, value = entry
         if until < self.clock():
-            self._until.pop(key, None)
-            return False
-        return True
+            self._entries.pop(key, None)
+            return None
+        return value
 
-    def remember(self, key: str, ttl: float) -> None:
+    def known(self, key) -> bool:
+        return self.get(key) is not None
+
+    def remember(self, key, ttl: float, value=True) -> None:
         if ttl <= 0:
             return
         with self._lock:
-            if len(self._until) >= 50_000:  # bounded: a crawl over many keys cannot grow it without end
-                self._until.clear()
-            self._until[key] = self.clock() + ttl
+            if len(self._entries) >= self.limit:  # bounded: a crawl over many keys cannot grow it without end
+                self._entries.clear()
+            self._entries[key] = (self.clock() + ttl, value)
 
     def forget_all(self) -> None:
         with self._lock:
-            self._until.clear()
+            self._entries.clear()
 
 
-PUBLIC_KEYS = PublicKeys()
+#: object keys found public (/media)
+PUBLIC_KEYS = Remembered()
+#: (track id, base URL) -> (the anonymous caller's view of the released track, its stream key)
+PUBLIC_VIEWS = Remembered(limit=5_000)
 
 
 @sa.event.listens_for(Session, "after_flush")
 def _forget_public_keys(session, _ctx) -> None:
     for obj in (*session.dirty, *session.deleted, *session.new):
-        if isinstance(obj, (Track, Album, CatalogObject)):
+        if isinstance(obj, (Track, Album, Rendition, CatalogObject)):
             PUBLIC_KEYS.forget_all()
+            PUBLIC_VIEWS.forget_all()
             return
 
 

@@ -49,9 +49,9 @@ def limit_beacons(limiter) -> None:
     so the route leaves Flask-Limiter's default limits (its credential-failure limit still applies).
     Every request counts, whatever its answer: a malformed or refused batch costs the same hit, and
     the preflight counts against the public limit only."""
-    from flask_limiter import ExemptionScope
+    from companion.band.ratelimit import counts_its_own_limits
 
-    limiter.exempt(blp, flags=ExemptionScope.DEFAULT)
+    counts_its_own_limits(limiter, blp)
 
 
 @functools.lru_cache(maxsize=16)

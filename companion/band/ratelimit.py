@@ -101,8 +101,8 @@ def init_limiter(app: Flask, config: Config) -> Limiter:
     return limiter
 
 
-#: blueprints with a limit of their own on a safe method (limit_blueprint records them)
-_SAFE_LIMITED: set[str] = set()
+#: blueprints with a limit of their own (limit_blueprint records them)
+_BLUEPRINT_LIMITED: set[str] = set()
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -114,12 +114,31 @@ def _unless_nothing_to_count(check: Callable[[], None]) -> Callable[[], None]:
     return before_request
 
 
+#: blueprints that count the public limit (and their own) themselves, in their view
+_SELF_COUNTED: set[str] = set()
+
+
+def counts_its_own_limits(limiter: Limiter, blueprint) -> None:
+    """``blueprint``'s views count the public limit (and any of their own) themselves (the beacons: in the
+    Redis round trip that stores a batch), so Flask-Limiter's default limits leave it; the credential-failure
+    limit still applies to its requests that present credentials."""
+    from flask_limiter import ExemptionScope
+
+    limiter.exempt(blueprint, flags=ExemptionScope.DEFAULT)
+    _SELF_COUNTED.add(blueprint.name)
+
+
 def _nothing_to_count() -> bool:
     """Whether no limit can apply to this request, so the limiter need not resolve its limits (a third
-    of a segment's CPU under load): a read (GET, HEAD, OPTIONS) without credentials, with no public limit
-    configured, on a route whose blueprint limits no reads. Every other request goes through the limiter."""
-    return (request.method in _SAFE_METHODS and not _config().public_rate_limit and not presents_credentials()
-            and request.blueprint not in _SAFE_LIMITED)
+    of a segment's CPU under load): a request without credentials to a blueprint that counts its own
+    limits, or a read (GET, HEAD, OPTIONS) without credentials, with no public limit configured, on a route
+    whose blueprint limits no reads. Every other request goes through the limiter."""
+    if presents_credentials():
+        return False
+    if request.blueprint in _SELF_COUNTED and request.blueprint not in _BLUEPRINT_LIMITED:
+        return True
+    return (request.method in _SAFE_METHODS and not _config().public_rate_limit
+            and request.blueprint not in _BLUEPRINT_LIMITED)
 
 
 def limit_blueprint(limiter: Limiter, blueprint, limit: Callable[[], str], *, code: str, what: str,
@@ -128,8 +147,7 @@ def limit_blueprint(limiter: Limiter, blueprint, limit: Callable[[], str], *, co
     returns, e.g. :func:`listener_or_address`); a breach answers 429 with ``code`` and a message naming
     ``what`` was sent too often."""
     scope = f"{blueprint.name}-writes"
-    if _SAFE_METHODS & {m.upper() for m in methods}:
-        _SAFE_LIMITED.add(blueprint.name)
+    _BLUEPRINT_LIMITED.add(blueprint.name)
     _BREACHES[scope] = (code, what)
     limiter.limit(limit, key_func=key_func, methods=list(methods), scope=scope,
                   override_defaults=False)(blueprint)

@@ -14,7 +14,7 @@ from companion.services import current as services
 from companion.band.auth import current_identity, require, require_track_scope
 from companion.catalog import service
 from companion.catalog.models import RELEASE_STATES, Album, Track
-from companion.catalog.shapes import AlbumSchema, TrackSchema, album_out, track_out, visible_tracks
+from companion.catalog.shapes import AlbumSchema, TrackSchema, album_out, track_out, track_view, visible_tracks
 from companion.errors import NotFound
 from companion.live.followups import recording_published
 from companion.uploads import received
@@ -83,14 +83,6 @@ TAGGED_FIELDS = {"title", "artist", "album_id", "track_number", "year"}
 
 def _viewer() -> Viewer:
     return Viewer.for_request()
-
-
-def _track_for(s, track_id: int, viewer: Viewer) -> Track:
-    """The track if this caller may see it (drafts: the band and guests in scope), else 404."""
-    t = service.get_track(s, track_id, for_view=True)
-    if not viewer.sees_track(t):
-        raise NotFound(f"no track {track_id}", code="track_not_found")
-    return t
 
 
 def _album_for(s, album_id: int, viewer: Viewer) -> Album:
@@ -178,9 +170,7 @@ class TrackItem(MethodView):
     @blp.response(200, TrackSchema)
     def get(self, track_id):
         """One track with its renditions, HLS, preview, peaks and loudness."""
-        viewer = _viewer()
-        with services().db.session() as s:
-            return track_out(_track_for(s, track_id, viewer), viewer)
+        return track_view(services(), track_id, _viewer())[0]
 
     @blp.doc(security=[{"bearer": []}, {"signed": []}])
     @requires("catalog.write")

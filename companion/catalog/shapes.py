@@ -199,3 +199,30 @@ def album_out(a: Album, tracks: list[Track], viewer: Viewer | None = None) -> di
             "cover_url": viewer.url(a.cover_key, "cover", a.release_state, seconds=viewer.stream_seconds),
             "buy_url": a.buy_url,
             "tracks": [track_out(t, viewer) for t in tracks], "created_at": a.created_at, "updated_at": a.updated_at}
+
+
+def track_view(svc, track_id: int, viewer: Viewer) -> tuple[dict, str | None]:
+    """(The track as ``viewer`` sees it, its stream key), or NotFound when they may not see it.
+
+    An anonymous caller's view of a released track is the same for every anonymous caller on the same
+    address, so this process remembers it for ``Config.public_key_cache_seconds`` (PUBLIC_VIEWS, forgotten
+    at once by a change flushed here): the track JSON and its embed page, the hot reads after segments,
+    then cost no database round trip. Treat the returned dict as read-only."""
+    from companion.access.delivery import PUBLIC_VIEWS
+    from companion.catalog.service import get_track
+    from companion.errors import NotFound
+
+    anonymous = not viewer.ident.authenticated
+    cache_key = (track_id, viewer.base_url)
+    if anonymous:
+        hit = PUBLIC_VIEWS.get(cache_key)
+        if hit is not None:
+            return hit
+    with svc.db.session() as s:
+        t = get_track(s, track_id, for_view=True)
+        if not viewer.sees_track(t):
+            raise NotFound(f"no track {track_id}", code="track_not_found")
+        out = (track_out(t, viewer), t.hls_key)
+    if anonymous:
+        PUBLIC_VIEWS.remember(cache_key, svc.config.public_key_cache_seconds, out)
+    return out

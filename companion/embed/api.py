@@ -25,7 +25,7 @@ from companion.access.delivery import Viewer
 from companion.services import current as services
 from companion.band.auth import current_identity
 from companion.catalog import service as catalog
-from companion.catalog.shapes import album_out, track_out, visible_tracks
+from companion.catalog.shapes import album_out, track_out, track_view, visible_tracks
 from companion.errors import NotFound, NotImplementedHere, ServiceUnavailable
 
 blp = Blueprint("embed", __name__, description="The embedded player: embed pages, oEmbed and the player bundle.",
@@ -240,12 +240,7 @@ def _fallback(track: dict) -> str:
 @blp.doc(responses=_HTML_PAGE)
 def embed_track(track_id: int):
     """A page with the player for one track, for iframes (and oEmbed)."""
-    viewer = Viewer.for_request()
-    with services().db.session() as s:
-        row = catalog.get_track(s, track_id, for_view=True)
-        if not viewer.sees_track(row):
-            raise NotFound(f"no track {track_id}", code="track_not_found")
-        track, hls_key = track_out(row, viewer), row.hls_key
+    track, hls_key = track_view(services(), track_id, Viewer.for_request())
     base = _base()
     opts = _player_options({"track": track})
     preload = _start_hints(hls_key if _plain(track.get("hls_url")) else None, opts, track["id"])

@@ -428,3 +428,55 @@ def test_nothing_public_names_a_private_key_anywhere(catalog):
     assert len(texts) >= 2 * (len(paths) - 4)  # the drafts' and unreleased tracks' pages are 404s
     for name in (PREMIUM, UNRELEASED, DRAFT):
         assert leaks(blob, cat, name) == [], name
+
+
+def test_anonymous_track_views_are_remembered_briefly_and_never_given_to_anyone_else(catalog, fan_with_purchase,
+                                                                                      monkeypatch):
+    """An anonymous caller's track JSON (and embed page) of a released track is remembered by the process for
+    public_key_cache_seconds; a change flushed by this process is seen at once, one made by another process
+    once the window passes; a signed-in fan never gets the anonymous view (their signed URLs are theirs)."""
+    import sqlalchemy as sa
+
+    from companion.access.delivery import PUBLIC_VIEWS
+
+    cat = catalog
+    now = [5000.0]
+    monkeypatch.setattr(PUBLIC_VIEWS, "clock", lambda: now[0])
+    PUBLIC_VIEWS.forget_all()
+    window = cat.config.public_key_cache_seconds
+    tid = cat.tracks[PREMIUM]
+    url = f"/api/tracks/{tid}"
+    other = sa.create_engine(cat.config.database_url)  # another process's connection
+    set_desc = sa.text("UPDATE tracks SET description = :t WHERE id = :id")
+    before = cat.client.get(url, headers=cat.auth("ivory")).get_json()["description"]
+    try:
+        anon = cat.client.get(url).get_json()
+        assert anon["access"]["stream"] == "preview" and anon["hls_url"] is None
+        # the entitled fan, right after: their own full view, signed for them, not the remembered one
+        fan = entitled_track(cat)
+        assert fan["hls_url"] and "sig=" in fan["hls_url"] and fan["access"]["why"] == "entitled"
+        assert cat.client.get(url).get_json() == anon
+        with other.begin() as conn:
+            conn.execute(set_desc, {"t": "Changed elsewhere", "id": tid})
+        now[0] += window / 2
+        assert cat.client.get(url).get_json()["description"] == before  # inside the window
+        assert entitled_track(cat)["description"] == "Changed elsewhere"  # the fan asks the catalog
+        now[0] += window
+        assert cat.client.get(url).get_json()["description"] == "Changed elsewhere"  # the window passed
+        # a change made here (the band's PATCH) is seen at once
+        page = cat.client.get(f"/embed/track/{tid}").get_data(as_text=True)
+        assert "Changed elsewhere" in page
+        r = cat.client.patch(url, json={"description": "Changed here"}, headers=cat.auth("ivory"))
+        assert r.status_code == 200
+        assert cat.client.get(url).get_json()["description"] == "Changed here"
+        assert "Changed here" in cat.client.get(f"/embed/track/{tid}").get_data(as_text=True)
+        # unreleased: not found at once for anonymous callers, and not found is never remembered
+        assert cat.client.patch(url, json={"release_state": "draft"}, headers=cat.auth("ivory")).status_code == 200
+        assert cat.client.get(url).status_code == 404
+        assert cat.client.get(f"/embed/track/{tid}").status_code == 404
+    finally:
+        with other.begin() as conn:
+            conn.execute(set_desc, {"t": before, "id": tid})
+        cat.client.patch(url, json={"release_state": "premium"}, headers=cat.auth("ivory"))
+        other.dispose()
+        PUBLIC_VIEWS.forget_all()
