@@ -1,6 +1,7 @@
-"""The dashboard's pictures and exports from the companion: SVG charts (bars and points per day, the heat
-map over the track's real peaks) and CSV rows, whose figures are those of the generated events (some
-days rolled up, some not); only the band (or this site's signature) gets them."""
+"""The figures the wp-admin dashboard charts, from the companion: per day (a track, an album, the whole
+site), the per-second heat map with the envelope of the track's real waveform (its peaks), the player
+controls used, and the CSV rows; their figures are those of the generated events (some days rolled up,
+some not); only the band (or this site's signature) gets them."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,6 @@ import datetime as dt
 import io
 import json
 import random
-import xml.etree.ElementTree as ET
 
 import sqlalchemy as sa
 
@@ -17,18 +17,12 @@ from companion.band.signing import sign
 from companion.catalog.models import Track
 from tests.analytics.test_rollups import _events, _insert
 
-SVG_NS = "{http://www.w3.org/2000/svg}"
 SECRET = "test-shared-secret"
 
 
-def _svg(r):
-    assert r.status_code == 200, r.get_data(as_text=True)[:500]
-    assert r.mimetype == "image/svg+xml" and "default-src 'none'" in r.headers["Content-Security-Policy"]
-    return ET.fromstring(r.get_data())
-
-
-def _els(root, tag: str, cls: str) -> list:
-    return [e for e in root.iter(SVG_NS + tag) if cls in (e.get("class") or "").split()]
+def _json(r) -> dict:
+    assert r.status_code == 200 and r.mimetype == "application/json", r.get_data(as_text=True)[:500]
+    return r.get_json()
 
 
 def _setup(app, title="Orbit <b>&</b>"):
@@ -59,7 +53,7 @@ def _setup(app, title="Orbit <b>&</b>"):
     return svc, tid, first, first + dt.timedelta(days=2)
 
 
-def test_svg_charts_and_csv_rows_are_the_events_figures(db_kind, app, client, auth):
+def test_figures_and_csv_rows_are_the_events_figures(db_kind, app, client, auth):
     svc, tid, first, last = _setup(app)
     q = f"from={first}&to={last}"
     with svc.db.session() as s:
@@ -67,24 +61,27 @@ def test_svg_charts_and_csv_rows_are_the_events_figures(db_kind, app, client, au
         raw_heat = metrics.heatmap(s, tid, first, last, duration=180.0)
     assert sum(d["plays"] for d in raw_days) > 20
 
-    # the daily chart: one bar and one point per day, with the day's plays and listeners
-    root = _svg(client.get(f"/api/analytics/tracks/{tid}/daily.svg?{q}", headers=auth("crash")))
-    bars, points = _els(root, "rect", "bar"), _els(root, "circle", "point")
-    assert [(b.get("data-day"), int(b.get("data-value"))) for b in bars] == [(d["day"], d["plays"]) for d in raw_days]
-    assert [(p.get("data-day"), int(p.get("data-value"))) for p in points] == [(d["day"], d["listeners"]) for d in raw_days]
-    assert [int(b.get("data-value")) for b in _els(root, "rect", "bar-30s")] == [d["plays_30s"] for d in raw_days]
-    assert "Orbit <b>&</b>" in root.find(SVG_NS + "title").text  # the title is text, never markup
+    # the figures by day, with the title (as text) and the player controls used
+    body = _json(client.get(f"/api/analytics/tracks/{tid}/daily?{q}", headers=auth("crash")))
+    assert body["days"] == raw_days and body["title"] == "Orbit <b>&</b>"
+    with svc.db.session() as s:
+        assert body["interactions"] == metrics.interactions(s, [tid], first, last)
+    assert sum(body["interactions"].values()) > 0
 
-    # the heat map: over the waveform of the track's peaks, one cell per second that has any, per kind
-    root = _svg(client.get(f"/api/analytics/tracks/{tid}/heatmap.svg?{q}", headers=auth("crash")))
-    wave = _els(root, "path", "waveform")
-    assert len(wave) == 1 and wave[0].get("data-pixels") == str(180 * 10)
+    # the heat map: per second, per kind, and the envelope of the real waveform (the ramp of the peaks)
+    heat = _json(client.get(f"/api/analytics/tracks/{tid}/heatmap?{q}", headers=auth("crash")))
     for kind in metrics.HEAT_KINDS:
-        cells = {int(c.get("data-second")): int(c.get("data-value")) for c in _els(root, "rect", kind)}
-        assert cells == {i: v for i, v in enumerate(raw_heat[kind]) if v}, kind
-    totals = {int(c.get("data-second")): int(c.get("data-total")) for c in _els(root, "rect", "heat")}
-    assert totals == {i: sum(raw_heat[k][i] for k in metrics.HEAT_KINDS) for i in range(raw_heat["seconds"])
-                      if any(raw_heat[k][i] for k in metrics.HEAT_KINDS)}
+        assert heat[kind] == raw_heat[kind], kind
+    wave = heat["waveform"]
+    assert wave["pixels"] == 180 * 10 and len(wave["max"]) == len(wave["min"]) <= 1000
+    assert abs(wave["seconds_per_point"] * len(wave["max"]) - 180.0) < 0.5  # covers the whole track
+    assert wave["max"] == sorted(wave["max"]) and wave["max"][-1] == 1.0 and wave["min"][-1] == -1.0
+    assert wave["max"][0] < 0.01  # the ramp starts silent
+
+    # the whole site: every track together
+    site = _json(client.get(f"/api/analytics/site/daily?{q}", headers=auth("crash")))
+    assert [d["plays"] for d in site["days"]] == [d["plays"] for d in raw_days]  # the only track with events
+    assert site["interactions"] == body["interactions"]
 
     # the CSV exports: the same figures, one row per day / per second
     r = client.get(f"/api/analytics/tracks/{tid}/daily.csv?{q}", headers=auth("crash"))
@@ -106,7 +103,7 @@ def test_svg_charts_and_csv_rows_are_the_events_figures(db_kind, app, client, au
     assert t["plays"] == sum(d["plays"] for d in raw_days) and t["listeners"] == sum(d["listeners"] for d in raw_days)
 
 
-def test_album_chart_and_csv(app, client, auth):
+def test_album_figures_and_csv(app, client, auth):
     svc, tid, first, last = _setup(app, title="On the album")
     album = client.post("/api/albums", json={"title": "Charted", "release_state": "public"},
                         headers=auth("ivory")).get_json()["id"]
@@ -114,8 +111,8 @@ def test_album_chart_and_csv(app, client, auth):
     q = f"from={first}&to={last}"
     with svc.db.session() as s:
         raw_days = metrics.daily(s, [tid], first, last)
-    root = _svg(client.get(f"/api/analytics/albums/{album}/daily.svg?{q}", headers=auth("crash")))
-    assert [int(b.get("data-value")) for b in _els(root, "rect", "bar")] == [d["plays"] for d in raw_days]
+    body = _json(client.get(f"/api/analytics/albums/{album}/daily?{q}", headers=auth("crash")))
+    assert [d["plays"] for d in body["days"]] == [d["plays"] for d in raw_days] and body["title"] == "Charted"
     rows = list(csv.DictReader(io.StringIO(client.get(f"/api/analytics/albums/{album}/daily.csv?{q}",
                                                       headers=auth("crash")).get_data(as_text=True))))
     assert [int(r["plays"]) for r in rows] == [d["plays"] for d in raw_days]
@@ -123,15 +120,15 @@ def test_album_chart_and_csv(app, client, auth):
     assert next(a for a in s["albums"] if a["id"] == album)["track_ids"] == [tid]
 
 
-def test_only_the_band_or_this_sites_signature_gets_charts_and_exports(app, client, auth):
+def test_only_the_band_or_this_sites_signature_gets_figures_and_exports(app, client, auth):
     svc, tid, first, last = _setup(app)
-    paths = [f"/api/analytics/tracks/{tid}/daily.svg", f"/api/analytics/tracks/{tid}/heatmap.svg",
+    paths = [f"/api/analytics/tracks/{tid}/daily", f"/api/analytics/tracks/{tid}/heatmap",
              f"/api/analytics/tracks/{tid}/daily.csv", f"/api/analytics/tracks/{tid}/heatmap.csv",
-             "/api/analytics/summary", f"/api/analytics/tracks/{tid}/daily"]
+             "/api/analytics/summary", "/api/analytics/site/daily", "/api/analytics/site/daily.csv"]
     for p in paths:
         r = client.get(p)  # unsigned, no token
         assert r.status_code == 401 and r.mimetype == "application/json", p
-        assert b"<svg" not in r.get_data() and b"plays" not in r.get_data()
+        assert b"plays" not in r.get_data() and b"starts" not in r.get_data()
         r = client.get(p, headers=auth("listener"))  # a fan's listener token
         assert r.status_code == 403 and r.get_json()["code"] == "missing_right", p
         r = client.get(p, headers=sign("not-the-secret", "GET", p))  # a forged signature
@@ -140,10 +137,11 @@ def test_only_the_band_or_this_sites_signature_gets_charts_and_exports(app, clie
         assert r.status_code == 200, (p, r.get_data(as_text=True)[:300])
     signed = sign(SECRET, "GET", paths[0])
     assert client.get(paths[0] + "?from=2026-04-10", headers=signed).status_code == 401  # the query is signed too
-    # ranges and items that do not exist: the one error shape, no picture
-    for p, code in ((f"/api/analytics/tracks/{tid}/daily.svg?from=2026-05-01&to=2026-04-01", 422),
+    # ranges and items that do not exist: the one error shape, no figures
+    for p, code in ((f"/api/analytics/tracks/{tid}/daily?from=2026-05-01&to=2026-04-01", 422),
                     (f"/api/analytics/tracks/{tid}/heatmap.csv?from=2020-01-01&to=2026-01-01", 422),
-                    ("/api/analytics/tracks/987654/heatmap.svg", 404), ("/api/analytics/albums/987654/daily.csv", 404)):
+                    ("/api/analytics/site/daily?from=2026-04-01&to=nonsense", 422),
+                    ("/api/analytics/tracks/987654/heatmap", 404), ("/api/analytics/albums/987654/daily.csv", 404)):
         r = client.get(p, headers=auth("crash"))
         assert r.status_code == code and r.get_json()["status"] == code, p
     # the two rolled days are in the rollups (the third came from the events)
