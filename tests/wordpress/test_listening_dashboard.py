@@ -89,7 +89,9 @@ def _charts(page, rng: str) -> dict:
         const px = u.ctx.getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
         for (let i = 3; i < px.length; i += 4) if (px[i]) painted++;
+        const fig = u.root.closest('figure').getBoundingClientRect(), own = u.root.getBoundingClientRect();
         out[k] = {data: u.data.map(a => Array.from(a)), labels: u.series.map(s => s.label), painted,
+                  fits: own.left >= fig.left - 1 && own.right <= fig.right + 1,
                   width: c.width, controls: u.controls || null, wave: u.waveform ? u.waveform.pixels : null};
       }
       return out;
@@ -114,6 +116,7 @@ def _assert_daily(charts: dict, days: list[dict]) -> None:
                                            [d["tips"] for d in days]]
     for name in ("plays", "completion", "listened", "downloads"):
         assert charts[name]["painted"] > 1000, name  # drawn on the canvas, not just made
+        assert charts[name]["fits"], name  # inside its own box, not over its neighbour
 
 
 def _assert_interactions(chart: dict, counts: dict) -> None:

@@ -21,15 +21,25 @@ export function dayToX(day) {
 }
 
 function width(el) {
-  return Math.max(320, Math.min(1100, (el.clientWidth || el.parentElement?.clientWidth || 900) - 8));
+  return Math.max(280, Math.min(1400, Math.floor(el.getBoundingClientRect().width || 900)));
 }
 
 function utc(ts) {
   return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
 }
 
-function dayAxis() {
-  return { space: 60, values: (u, splits) => splits.map((s) => new Date(s * 1e3).toISOString().slice(5, 10)) };
+/** The x axis of a daily chart: a tick on whole days only (about 8 of them), labelled MM-DD. */
+function dayAxis(xs) {
+  const every = Math.max(1, Math.ceil(xs.length / 8));
+  return {
+    splits: () => xs.filter((_, i) => i % every === 0 || i === xs.length - 1),
+    values: (u, splits) => splits.map((s) => new Date(s * 1e3).toISOString().slice(5, 10)),
+  };
+}
+
+/** The x scale of a daily chart: half a day either side, so the first and last bars show whole. */
+function dayScale(xs) {
+  return { time: true, range: () => [xs[0] - 43200, xs[xs.length - 1] + 43200] };
 }
 
 function make(el, opts, data) {
@@ -49,8 +59,8 @@ export function playsChart(el, days, L) {
       { label: L.plays_30s, stroke: COLORS.plays30, fill: `${COLORS.plays30}cc`, paths: bars(0.4), points: { show: false } },
       { label: L.listeners, stroke: COLORS.listeners, width: 2, points: { size: 6 } },
     ],
-    axes: [dayAxis(), { label: L.count }],
-    scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    axes: [dayAxis(xs), { label: L.count }],
+    scales: { x: dayScale(xs), y: { range: (u, min, max) => [0, Math.max(1, max)] } },
   }, [xs, days.map((d) => d.plays), days.map((d) => d.plays_30s), days.map((d) => d.listeners)]);
 }
 
@@ -65,9 +75,9 @@ export function completionChart(el, days, L) {
       { label: L.completion, stroke: COLORS.completion, width: 2, scale: '%', spanGaps: false, points: { size: 6 },
         value: (u, v) => (v == null ? '–' : `${v} %`) },
     ],
-    axes: [dayAxis(), { scale: 'n', label: L.skips }, { scale: '%', side: 1, label: L.completion, grid: { show: false },
+    axes: [dayAxis(xs), { scale: 'n', label: L.skips }, { scale: '%', side: 1, label: L.completion, grid: { show: false },
       values: (u, s) => s.map((v) => `${v} %`) }],
-    scales: { n: { range: (u, min, max) => [0, Math.max(1, max)] }, '%': { range: [0, 100] } },
+    scales: { x: dayScale(xs), n: { range: (u, min, max) => [0, Math.max(1, max)] }, '%': { range: [0, 100] } },
   }, [xs, days.map((d) => d.skips), rate]);
 }
 
@@ -80,8 +90,8 @@ export function listenedChart(el, days, L) {
       { label: L.avg_listened_s, stroke: COLORS.listened, width: 2, points: { size: 6 },
         value: (u, v) => (v == null ? '–' : `${v} s`) },
     ],
-    axes: [dayAxis(), { label: L.seconds }],
-    scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    axes: [dayAxis(xs), { label: L.seconds }],
+    scales: { x: dayScale(xs), y: { range: (u, min, max) => [0, Math.max(1, max)] } },
   }, [xs, days.map((d) => d.avg_listened_s)]);
 }
 
@@ -101,8 +111,8 @@ export function downloadsChart(el, days, L) {
         width: 2, points: { size: 6 } })),
       { label: L.tips, stroke: COLORS.tips, width: 2, dash: [6, 4], points: { size: 6 } },
     ],
-    axes: [dayAxis(), { label: L.count }],
-    scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    axes: [dayAxis(xs), { label: L.count }],
+    scales: { x: dayScale(xs), y: { range: (u, min, max) => [0, Math.max(1, max)] } },
   }, [xs, ...formats.map((f) => days.map((d) => (d.downloads || {})[f] || 0)), days.map((d) => d.tips)]);
 }
 

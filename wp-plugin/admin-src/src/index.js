@@ -55,13 +55,19 @@ function drawCharts(data) {
   for (const u of Object.values(cfg.charts || {})) u?.destroy();
   cfg.charts = {};
   const days = data.daily?.days || [];
-  cfg.charts.plays = playsChart(slot(host, 'plays', L.chart_plays), days, L);
-  cfg.charts.completion = completionChart(slot(host, 'completion', L.chart_completion), days, L);
-  cfg.charts.listened = listenedChart(slot(host, 'listened', L.chart_listened), days, L);
-  cfg.charts.downloads = downloadsChart(slot(host, 'downloads', L.chart_downloads), days, L);
-  if (data.heatmap) cfg.charts.heatmap = heatmapChart(slot(host, 'heatmap', L.chart_heatmap), data.heatmap, L);
+  // every place first, so each chart is sized to its own column of the grid
+  const at = {};
+  for (const key of ['plays', 'completion', 'listened', 'downloads', 'heatmap', 'interactions']) {
+    if (key === 'heatmap' && !data.heatmap) continue;
+    at[key] = slot(host, key, L[`chart_${key}`]);
+  }
+  cfg.charts.plays = playsChart(at.plays, days, L);
+  cfg.charts.completion = completionChart(at.completion, days, L);
+  cfg.charts.listened = listenedChart(at.listened, days, L);
+  cfg.charts.downloads = downloadsChart(at.downloads, days, L);
+  if (data.heatmap) cfg.charts.heatmap = heatmapChart(at.heatmap, data.heatmap, L);
   const inter = data.heatmap ? data.heatmap.interactions : data.daily?.interactions;
-  cfg.charts.interactions = interactionsChart(slot(host, 'interactions', L.chart_interactions), inter, L);
+  cfg.charts.interactions = interactionsChart(at.interactions, inter, L);
   host.dataset.range = `${data.from}/${data.to}`;
   host.dataset.formats = formatsOf(days).join(',');
 }
