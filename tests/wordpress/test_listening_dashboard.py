@@ -259,7 +259,22 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     _charts(page, f"{start}/{today}")
     assert page.locator(f"#scripthammer-tracks tr[data-id='{nebula}'] a").first.text_content() == EVIL
     assert page.evaluate("() => window.__pwned") is None
+    # without script (or for a screen reader): the same numbers in open tables
+    state = context.storage_state()
     context.close()
+    plain = browser.new_context(java_script_enabled=False, storage_state=state)
+    p3 = plain.new_page()
+    p3.goto(f"{wordpress.url}/wp-admin/admin.php?page=scripthammer-listening&item=track&id={orbit}&{q}")
+    assert p3.locator("details#scripthammer-figures[open] #scripthammer-days tbody tr").count() == 7
+    first = p3.locator("#scripthammer-days tbody tr").first  # the newest day first
+    assert [first.locator(f".col-{c}").text_content() for c in ("day", "plays", "listeners", "skips", "downloads")] == [
+        str(today), "4", "4", "3", "flac 1, mp3 1"]
+    heat_rows = p3.locator("details#scripthammer-heat[open] #scripthammer-heat-table tbody tr")
+    assert heat_rows.evaluate_all("rs => rs.map(r => Array.from(r.cells, c => +c.textContent))") == [
+        [i] + [heat[k][i] for k in KINDS] for i in range(heat["seconds"]) if any(heat[k][i] for k in KINDS)]
+    assert p3.locator("#scripthammer-interactions-table .col-control").all_text_contents() == \
+        [k for k, _ in sorted(heat["interactions"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    plain.close()
     assert errors == []
     assert not wordpress.plugin_problems(), wordpress.plugin_problems()
 
