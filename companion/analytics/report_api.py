@@ -21,6 +21,7 @@ from companion.access.guard import requires
 from companion.analytics import rollups
 from companion.analytics.metrics import HEAT_KINDS
 from companion.catalog.models import Album, Track
+from companion.live.models import LiveBroadcast, LiveSession
 from companion.errors import NotFound
 from companion.services import current as services
 
@@ -94,6 +95,23 @@ def _album_daily(query, album_id) -> tuple[Album, list[int], list[dict], dt.date
         ids = list(s.scalars(sa.select(Track.id).where(Track.album_id == album_id).order_by(Track.id)))
         rows = rollups.daily(s, ids or [-1], start, end, fresh=query["fresh"])
     return album, ids, rows, start, end
+
+
+def _performance(s, session_id: int) -> tuple[int, str]:
+    """A performance (a live session whose recording was released as a track): its track's id and its
+    title (its broadcast's, else the track's)."""
+    row = s.get(LiveSession, session_id)
+    track = s.get(Track, row.track_id) if row is not None and row.track_id is not None else None
+    if track is None:
+        raise NotFound(f"no released performance {session_id}", code="performance_not_found")
+    title = s.scalar(sa.select(LiveBroadcast.title).where(LiveBroadcast.session_id == session_id)
+                     .order_by(LiveBroadcast.id).limit(1))
+    return track.id, title or track.title
+
+
+def _performance_track(session_id: int) -> tuple[int, str]:
+    with services().db.session() as s:
+        return _performance(s, session_id)
 
 
 def _site_daily(query) -> tuple[list[int], list[dict], dt.date, dt.date]:
@@ -249,6 +267,53 @@ class AlbumDailyCsv(MethodView):
         return _csv(rows, f"album-{album_id}-{start}-{end}")
 
 
+@blp.route("/performances/<int:session_id>/daily")
+class PerformanceDaily(MethodView):
+    @blp.doc(security=[{"bearer": []}, {"signed": []}])
+    @requires("band.read_private")
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.doc(responses=JSON_OR_CSV)
+    def get(self, query, session_id):
+        """A performance's figures per day: those of its released recording (``track_id``)."""
+        track_id, title = _performance_track(session_id)
+        _t, rows, start, end = _track_daily(query, track_id)
+        if query["format"] == "csv":
+            return _csv(rows, f"performance-{session_id}-{start}-{end}")
+        return {"session_id": session_id, "track_id": track_id, "title": title, "from": start.isoformat(),
+                "to": end.isoformat(), "days": rows, "interactions": _interactions(query, [track_id])}
+
+
+@blp.route("/performances/<int:session_id>/heatmap")
+class PerformanceHeatmap(MethodView):
+    @blp.doc(security=[{"bearer": []}, {"signed": []}])
+    @requires("band.read_private")
+    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query, session_id):
+        """A performance's heat map: its released recording's, over that recording's waveform."""
+        track_id, title = _performance_track(session_id)
+        t, out, start, end = _track_heat(query, track_id)
+        return dict(out, **{"session_id": session_id, "title": title, "from": start.isoformat(),
+                            "to": end.isoformat(), "waveform": _waveform(t)})
+
+
+@_route("/performances/<int:session_id>/daily.csv", CSV)
+class PerformanceDailyCsv(MethodView):
+    def get(self, query, session_id):
+        """A performance's figures per day as CSV."""
+        track_id, _title = _performance_track(session_id)
+        _t, rows, start, end = _track_daily(query, track_id)
+        return _csv(rows, f"performance-{session_id}-{start}-{end}")
+
+
+@_route("/performances/<int:session_id>/heatmap.csv", CSV)
+class PerformanceHeatmapCsv(MethodView):
+    def get(self, query, session_id):
+        """A performance's heat map per second as CSV."""
+        track_id, _title = _performance_track(session_id)
+        return _heat_csv(query, track_id, f"performance-{session_id}-heatmap")
+
+
 @_route("/site/daily.csv", CSV)
 class SiteDailyCsv(MethodView):
     def get(self, query):
@@ -261,23 +326,27 @@ class SiteDailyCsv(MethodView):
 class TrackHeatmapCsv(MethodView):
     def get(self, query, track_id):
         """The per-second heat map as CSV (one row per second of the track)."""
-        _t, h, start, end = _track_heat(query, track_id)
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(("second",) + HEAT_KINDS)
-        for i in range(h["seconds"]):
-            w.writerow([i] + [h[k][i] for k in HEAT_KINDS])
-        return _csv_response(buf.getvalue(), f"track-{track_id}-heatmap-{start}-{end}")
+        return _heat_csv(query, track_id, f"track-{track_id}-heatmap")
 
 
-@_route("/summary", {"200": {"description": "Totals per track and album over the range",
+def _heat_csv(query, track_id: int, name: str) -> Response:
+    _t, h, start, end = _track_heat(query, track_id)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(("second",) + HEAT_KINDS)
+    for i in range(h["seconds"]):
+        w.writerow([i] + [h[k][i] for k in HEAT_KINDS])
+    return _csv_response(buf.getvalue(), f"{name}-{start}-{end}")
+
+
+@_route("/summary", {"200": {"description": "Totals per track, album and performance over the range",
                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 class Summary(MethodView):
     def get(self, query):
-        """Every track and album with its totals over the range (``listeners``: the daily unique listeners
+        """Every track, album and performance (a live session released as a track) with its totals over the range (``listeners``: the daily unique listeners
         summed: the pseudonymous ids change every day, so listeners are not distinct across days)."""
         start, end = _span(query)
-        tracks, albums = [], []
+        tracks, albums, performances = [], [], []
         with services().db.session() as s:
             all_tracks = list(s.scalars(sa.select(Track).order_by(Track.album_id, Track.track_number, Track.id)))
             names = {a.id: a.title for a in s.scalars(sa.select(Album).order_by(Album.id))}
@@ -291,7 +360,17 @@ class Summary(MethodView):
                 ids = per_album.get(album_id, [])
                 rows = rollups.daily(s, ids or [-1], start, end, fresh=query["fresh"])
                 albums.append({"id": album_id, "title": title, "track_ids": ids, **_totals(rows)})
-        return {"from": start.isoformat(), "to": end.isoformat(), "tracks": tracks, "albums": albums}
+            by_track = {t["id"]: t for t in tracks}
+            for session_id in s.scalars(sa.select(LiveSession.id).where(LiveSession.track_id.is_not(None))
+                                        .order_by(LiveSession.id)):
+                try:
+                    track_id, title = _performance(s, session_id)
+                except NotFound:  # its track was deleted
+                    continue
+                totals = {k: v for k, v in by_track[track_id].items() if k not in ("id", "title", "album_id")}
+                performances.append({"id": session_id, "title": title, "track_id": track_id, **totals})
+        return {"from": start.isoformat(), "to": end.isoformat(), "tracks": tracks, "albums": albums,
+                "performances": performances}
 
 
 def _totals(rows: list[dict]) -> dict:

@@ -147,3 +147,45 @@ def test_only_the_band_or_this_sites_signature_gets_figures_and_exports(app, cli
     # the two rolled days are in the rollups (the third came from the events)
     with svc.db.session() as s:
         assert s.scalar(sa.text(f"SELECT count(*) FROM analytics_track_days WHERE track_id = {tid}")) == 2
+
+
+def test_a_performance_has_the_figures_of_its_released_recording(app, client, auth):
+    """A performance (a live session whose mix was released as a track) gets its recording's figures, under
+    its broadcast's title; a session not released, or not there, is 404 in the one shape."""
+    from companion.live.models import LiveBroadcast, LiveSession
+
+    svc, tid, first, last = _setup(app, title="Recording of the night")
+    with svc.db.session() as s:
+        released = LiveSession(started_by="ivory", track_id=tid)
+        unreleased = LiveSession(started_by="ivory")
+        s.add_all([released, unreleased])
+        s.flush()
+        s.add(LiveBroadcast(wp_post_id=7, title="Night <b>live</b>", starts_at=dt.datetime(2026, 4, 10, 20),
+                            created_by="ivory", session_id=released.id, recording_track_id=tid))
+        sid, other = released.id, unreleased.id
+    q = f"from={first}&to={last}"
+    track = _json(client.get(f"/api/analytics/tracks/{tid}/daily?{q}", headers=auth("crash")))
+    perf = _json(client.get(f"/api/analytics/performances/{sid}/daily?{q}", headers=auth("crash")))
+    assert perf["days"] == track["days"] and perf["track_id"] == tid and perf["title"] == "Night <b>live</b>"
+    assert perf["interactions"] == track["interactions"]
+    heat = _json(client.get(f"/api/analytics/performances/{sid}/heatmap?{q}", headers=auth("crash")))
+    theat = _json(client.get(f"/api/analytics/tracks/{tid}/heatmap?{q}", headers=auth("crash")))
+    assert {k: heat[k] for k in metrics.HEAT_KINDS} == {k: theat[k] for k in metrics.HEAT_KINDS}
+    assert heat["waveform"] == theat["waveform"] is not None
+    r = client.get(f"/api/analytics/performances/{sid}/heatmap.csv?{q}", headers=auth("crash"))
+    assert [int(row["starts"]) for row in csv.DictReader(io.StringIO(r.get_data(as_text=True)))] == theat["starts"]
+    r = client.get(f"/api/analytics/performances/{sid}/daily.csv?{q}", headers=auth("crash"))
+    assert [int(row["plays"]) for row in csv.DictReader(io.StringIO(r.get_data(as_text=True)))] == \
+        [d["plays"] for d in track["days"]]
+    summary = _json(client.get(f"/api/analytics/summary?{q}", headers=auth("crash")))
+    (row,) = [p for p in summary["performances"] if p["id"] == sid]
+    assert row["track_id"] == tid and row["plays"] == sum(d["plays"] for d in track["days"])
+    assert other not in [p["id"] for p in summary["performances"]]
+    for p in (f"/api/analytics/performances/{other}/daily", f"/api/analytics/performances/987654/heatmap",
+              f"/api/analytics/performances/{other}/daily.csv"):
+        r = client.get(p, headers=auth("crash"))
+        assert r.status_code == 404 and r.get_json()["code"] == "performance_not_found", p
+        assert str(tid) not in r.get_json()["message"]
+    # and only for the band
+    r = client.get(f"/api/analytics/performances/{sid}/daily", headers=auth("listener"))
+    assert r.status_code == 403 and b"plays" not in r.get_data()
