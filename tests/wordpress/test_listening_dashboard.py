@@ -60,6 +60,19 @@ def _listen(companion, sessions: list[tuple[str, int, list]]) -> None:
     rollups.roll(companion.svc.db, [rollups.today()])
 
 
+def _performance(companion, track_id: int, title: str) -> int:
+    """A live session whose mix was released as ``track_id``, with its broadcast (the performance post)."""
+    from companion.live.models import LiveBroadcast, LiveSession
+
+    with companion.svc.db.session() as s:
+        row = LiveSession(started_by="ivory", track_id=track_id)
+        s.add(row)
+        s.flush()
+        s.add(LiveBroadcast(wp_post_id=1, title=title, starts_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), created_by="ivory",
+                            session_id=row.id, recording_track_id=track_id))
+        return row.id
+
+
 def _login(page, wordpress, login: str, password: str, to: str) -> None:
     """Sign in on wp-login.php, sent on to ``to`` (a wp-admin URL) rather than the admin's home."""
     page.goto(f"{wordpress.url}/wp-login.php?redirect_to={requests.utils.quote(to, safe='')}")
@@ -259,6 +272,24 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     _charts(page, f"{start}/{today}")
     assert page.locator(f"#scripthammer-tracks tr[data-id='{nebula}'] a").first.text_content() == EVIL
     assert page.evaluate("() => window.__pwned") is None
+
+    # a performance: a live session whose mix was released as Nebula; its page has Nebula's figures
+    session_id = _performance(companion, nebula, "Live at the Blue Dot")
+    page.reload()
+    _charts(page, f"{start}/{today}")
+    link = page.locator(f"#scripthammer-performances tr[data-id='{session_id}'] a").first
+    assert link.text_content() == "Live at the Blue Dot"
+    with page.expect_navigation():
+        link.click()
+    assert f"item=performance&id={session_id}" in page.url
+    charts = _charts(page, f"{start}/{today}")
+    nheat = _api(companion, f"/api/analytics/tracks/{nebula}/heatmap?{q}")
+    _assert_daily(charts, _api(companion, f"/api/analytics/tracks/{nebula}/daily?{q}")["days"])
+    assert charts["heatmap"]["data"][1:] == [nheat[k] for k in KINDS] and charts["heatmap"]["painted"] > 5000
+    assert page.locator(".scripthammer-item-title").text_content() == "Live at the Blue Dot"
+    with page.expect_download() as got:
+        page.click("#scripthammer-csv-heatmap")
+    assert [int(r["starts"]) for r in csv.DictReader(io.StringIO(got.value.path().read_text()))] == nheat["starts"]
     # without script (or for a screen reader): the same numbers in open tables
     state = context.storage_state()
     context.close()

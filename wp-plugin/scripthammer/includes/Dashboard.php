@@ -136,20 +136,20 @@ final class Dashboard {
 		$kind = isset( $_GET['item'] ) ? sanitize_key( wp_unslash( $_GET['item'] ) ) : '';
 		$id   = isset( $_GET['id'] ) ? absint( $_GET['id'] ) : 0;
 		// phpcs:enable
-		return in_array( $kind, array( 'track', 'album' ), true ) && $id > 0 ? array( $kind, $id ) : array( '', 0 );
+		return in_array( $kind, array( 'track', 'album', 'performance' ), true ) && $id > 0 ? array( $kind, $id ) : array( '', 0 );
 	}
 
 	/**
 	 * The companion path of an item's report (the whole site's when $kind is '').
 	 *
-	 * @param string $kind   track, album or '' (the site: daily and daily.csv only).
+	 * @param string $kind   track, album, performance or '' (the site: daily and daily.csv only).
 	 * @param int    $id     Companion id.
 	 * @param string $report daily, heatmap, daily.csv, heatmap.csv.
 	 * @param string $from   First day.
 	 * @param string $to     Last day.
 	 */
 	private static function path( string $kind, int $id, string $report, string $from, string $to ): string {
-		$base = '' === $kind ? '/api/analytics/site/' : '/api/analytics/' . ( 'album' === $kind ? 'albums' : 'tracks' ) . '/' . $id . '/';
+		$base = '' === $kind ? '/api/analytics/site/' : '/api/analytics/' . $kind . 's/' . $id . '/';
 		return $base . $report . '?from=' . rawurlencode( $from ) . '&to=' . rawurlencode( $to );
 	}
 
@@ -189,10 +189,20 @@ final class Dashboard {
 	}
 
 	/**
-	 * The figures of a view from the companion (the JSON of its API): the site's by day and the summary;
-	 * a track's by day and its heat map (with its waveform and the controls used); an album's by day.
+	 * Whether a kind of item has a heat map over a waveform (a track, and a performance's recording).
 	 *
-	 * @param string $kind track, album or '' (the whole site).
+	 * @param string $kind track, album, performance or ''.
+	 */
+	private static function has_heatmap( string $kind ): bool {
+		return in_array( $kind, array( 'track', 'performance' ), true );
+	}
+
+	/**
+	 * The figures of a view from the companion (the JSON of its API): the site's by day and the summary;
+	 * a track's or a performance's (its released recording's) by day and its heat map (with its waveform
+	 * and the controls used); an album's by day.
+	 *
+	 * @param string $kind track, album, performance or '' (the whole site).
 	 * @param int    $id   Companion id.
 	 * @param string $from First day.
 	 * @param string $to   Last day.
@@ -210,7 +220,7 @@ final class Dashboard {
 			'to'    => (string) ( $daily['to'] ?? $to ),
 			'daily' => $daily,
 		);
-		if ( 'track' === $kind ) {
+		if ( self::has_heatmap( $kind ) ) {
 			$heat = $companion->request( 'GET', self::path( $kind, $id, 'heatmap', $from, $to ) );
 			if ( is_wp_error( $heat ) ) {
 				return $heat;
@@ -359,10 +369,10 @@ final class Dashboard {
 			wp_add_inline_script( self::SCRIPT, 'window.scripthammerListening = ' . wp_json_encode( $cfg, JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT ) . ';', 'before' );
 		}
 		self::days_table( (array) ( $data['daily']['days'] ?? array() ) );
-		if ( 'track' === $kind ) {
+		if ( self::has_heatmap( $kind ) ) {
 			self::heat_table( (array) $data['heatmap'] );
 		}
-		self::interactions_table( (array) ( 'track' === $kind ? ( $data['heatmap']['interactions'] ?? array() ) : ( $data['daily']['interactions'] ?? array() ) ) );
+		self::interactions_table( (array) ( $data['daily']['interactions'] ?? array() ) );
 		if ( '' === $kind ) {
 			self::summary_tables( (array) $data['summary'], $from, $to );
 		}
@@ -416,7 +426,7 @@ final class Dashboard {
 	 */
 	private static function exports( string $kind, int $id, string $from, string $to ): void {
 		echo '<p class="scripthammer-exports"><a class="button" id="scripthammer-csv-daily" href="' . esc_url( self::csv_url( $kind, $id, 'daily', $from, $to ) ) . '">' . esc_html__( 'Download the figures by day (CSV)', 'scripthammer' ) . '</a>';
-		if ( 'track' === $kind ) {
+		if ( self::has_heatmap( $kind ) ) {
 			echo ' <a class="button" id="scripthammer-csv-heatmap" href="' . esc_url( self::csv_url( $kind, $id, 'heatmap', $from, $to ) ) . '">' . esc_html__( 'Download the heat map per second (CSV)', 'scripthammer' ) . '</a>';
 		}
 		echo '</p>';
@@ -522,8 +532,14 @@ final class Dashboard {
 	 * @param string              $to      Last day.
 	 */
 	private static function summary_tables( array $summary, string $from, string $to ): void {
-		foreach ( array( 'track' => 'tracks', 'album' => 'albums' ) as $kind => $key ) {
-			echo '<h2>' . esc_html( 'track' === $kind ? __( 'Tracks', 'scripthammer' ) : __( 'Albums', 'scripthammer' ) ) . '</h2>';
+		$headings = array(
+			'track'       => __( 'Tracks', 'scripthammer' ),
+			'album'       => __( 'Albums', 'scripthammer' ),
+			'performance' => __( 'Performances (their released recordings)', 'scripthammer' ),
+		);
+		foreach ( $headings as $kind => $heading ) {
+			$key = $kind . 's';
+			echo '<h2>' . esc_html( $heading ) . '</h2>';
 			echo '<table class="widefat striped scripthammer-summary" id="scripthammer-' . esc_attr( $key ) . '"><thead><tr>';
 			foreach ( self::summary_columns() as $label ) {
 				echo '<th scope="col">' . esc_html( $label ) . '</th>';
@@ -600,7 +616,7 @@ final class Dashboard {
 		$what = isset( $_GET['what'] ) ? sanitize_key( wp_unslash( $_GET['what'] ) ) : 'daily';
 		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- checked above.
 		$site = isset( $_GET['item'] ) && 'site' === sanitize_key( wp_unslash( $_GET['item'] ) );
-		if ( ( '' === $kind && ! $site ) || ! in_array( $what, array( 'daily', 'heatmap' ), true ) || ( 'heatmap' === $what && 'track' !== $kind ) ) {
+		if ( ( '' === $kind && ! $site ) || ! in_array( $what, array( 'daily', 'heatmap' ), true ) || ( 'heatmap' === $what && ! self::has_heatmap( $kind ) ) ) {
 			wp_die( esc_html__( 'Which figures? That export does not exist.', 'scripthammer' ), 400 );
 		}
 		list( $from, $to ) = self::range();
