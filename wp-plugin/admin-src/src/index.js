@@ -112,7 +112,7 @@ function fillInteractions(inter) {
 
 function fillSummary(summary) {
   if (!summary) return;
-  for (const [key, rows] of [['tracks', summary.tracks], ['albums', summary.albums]]) {
+  for (const [key, rows] of [["tracks", summary.tracks], ["albums", summary.albums], ["performances", summary.performances]]) {
     const table = document.getElementById(`scripthammer-${key}`);
     if (!table) continue;
     for (const row of rows || []) {
