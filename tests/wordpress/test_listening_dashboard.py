@@ -193,6 +193,13 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     assert page.locator("#scripthammer-days tbody tr").count() == 7
     assert page.locator("#scripthammer-days tbody tr").first.locator(".col-plays").text_content() == \
         str(site["days"][-1]["plays"])
+    # the site's CSV: the same figures
+    with page.expect_download() as got:
+        page.click("#scripthammer-csv-daily")
+    rows = list(csv.DictReader(io.StringIO(got.value.path().read_text())))
+    assert [(r["day"], int(r["plays"]), int(r["listeners"])) for r in rows] == [
+        (d["day"], d["plays"], d["listeners"]) for d in site["days"]]
+    assert got.value.suggested_filename == f"scripthammer-site-daily-{start}-{today}.csv"
 
     # a preset (30 days): redrawn in place from the data route, the tables, links and address follow
     page.click("a.scripthammer-preset[data-days='30']")
