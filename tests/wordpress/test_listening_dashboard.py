@@ -297,6 +297,24 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     with page.expect_download() as got:
         page.click("#scripthammer-csv-heatmap")
     assert [int(r["starts"]) for r in csv.DictReader(io.StringIO(got.value.path().read_text()))] == nheat["starts"]
+    # an album of both tracks: its page charts the album's figures (listeners distinct across its tracks)
+    lead = {"Authorization": f"Bearer {companion.tokens['ivory']}"}
+    album = requests.post(f"{companion.url}/api/albums", json={"title": "Dot & Dash", "release_state": "public"},
+                          headers=lead, timeout=30).json()["id"]
+    for tid in (orbit, nebula):
+        assert requests.patch(f"{companion.url}/api/tracks/{tid}", json={"album_id": album}, headers=lead,
+                              timeout=30).status_code == 200
+    page.goto(listening)
+    _charts(page, f"{start}/{today}")
+    with page.expect_navigation():
+        page.locator(f"#scripthammer-albums tr[data-id='{album}'] a").first.click()
+    charts = _charts(page, f"{start}/{today}")
+    adaily = _api(companion, f"/api/analytics/albums/{album}/daily?{q}")
+    assert adaily["days"][-1]["plays"] == 6 and adaily["days"][-1]["listeners"] == 5
+    _assert_daily(charts, adaily["days"])
+    _assert_interactions(charts["interactions"], adaily["interactions"])
+    assert "heatmap" not in charts and page.locator(".scripthammer-item-title").text_content() == "Dot & Dash"
+
     # without script (or for a screen reader): the same numbers in open tables
     state = context.storage_state()
     context.close()
