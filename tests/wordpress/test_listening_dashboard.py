@@ -222,6 +222,14 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     assert page.locator(f"#scripthammer-tracks tr[data-id='{orbit}'] .col-plays").text_content() == "0"
     assert f"from={yesterday}&to={yesterday}" in page.url
 
+    # a data route that refuses (here: a stale nonce): the page says why and keeps what it showed
+    page.evaluate("() => { window.scripthammerListening.ajax.nonce = 'stale'; }")
+    page.click("a.scripthammer-preset[data-days='90']")
+    page.wait_for_function("() => document.getElementById('scripthammer-status').textContent.includes('expired')")
+    assert page.get_attribute("#scripthammer-charts", "data-range") == f"{yesterday}/{yesterday}"
+    page.reload()  # a fresh nonce
+    _charts(page, f"{yesterday}/{yesterday}")  # the address kept the range shown
+
     # back to the last 7 days, then a track's page (a link of the table)
     page.click("a.scripthammer-preset[data-days='7']")
     _charts(page, f"{start}/{today}")

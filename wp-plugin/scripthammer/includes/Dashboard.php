@@ -338,7 +338,7 @@ final class Dashboard {
 		$title = is_array( $data ) && '' !== $kind ? (string) ( $data['daily']['title'] ?? '' ) : '';
 		echo '<h1>' . esc_html__( 'Listening', 'scripthammer' ) . ( '' !== $title ? ': <span class="scripthammer-item-title">' . esc_html( $title ) . '</span>' : '' ) . '</h1>';
 		self::range_form( $from, $to, $kind, $id );
-		echo '<p id="scripthammer-status" class="screen-reader-text" role="status" aria-live="polite"></p>';
+		echo '<p id="scripthammer-status" class="description" role="status" aria-live="polite"></p>';
 		if ( '' !== $kind ) {
 			echo '<p><a href="' . esc_url( self::url( array( 'from' => $from, 'to' => $to ) ) ) . '">← ' . esc_html__( 'The whole site', 'scripthammer' ) . '</a></p>';
 		}
