@@ -68,6 +68,17 @@ if [ -f player/package.json ]; then
   (cd player && npm run --silent build)
 fi
 
+# --- the wp-admin Listening dashboard's charts (npm: uPlot), built into wp-plugin/scripthammer/assets/dashboard/ ---
+if [ -f wp-plugin/admin-src/package.json ]; then
+  if [ ! -d wp-plugin/admin-src/node_modules ] || [ wp-plugin/admin-src/package.json -nt wp-plugin/admin-src/node_modules ]; then
+    echo "==> npm install (wp-admin dashboard)"
+    (cd wp-plugin/admin-src && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error \
+                    || npm install --no-audit --no-fund --loglevel=error; })
+  fi
+  echo "==> building the wp-admin dashboard's charts"
+  (cd wp-plugin/admin-src && npm run --silent build)
+fi
+
 # --- the studio app (npm): roll, score (OpenSheetMusicDisplay), FluidSynth in WebAssembly (js-synthesizer) ---
 if [ -f studio/package.json ]; then
   if [ ! -d studio/node_modules ] || [ studio/package.json -nt studio/node_modules ]; then

@@ -40,6 +40,7 @@ from tests.conftest import IN_CI, build_config, free_port, prepare, start_server
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PLUGIN_DIR = REPO / "wp-plugin" / "scripthammer"
+ADMIN_SRC = REPO / "wp-plugin" / "admin-src"  # the Listening dashboard's script (npm), built into PLUGIN_DIR
 STANDINS = HERE / "standins"
 WP_CORE = Path(os.environ.get("SCRIPTHAMMER_WP_CORE", "/usr/share/wordpress"))
 NPM_CORE_DIR = HERE / "wp-core"  # package.json + package-lock.json; node_modules/ is not committed
@@ -414,7 +415,23 @@ def bp(wordpress, plugin_kind):
     wordpress.deactivate(wordpress.plugins["buddypress"])
 
 
+def build_dashboard() -> Path:
+    """The Listening dashboard's script, as scripts/setup.sh builds it: npm ci when node_modules is missing,
+    npm run build when a source is newer than the built file; the built folder (in the plugin)."""
+    built = PLUGIN_DIR / "assets" / "dashboard" / "dashboard.js"
+    npm = shutil.which("npm")
+    if npm is None:
+        _missing("npm is not installed: scripts/setup.sh installs Node.js and npm")
+    if not (ADMIN_SRC / "node_modules").is_dir():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ADMIN_SRC, check=True)
+    sources = list((ADMIN_SRC / "src").glob("*")) + [ADMIN_SRC / "build.mjs", ADMIN_SRC / "package-lock.json"]
+    if not built.exists() or max(p.stat().st_mtime for p in sources) > built.stat().st_mtime:
+        subprocess.run([npm, "run", "build", "--silent"], cwd=ADMIN_SRC, check=True, capture_output=True)
+    return built.parent
+
+
 def _link_plugins(plugins_dir: Path) -> tuple[dict, set]:
+    build_dashboard()  # the plugin as installed carries its built dashboard script
     (plugins_dir / "scripthammer").symlink_to(PLUGIN_DIR, target_is_directory=True)
     chosen: dict[str, str] = {}
     real: set[str] = set()
