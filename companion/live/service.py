@@ -287,17 +287,18 @@ def _in_session(svc, identity: Identity, session_id: int) -> str:
 
 
 def _may_read_notes(svc, identity: Identity, session_id: int) -> None:
-    """The chat and marks are read by the band (as :func:`_in_session`) and by the session's audience:
-    a signed-in fan (or WordPress) who may listen to it: anyone signed in for a free session, for a
-    premium one a ticket, a subscription or a grant (else 403 ``premium_ticket_required``)."""
+    """The chat and marks are read by the band (as :func:`_in_session`); a premium session's also by the
+    fans who may listen to it (a ticket, a subscription, a grant: they follow the band's talk and marks;
+    anyone else 403 ``premium_ticket_required``). A free session's stay the band's (403 ``band_only``)."""
     from companion.live import premium
 
     if identity.kind in ("member", "guest"):
         _in_session(svc, identity, session_id)
         return
-    if identity.kind not in ("listener", "service") or identity.role not in ("listener", "service"):
-        raise Forbidden("Only the band and the session's listeners read its chat and marks.", code="band_only")
-    premium.require_listener(svc, identity, session_id)
+    g = premium.gate(svc, identity, session_id) if identity.kind == "listener" else None
+    if g is None or not g.premium:
+        _band_side(identity)  # 403 band_only
+    premium.refuse(svc, g)
 
 
 def add_note(svc, identity: Identity, session_id: int, kind: str, text) -> dict:
