@@ -225,7 +225,7 @@ def test_a_premium_session_started_by_hand_gets_its_post_then_its_ticket_sold_fr
         assert int(store.php(f"return get_post_meta( {product}, '_scripthammer_post', true );")) == post
         assert int(store.php(f"return get_post_meta( {post}, '_scripthammer_product_id', true );")) == product
         link = store.php(f"return get_permalink( {post} );")
-        assert link in store.php(f"return wc_get_product( {product} )->get_short_description();")
+        assert link in store.php(f"return get_post_field( 'post_excerpt', {product} );")
         assert "Ticketed jam" in store.php(f"return wc_get_product( {product} )->get_name();")
         # a fan without the ticket is offered it; one product only
         fan = shop.user(store, "hand-ticket-fan")
