@@ -233,7 +233,8 @@ def measure_members(svc, beeps: int) -> dict:
     a_id = Identity(kind="member", role="member", member_id="chops", name="Chops", rights=frozenset({"live.run"}))
     b_id = Identity(kind="member", role="member", member_id="verse", name="Verse", rights=frozenset({"live.run"}))
     sent: list[float] = []
-    heard: list[tuple[float, np.ndarray]] = []
+    heard: list[tuple[float, np.ndarray, int | None]] = []
+    arrived: dict[int, float] = {}  # RTP timestamp -> when B's socket got the packet (before its jitter buffer)
     rate = 48000
 
     class Beeper(AudioStreamTrack):
@@ -271,7 +272,13 @@ def measure_members(svc, beeps: int) -> dict:
             if track is not None:
                 pc.addTrack(track)
             else:
-                pc.addTransceiver("audio", direction="recvonly")
+                receiver = pc.addTransceiver("audio", direction="recvonly").receiver
+                handle = receiver._handle_rtp_packet
+
+                async def arrival(packet, arrival_time_ms):  # the room's packet reaches member B
+                    arrived.setdefault(packet.timestamp, time.time())
+                    return await handle(packet, arrival_time_ms)
+                receiver._handle_rtp_packet = arrival
 
                 @pc.on("track")
                 def on_track(t):
@@ -283,7 +290,7 @@ def measure_members(svc, beeps: int) -> dict:
                                 return
                             pcm = frame.to_ndarray().astype(np.float32)
                             heard.append((time.time(), pcm.reshape(-1, len(frame.layout.channels)).mean(axis=1)
-                                          / 32768.0))
+                                          / 32768.0, frame.pts))
                     asyncio.ensure_future(read())
             offer = await pc.createOffer()
             await pc.setLocalDescription(offer)
@@ -298,14 +305,25 @@ def measure_members(svc, beeps: int) -> dict:
         asyncio.run(run())
     finally:
         service.stop_session(svc, member, sid)
-    lat = []
+    lat, net = [], []
     for at in sent:
-        for t, x in heard:
+        for t, x, pts in heard:
             if t >= at and beep_in(x, rate, min_rms=0.01):
                 lat.append((t - at) * 1000)
+                # the same packet on arrival at B (a decoded frame carries its packet's RTP time)
+                got = arrived.get(pts) if pts is not None else None
+                if got is not None:
+                    net.append((got - at) * 1000)
                 break
-    return {"member_to_member_ms": round(statistics.median(lat), 1) if lat else None,
-            "member_beeps_heard": f"{len(lat)}/{len(sent)}"}
+    out = {"member_to_member_ms": round(statistics.median(lat), 1) if lat else None,
+           "member_beeps_heard": f"{len(lat)}/{len(sent)}"}
+    # where it goes: up to B's socket (A's encoder, Janus' prebuffer, mixing tick and encoder: the system),
+    # and the rest in B's receiver (aiortc's fixed audio jitter buffer, 4 packets, and its decoder: the
+    # bench's instrument, not a browser's adaptive one)
+    out["member_to_member_arrival_ms"] = round(statistics.median(net), 1) if net else None
+    out["member_receiver_ms"] = (round(out["member_to_member_ms"] - out["member_to_member_arrival_ms"], 1)
+                                 if lat and net else None)
+    return out
 
 
 def xruns(work: Path) -> int:

@@ -186,7 +186,8 @@ class Config:
     live_runner: str = "thread"  # thread: in the companion process that starts it; queue: a "live" queue worker
     live_webrtc: bool = True  # each session also on a Janus of its own (WebRTC listeners); False: HLS only
     # packets (20 ms each) Janus' members' room holds per participant before mixing them: latency against
-    # dropouts on a jittery network (1: bench/live.py's member_to_member_ms 110 on loopback; 3: 175)
+    # dropouts on a jittery network (1: bench/live.py's member_to_member_ms 110 on loopback; 3: 175); at 0 Janus
+    # mixes nothing of the participant (bench/live.py heard 0 of 5 beeps), so 1 is the floor
     live_room_prebuffer: int = 1
     # TURN (coturn's REST API credentials, use-auth-secret): the ICE servers handed to WebRTC peers
     turn_urls: str = ""  # comma-separated, e.g. "turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349"
@@ -206,6 +207,8 @@ class Config:
             raise ValueError(f"unknown composition store {self.composition_store!r} (use 'local' or 'shared')")
         if not self.band_file:
             self.band_file = str(Path(__file__).parent / "band" / "band.toml")
+        if int(self.live_room_prebuffer) < 1:  # Janus' AudioBridge mixes nothing of a participant at 0
+            raise ValueError(f"SCRIPTHAMMER_LIVE_ROOM_PREBUFFER is at least 1 packet, not {self.live_room_prebuffer!r}")
 
     @property
     def work_dir(self) -> Path:

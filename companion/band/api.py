@@ -43,8 +43,10 @@ class IdentitySchema(Schema):
 
 
 #: what a guest token may be limited to: compositions (their parts and branches), and catalog items
-#: (unreleased tracks and albums it may hear and download: docs/security.md). No scope: nothing.
-GUEST_SCOPES = frozenset({"compositions", "parts", "branches", "tracks", "albums"})
+#: (unreleased tracks and albums it may hear and download: docs/security.md), and premium live broadcasts it
+#: is invited into (their room, chat and marks, and their sound: docs/live.md). No scope: nothing.
+GUEST_SCOPES = frozenset({"compositions", "parts", "branches", "tracks", "albums", "broadcasts"})
+_ID_SCOPES = frozenset({"tracks", "albums", "broadcasts"})
 
 
 class TokenCreateSchema(Schema):
@@ -53,7 +55,8 @@ class TokenCreateSchema(Schema):
     label = fields.String(load_default="", validate=validate.Length(max=120))
     expires_in_minutes = fields.Integer(load_default=None, validate=validate.Range(min=1))
     scopes = fields.Dict(load_default=dict, metadata={
-        "description": "guests: {compositions: [...], parts: [...], branches: [...], tracks: [ids], albums: [ids]}"})
+        "description": "guests: {compositions: [...], parts: [...], branches: [...], tracks: [ids], albums: [ids], "
+                       "broadcasts: [premium live broadcast ids]}"})
 
 
 class TokenSchema(Schema):
@@ -156,10 +159,10 @@ class Tokens(MethodView):
                 if k not in GUEST_SCOPES or not isinstance(v, list):
                     raise InvalidInput("guest scopes take lists named " + ", ".join(sorted(GUEST_SCOPES)),
                                        code="bad_scopes", details={"scope": k})
-                if k in {"tracks", "albums"} and not all(type(x) is int and x > 0 for x in v):
+                if k in _ID_SCOPES and not all(type(x) is int and x > 0 for x in v):
                     raise InvalidInput(f"guest scope {k} takes {k[:-1]} ids (positive integers)",
                                        code="bad_scopes", details={"scope": k})
-                if k not in {"tracks", "albums"} and not all(isinstance(x, str) and 0 < len(x) <= 200 for x in v):
+                if k not in _ID_SCOPES and not all(isinstance(x, str) and 0 < len(x) <= 200 for x in v):
                     raise InvalidInput(f"guest scope {k} takes names (strings)", code="bad_scopes",
                                        details={"scope": k})
         with services().db.session() as s:

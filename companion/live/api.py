@@ -27,7 +27,8 @@ class StartSchema(Schema):
     premium = fields.Raw(metadata={"description": "true: only those who may listen hear it (a ticket, a "
                                                   "subscription, the band); default false"})
     performance = fields.Raw(metadata={"description": "true: the companion makes a WordPress performance post "
-                                                      "for the session and, once it ends, releases its recording"})
+                                                      "for the session and, once it ends, releases its recording; "
+                                                      "default: as premium (a premium session needs its post)"})
     title = fields.Raw(metadata={"description": "the performance post's title (default 'Live session <id>')"})
 
 
@@ -66,7 +67,7 @@ class Sessions(MethodView):
         """Start a live session (band members): the rig, the robots and the broadcast."""
         ident = require("live.run")
         return service.start_session(services(), ident, body.get("params"), body.get("seed", 1),
-                                     premium=body.get("premium", False), performance=body.get("performance", False),
+                                     premium=body.get("premium", False), performance=body.get("performance"),
                                      title=body.get("title"))
 
 
@@ -177,7 +178,8 @@ class Chat(MethodView):
     @blp.arguments(TextSchema)
     @blp.response(201)
     def post(self, body, session_id: int):
-        """Say something in the session's chat (members and invited guests), stamped with its media clock."""
+        """Say something in the session's chat (members and invited guests; of a premium session, the guests
+        invited to its broadcast: 403 ``premium_not_invited``), stamped with its media clock."""
         return service.add_note(services(), require_signed_in(), session_id, "chat", body.get("text"))
 
 
@@ -196,7 +198,9 @@ class Notes(MethodView):
     @signed_in
     @blp.response(200)
     def get(self, session_id: int):
-        """The session's chat and marks in media-clock order (members and invited guests)."""
+        """The session's chat and marks in media-clock order: the band (members and invited guests) and the
+        session's listeners (signed-in fans; of a premium session, those with a ticket, a subscription or a
+        grant: 403 ``premium_ticket_required``)."""
         return service.list_notes(services(), require_signed_in(), session_id)
 
 
@@ -230,6 +234,7 @@ class Ice(MethodView):
             raise Conflict("This session has ended.", code="session_ended")
         if not st.get("webrtc"):
             raise Conflict("This session is broadcast over HLS only.", code="no_webrtc")
+        premium.require_listener(services(), ident, session_id)  # a premium session's: who may be in it
         who = ident.member_id or f"{ident.kind}-{ident.token_id or 'anon'}"
         return ice.ice_servers(services().config, who)
 

@@ -458,6 +458,8 @@ def ticket_product(svc, broadcast_id: int, client=None) -> dict:
         row = _get(s, broadcast_id)
         if not row.premium:
             return {"broadcast": broadcast_id, "ticket": None}
+        if not row.wp_post_id:  # a session by hand before its post: the ticket is made once the post is
+            return {"broadcast": broadcast_id, "ticket": None, "waiting": "performance_post"}
         known = product_for(s, "live", broadcast_id)
         if known is not None:
             return {"broadcast": broadcast_id, "ticket": {"product_id": known.wc_product_id,
@@ -494,13 +496,21 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
                                                                     LiveBroadcast.wants_post.is_(True),
                                                                     LiveBroadcast.wp_post_id == 0)))
         recordings = unlinked_recordings(s)
+        from companion.commerce.models import CommerceProduct
+
+        ticketless = list(s.scalars(sa.select(LiveBroadcast.id).where(
+            LiveBroadcast.by_hand.is_(True), LiveBroadcast.premium.is_(True), LiveBroadcast.wp_post_id != 0,
+            LiveBroadcast.state.in_(("starting", "live")),
+            ~sa.exists().where(CommerceProduct.scope == sa.literal("live:") + sa.cast(LiveBroadcast.id, sa.String(20))))))
     out = [start(svc, b, now) for b in due]
     for b in unlinked:
         enqueue_link(svc, b)
-    for b in postless:  # sessions by hand whose post a lost job did not make
+    for b in postless:  # sessions by hand whose post a lost job did not make (it queues a premium one's ticket)
         enqueue_post(svc, b)
     for b in recordings:  # published recordings whose post a lost job did not point at them
         enqueue_recording(svc, b)
+    for b in ticketless:  # premium sessions by hand with their post, whose ticket job was lost
+        enqueue_ticket(svc, b)
     return out
 
 
@@ -541,6 +551,9 @@ def performance_post(svc, broadcast_id: int, client=None) -> dict:
     with svc.db.session() as s:
         r = s.get(LiveBroadcast, broadcast_id)
         r.wp_post_id, r.wp_linked, r.wp_error = int(post["id"]), True, ""
+        premium = r.premium
+    if premium:  # its ticket product, sold from (and linking to) this post
+        enqueue_ticket(svc, broadcast_id)
     return {"broadcast": broadcast_id, "wp_post_id": int(post["id"]), "created": not found}
 
 

@@ -5,11 +5,17 @@ A broadcast marked ``premium`` (by whoever may schedule it) is heard only by
 - the band (``band.read_private`` or ``live.run``) and WordPress (the service identity);
 - a fan (a WordPress-minted listener token) with an active entitlement covering it: a subscription
   (scope ``all``), a ticket (a purchase of scope ``live:<broadcast id>``) or a leader's grant of
-  either scope.
+  either scope;
+- a guest the band invited to it (a guest token whose ``broadcasts`` scope names the broadcast).
+
+The same gate keeps the session's chat, marks, shared studio view and members' room (service.py): on a
+premium session nobody outside the band, the invited guests and (for reading the chat and marks) the
+entitled fans gets them.
 
 Everyone else gets a clear error on every listening route (WebRTC ``listen`` and the HLS files):
 401 ``premium_sign_in`` when nobody is signed in, 403 ``premium_ticket_required`` (with the ticket's
-buy link where WordPress published a product) for a signed-in caller without a ticket.
+buy link where WordPress published a product) for a signed-in caller without a ticket, 403
+``premium_not_invited`` for a guest whose token does not name the broadcast.
 
 The live HLS of a premium session follows docs/security.md's per-listener playlists: the playlist is
 served with every URI signed for the caller (``?exp=&lid=&sig=``, the key ``live/<session>/<file>``),
@@ -44,7 +50,7 @@ _URI_ATTR = re.compile(r'URI="([^"]+)"')
 class Gate:
     """What one caller may do with one session: ``premium`` (its broadcast is), ``broadcast`` (its id),
     ``allowed`` (may listen), ``principal`` (whom signed URLs are issued to), ``why`` (band, entitled,
-    public, sign_in, ticket)."""
+    invited, public, sign_in, ticket, invite)."""
 
     premium: bool
     broadcast: int | None
@@ -81,13 +87,24 @@ def gate(svc, ident: Identity, session_id: int) -> Gate:
             return Gate(False, row.id if row else None, True, principal_of(ident), "public")
         bid = row.id
         if ident.authenticated and (ident.has("band.read_private") or ident.has("live.run")
-                                    or ident.kind == "service"):
+                                    or (ident.kind == "service" and ident.role == "service")):
             return Gate(True, bid, True, principal_of(ident), "band")
         if not ident.authenticated:
             return Gate(True, bid, False, None, "sign_in")
+        if ident.role == "guest":
+            if bid in invited_to(ident):
+                return Gate(True, bid, True, principal_of(ident), "invited")
+            return Gate(True, bid, False, None, "invite")
         if ticketed(s, listener_id_of(ident), bid):
             return Gate(True, bid, True, principal_of(ident), "entitled")
         return Gate(True, bid, False, None, "ticket")
+
+
+def invited_to(ident_or_scopes) -> set[int]:
+    """The broadcasts a guest token is invited to (its ``broadcasts`` scope: broadcast ids)."""
+    scopes = ident_or_scopes.scopes if isinstance(ident_or_scopes, Identity) else (ident_or_scopes or {})
+    ids = scopes.get("broadcasts") or []
+    return {x for x in ids if type(x) is int} if isinstance(ids, list) else set()
 
 
 def buy_url(svc, broadcast_id: int) -> str | None:
@@ -105,6 +122,9 @@ def refuse(svc, g: Gate) -> None:
     if g.why == "sign_in":
         raise Unauthorized("This broadcast is premium: sign in, then buy a ticket (or subscribe) to listen.",
                            code="premium_sign_in", details=details)
+    if g.why == "invite":
+        raise Forbidden("This session is premium: a guest needs the band's invitation to it (a guest token "
+                        "naming its broadcast).", code="premium_not_invited", details=details)
     raise Forbidden("This broadcast is premium: a ticket (or a subscription) lets you listen.",
                     code="premium_ticket_required", details={**details, "buy_url": buy_url(svc, g.broadcast)})
 
@@ -188,6 +208,14 @@ def principal_still_entitled(svc, principal: str, broadcast_id: int | None) -> b
     """A signed playlist is re-checked on each fetch: a fan's ticket may have been refunded since."""
     if principal == "s" or principal.startswith("m."):
         return True  # the band and WordPress
+    if principal.startswith("g."):  # an invited guest: the token still live and still naming the broadcast
+        from companion.band.models import ApiToken
+
+        with svc.db.session() as s:
+            row = s.get(ApiToken, principal[2:])
+            return (row is not None and row.role == "guest" and row.revoked_at is None
+                    and (row.expires_at is None or row.expires_at > utcnow())
+                    and broadcast_id is not None and broadcast_id in invited_to(row.scopes))
     if not principal.startswith("l."):
         return False
     try:

@@ -104,19 +104,27 @@ def get_state(svc, session_id: int) -> dict:
 
 
 def start_session(svc, identity: Identity, params: dict | None = None, seed: int = 1, *, premium=False,
-                  performance=False, title=None) -> dict:
+                  performance=None, title=None) -> dict:
     """Start a session for member ``identity``: the rig, the robots, the broadcast. Returns its state
     once the robots play (the count-in is scheduled). ``premium``: only those who may listen hear it;
     ``performance``: the companion makes its WordPress performance post and, once it ends, releases its
-    recording (companion/live/followups.py, a broadcast row of the session's own)."""
+    recording (companion/live/followups.py, a broadcast row of the session's own). A premium session
+    always has its post (its ticket is sold from it and fans listen on it): ``performance`` defaults to
+    true with ``premium``, and ``"performance": false`` with it is 400 ``premium_needs_post``."""
     from companion.live import followups
 
     if identity.kind != "member" or not identity.member_id:
         raise Forbidden("Only band members start live sessions.", code="members_only")
     premium = followups._premium(premium)
+    if performance is None:
+        performance = premium
     if not isinstance(performance, bool):
         raise InvalidInput("performance is true or false", code="invalid_performance",
                            details={"field": "performance"})
+    if premium and not performance:
+        raise InvalidInput("A premium session needs its performance post: its ticket is sold from that page and "
+                           "fans listen there. Leave performance out (or true) with premium.",
+                           code="premium_needs_post", details={"field": "performance"})
     if title is not None:
         followups._title(title)
     try:
@@ -166,15 +174,14 @@ def start_session(svc, identity: Identity, params: dict | None = None, seed: int
 
 
 def _after_start(svc, broadcast_id: int | None, premium: bool, performance: bool) -> None:
-    """A session started by hand with its own broadcast row: queue its performance post and its ticket."""
+    """A session started by hand with its own broadcast row: queue its performance post (and, once the
+    post is made, a premium one's ticket)."""
     from companion.live import followups
 
     if broadcast_id is None:
         return
-    if performance:
+    if performance:  # a premium session's ticket follows its post (broadcasts.performance_post queues it)
         followups.enqueue_post(svc, broadcast_id)
-    if premium:
-        followups.enqueue_ticket(svc, broadcast_id)
 
 
 def _start_on_queue(svc, job, session_id: int, timeout: float = 90.0) -> dict:
@@ -268,9 +275,35 @@ def _band_side(identity: Identity) -> str:
     return identity.member_id or f"guest:{identity.token_id or identity.name}"
 
 
+def _in_session(svc, identity: Identity, session_id: int) -> str:
+    """Who this caller is in the session's room, chat and marks: the band (members, invited guests) only,
+    and on a premium session only those its gate lets in (companion/live/premium.py: members; a guest
+    whose token names its broadcast, else 403 ``premium_not_invited``)."""
+    from companion.live import premium
+
+    who = _band_side(identity)
+    premium.require_listener(svc, identity, session_id)
+    return who
+
+
+def _may_read_notes(svc, identity: Identity, session_id: int) -> None:
+    """The chat and marks are read by the band (as :func:`_in_session`); a premium session's also by the
+    fans who may listen to it (a ticket, a subscription, a grant: they follow the band's talk and marks;
+    anyone else 403 ``premium_ticket_required``). A free session's stay the band's (403 ``band_only``)."""
+    from companion.live import premium
+
+    if identity.kind in ("member", "guest"):
+        _in_session(svc, identity, session_id)
+        return
+    g = premium.gate(svc, identity, session_id) if identity.kind == "listener" else None
+    if g is None or not g.premium:
+        _band_side(identity)  # 403 band_only
+    premium.refuse(svc, g)
+
+
 def add_note(svc, identity: Identity, session_id: int, kind: str, text) -> dict:
     """A chat message or a marked moment, stamped with the session's media clock (and its bar)."""
-    author = _band_side(identity)
+    author = _in_session(svc, identity, session_id)
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("Send some text.", code="empty_text")
     if len(text) > CHAT_MAX_CHARS:
@@ -294,7 +327,8 @@ def _note(n: LiveNote) -> dict:
 
 
 def list_notes(svc, identity: Identity, session_id: int) -> list[dict]:
-    _band_side(identity)
+    """The chat and marks in media-clock order (:func:`_may_read_notes` says who)."""
+    _may_read_notes(svc, identity, session_id)
     with svc.db.session() as s:
         _get(s, session_id)
         return [_note(n) for n in s.scalars(sa.select(LiveNote).where(LiveNote.session_id == session_id)
@@ -316,7 +350,7 @@ def session_view(svc, identity: Identity, session_id: int) -> dict:
     Janus), with the level Janus measures for each and the part each plays; what each robot plays in
     the bar in force (its notes and the parameters); what the robots hear of the members; the chat and
     the marks."""
-    me = _band_side(identity)
+    me = _in_session(svc, identity, session_id)
     with svc.db.session() as s:
         row = _get_live(s, session_id, svc.config.database_url)
         st = state(row)
@@ -434,8 +468,9 @@ def _check_sdp(jsep, kind: str) -> dict:
 
 def join_room(svc, identity: Identity, session_id: int, jsep) -> dict:
     """A member (or invited guest) joins the session's room over WebRTC: their SDP offer in, Janus'
-    answer out. They hear the robots and the others (mix-minus); the room records everyone."""
-    who = _band_side(identity)
+    answer out. They hear the robots and the others (mix-minus); the room records everyone. A premium
+    session's room: members and the guests invited to it only (the room is its audio too)."""
+    who = _in_session(svc, identity, session_id)
     offer = _check_sdp(jsep, "offer")
     rtc = _janus_of(svc, session_id)
     if "room" not in rtc:

@@ -18,6 +18,9 @@ def test_a_premium_session_started_by_hand_is_heard_only_by_who_may(app_with):
     band = {"Authorization": f"Bearer {app.test_tokens['chops']}"}
     error(client.post("/api/live/sessions", json={"premium": "yes"}, headers=band), 400, "invalid_premium")
     error(client.post("/api/live/sessions", json={"performance": 1}, headers=band), 400, "invalid_performance")
+    # a premium session's ticket is sold from its performance post: premium without a post is refused
+    error(client.post("/api/live/sessions", json={"premium": True, "performance": False}, headers=band), 400,
+          "premium_needs_post")
     from companion.live.models import LiveBroadcast, LiveSession
 
     with app.extensions["scripthammer"].db.session() as s:  # nothing half-written by the refusals
@@ -30,8 +33,8 @@ def test_a_premium_session_started_by_hand_is_heard_only_by_who_may(app_with):
         rows = client.get("/api/live/broadcasts", headers=band).json
         own = next(b for b in rows if b["session_id"] == sid)
         assert own["premium"] is True and own["by_hand"] is True and own["wp_post_id"] == 0
-        assert own["wants_post"] is False
-        # no performance asked: no job writes to WordPress for it (a post id 0 would make a stray post)
+        assert own["wants_post"] is True  # premium implies its performance post (the ticket's page)
+        # until the post exists, the ticket job asks WordPress for nothing (never a product for post 0)
         from companion.live import broadcasts
 
         class NoWordPress:
@@ -39,9 +42,27 @@ def test_a_premium_session_started_by_hand_is_heard_only_by_who_may(app_with):
                 raise AssertionError(f"WordPress was called: {name}")
 
         svc = app.extensions["scripthammer"]
+        assert broadcasts.ticket_product(svc, own["id"], client=NoWordPress()) == {
+            "broadcast": own["id"], "ticket": None, "waiting": "performance_post"}
         assert broadcasts.link_post(svc, own["id"], client=NoWordPress())["linked"] is False
-        assert broadcasts.performance_post(svc, own["id"], client=NoWordPress())["wp_post_id"] is None
-        assert broadcasts.session_ended(svc, sid)["released"] is None
+        # the sweep: a premium session by hand whose post exists but whose ticket job was lost gets it queued
+        from companion.live.followups import TICKET_FUNC
+
+        queue = svc.queue_for(TICKET_FUNC)
+
+        def ticket_jobs():
+            return [j for j in queue.get_jobs() if j.func_name == TICKET_FUNC and list(j.args) == [own["id"]]]
+
+        queue.empty()
+        broadcasts.start_due(svc)
+        assert ticket_jobs() == []  # no post yet: the post job queues the ticket once it made the post
+        with svc.db.session() as s:
+            s.get(LiveBroadcast, own["id"]).wp_post_id = 4242
+        broadcasts.start_due(svc)
+        assert len(ticket_jobs()) == 1
+        with svc.db.session() as s:
+            s.get(LiveBroadcast, own["id"]).wp_post_id = 0
+        queue.empty()
         wait_for(lambda: client.get(f"/api/live/sessions/{sid}/hls/live.m3u8", headers=band).status_code == 200,
                  timeout=30)
         # anonymous: no address to listen at, and the playlist refuses

@@ -184,3 +184,49 @@ def test_members_join_at_music_settings_and_share_the_studio_view(app, mic_brows
         assert r.status_code == 403 and r.json["code"] == "band_only"
         r = app.test_client().get(f"/api/live/sessions/{sid}/view")
         assert r.status_code == 401
+
+
+def test_a_premium_sessions_studio_page_is_for_the_band_and_its_invited_guests(app, mic_browser):
+    """A premium session's studio page: a guest the band did not invite to its broadcast sees why and no
+    chat, marks or room; a guest whose token names the broadcast sees the band's chat and posts to it."""
+    import datetime as dt
+
+    from companion.band.tokens import create_token
+
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {app.test_tokens['chops']}"}
+    r = client.post("/api/live/sessions", json={"params": {"tempo": 120}, "seed": 4, "premium": True}, headers=h)
+    assert r.status_code == 201, r.json
+    sid = r.json["id"]
+    try:
+        bid = client.get(f"/api/live/sessions/{sid}", headers=h).json["broadcast_id"]
+        assert client.post(f"/api/live/sessions/{sid}/chat", json={"text": "backstage talk"}, headers=h).status_code == 201
+        with app.extensions["scripthammer"].db.session() as s:
+            _, uninvited = create_token(s, role="guest", label="other", expires_in=dt.timedelta(hours=1),
+                                        scopes={"broadcasts": [bid + 1000]})
+            _, invited = create_token(s, role="guest", label="invited", expires_in=dt.timedelta(hours=1),
+                                      scopes={"broadcasts": [bid]})
+        with served(app) as base:
+            ctx = mic_browser.new_context()
+            try:
+                page = ctx.new_page()
+                page.goto(f"{base}/studio/session/{sid}#token={uninvited}")
+                page.wait_for_selector("#sv-status[data-state='error']", timeout=30000)
+                assert "invitation" in page.text_content("#sv-status")
+                page.wait_for_timeout(1500)  # it stopped polling: still nothing of the band's
+                assert page.locator("#sv-notes li").count() == 0
+                assert "backstage" not in page.content()
+            finally:
+                ctx.close()
+            ctx, guest = open_view(mic_browser, base, sid, invited)
+            try:
+                guest.wait_for_selector("#sv-notes li[data-kind='chat'][data-author='chops']", timeout=10000)
+                assert "backstage talk" in guest.text_content("#sv-notes li[data-kind='chat']")
+                guest.fill("#chat-text", "thanks for having me")
+                guest.click("#chat-send")
+                guest.wait_for_selector("#sv-notes li[data-kind='chat'][data-author^='guest:']", timeout=10000)
+                assert not guest.errors, guest.errors
+            finally:
+                ctx.close()
+    finally:
+        client.post(f"/api/live/sessions/{sid}/stop", headers=h)

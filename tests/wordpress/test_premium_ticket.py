@@ -164,3 +164,78 @@ def test_an_ended_broadcasts_post_plays_its_released_recording(wordpress, compan
     assert wordpress.php(f"return current_user_can( 'edit_post_meta', {post}, 'scripthammer_recording_track' );",
                          user=editor) is False
     assert not wordpress.plugin_problems(), wordpress.plugin_problems()
+
+
+def test_a_premium_session_started_by_hand_gets_its_post_then_its_ticket_sold_from_it(
+        store, companion, companion_worker):  # noqa: F811
+    """A premium session started by hand (no scheduled post) gets its performance post first, then its ticket
+    product, which links to that post (never a product for post 0); premium without a post is refused
+    clearly, and the plugin itself makes no live ticket without a performance post."""
+    from companion.commerce.products import product_for
+    from companion.live.models import LiveBroadcast, LiveSession
+    from companion.wordpress.client import WordPressClient
+
+    from .test_broadcast import _wait
+
+    svc = companion.svc
+    band = {"Authorization": f"Bearer {companion.tokens['ivory']}"}
+
+    def rows() -> tuple[int, int]:
+        with svc.db.session() as db:
+            return db.query(LiveSession).count(), db.query(LiveBroadcast).count()
+
+    before = rows()
+    r = requests.post(f"{companion.url}/api/live/sessions", headers=band, timeout=30,
+                      json={"premium": True, "performance": False})
+    assert r.status_code == 400 and r.json()["code"] == "premium_needs_post", r.text
+    assert rows() == before  # nothing started, nothing half-written
+    # the plugin's signed products route refuses a live ticket without its performance post
+    client = WordPressClient.from_config(svc.config)
+    plain = int(store.php("return wp_insert_post( array( 'post_title' => 'Not a performance', "
+                          "'post_status' => 'publish' ) );"))
+    for post_id in (0, plain):
+        r = client.signed(svc.config.wp_shared_secret, "POST", "/products",
+                          {"kind": "live", "id": 987654, "title": "Stray", "post_id": post_id})
+        assert r.status_code == 400 and r.json()["code"] == "scripthammer_ticket_needs_post", r.text
+    assert store.php("return count( get_posts( array( 'post_type' => 'product', 'post_status' => 'any', "
+                     "'meta_key' => '_scripthammer_scope', 'meta_value' => 'live:987654', 'fields' => 'ids' ) ) );") == 0
+
+    r = requests.post(f"{companion.url}/api/live/sessions", headers=band, timeout=90,
+                      json={"params": {"tempo": 120}, "seed": 3, "premium": True, "title": "Ticketed jam"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        def own():
+            listed = requests.get(f"{companion.url}/api/live/broadcasts", headers=band, timeout=30).json()
+            return next((b for b in listed if b["session_id"] == sid), None)
+
+        row = own()
+        assert row["premium"] is True and row["by_hand"] is True and row["wants_post"] is True
+        bid = row["id"]
+        post = int(_wait(lambda: (own() or {}).get("wp_post_id") or None, 90, "the performance post"))
+        assert store.php(f"return get_post_type( {post} );") == "sh_performance"
+
+        def recorded():
+            with svc.db.session() as db:
+                p = product_for(db, "live", bid)
+                return (p.wc_product_id, p.permalink) if p is not None else None
+
+        product, permalink = _wait(recorded, 90, "the ticket product")
+        assert store.php(f"return get_post_meta( {product}, '_scripthammer_scope', true );") == f"live:{bid}"
+        assert int(store.php(f"return get_post_meta( {product}, '_scripthammer_post', true );")) == post
+        assert int(store.php(f"return get_post_meta( {post}, '_scripthammer_product_id', true );")) == product
+        link = store.php(f"return get_permalink( {post} );")
+        assert link in store.php(f"return get_post_field( 'post_excerpt', {product} );")
+        assert "Ticketed jam" in store.php(f"return wc_get_product( {product} )->get_name();")
+        # a fan without the ticket is offered it; one product only
+        fan = shop.user(store, "hand-ticket-fan")
+        from companion.access.tokens import make_listener_token
+
+        tok = {"Authorization": "Bearer " + make_listener_token(companion.config.wp_shared_secret, fan)}
+        st = requests.get(f"{companion.url}/api/live/sessions/{sid}", headers=tok, timeout=30).json()
+        assert st["access"] == {"allowed": False, "why": "ticket", "buy_url": permalink}
+        assert int(store.php(f"""return count( get_posts( array( 'post_type' => 'product', 'post_status' => 'any',
+  'numberposts' => -1, 'meta_key' => '_scripthammer_scope', 'meta_value' => 'live:{bid}', 'fields' => 'ids' ) ) );""")) == 1
+    finally:
+        requests.post(f"{companion.url}/api/live/sessions/{sid}/stop", headers=band, timeout=90)
+    assert not store.plugin_problems(), store.plugin_problems()

@@ -64,6 +64,10 @@ final class ReleaseProducts {
 		if ( ! in_array( $kind, array( 'track', 'album', 'live' ), true ) || $companion_id <= 0 ) {
 			return new WP_Error( 'scripthammer_bad_body', __( 'Send {"kind": "track"|"album"|"live", "id": <companion id>, "title": ...}.', 'scripthammer' ), array( 'status' => 400 ) );
 		}
+		if ( 'live' === $kind && ( $post_id <= 0 || PostTypes::PERFORMANCE !== get_post_type( $post_id ) ) ) {
+			/* A ticket is sold from its performance page and names it: never a ticket without one. */
+			return new WP_Error( 'scripthammer_ticket_needs_post', __( 'A live broadcast ticket needs its performance post (post_id).', 'scripthammer' ), array( 'status' => 400 ) );
+		}
 		$scope   = $kind . ':' . $companion_id;
 		$id      = self::find( $scope );
 		$created = 0 === $id;
