@@ -75,11 +75,22 @@ def _performance(companion, track_id: int, title: str) -> int:
 
 def _login(page, wordpress, login: str, password: str, to: str) -> None:
     """Sign in on wp-login.php, sent on to ``to`` (a wp-admin URL) rather than the admin's home."""
-    page.goto(f"{wordpress.url}/wp-login.php?redirect_to={requests.utils.quote(to, safe='')}")
-    page.fill("#user_login", login)
-    page.fill("#user_pass", password)
-    with page.expect_navigation(timeout=120_000):
+    def signed_in() -> bool:
+        return any(c["name"].startswith("wordpress_logged_in_") for c in page.context.cookies())
+
+    for _attempt in range(2):  # wp-login.php refuses a first POST whose test cookie did not arrive in time
+        page.goto(f"{wordpress.url}/wp-login.php?redirect_to={requests.utils.quote(to, safe='')}")
+        page.fill("#user_login", login)
+        page.fill("#user_pass", password)
         page.click("#wp-submit")
+        try:
+            page.wait_for_url(lambda url: "wp-login.php" not in url, timeout=60_000)
+        except Exception:  # noqa: BLE001 - still on the login page: say why below, or try once more
+            pass
+        if signed_in():
+            break
+    errors = page.locator("#login_error").all_inner_texts() if "wp-login.php" in page.url else []
+    assert signed_in(), f"{login} was not signed in: {page.url} {errors}"
     if page.url != to:
         page.goto(to, timeout=120_000)
 
