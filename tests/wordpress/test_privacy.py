@@ -43,6 +43,7 @@ foreach ( $list as $key => $one ) {
   } while ( empty( $r['done'] ) && $page < 100 );
 }
 $file = get_post_meta( $req, '_export_file_name', true );
+if ( $is_export ) { _wp_privacy_completed_request( $req ); }  // as the admin does once downloaded: a later export may be asked
 return array( 'request' => $req, 'status' => get_post_status( $req ), 'ours' => $ours, 'error' => $error,
   'file' => $file ? wp_privacy_exports_dir() . $file : '' );
 """
