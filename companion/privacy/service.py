@@ -10,6 +10,7 @@ to that id, kind by kind (``KINDS``), and what erasure does with it:
 | entitlements | ``entitlements`` | deleted |
 | feedback | ``track_feedback``; approved ones also as fans' comments in ``composition_comments`` | deleted; the composition comment keeps its place in the thread, its author and text replaced by "erased" (the band's replies stay) |
 | push | ``push_subscriptions`` | deleted (the browser gets no more pushes) |
+| votes | ``live_votes`` (voter ``l.<listener id>``) | deleted; what the votes changed in a session stays (its counts) |
 | devices | ``device_authorizations`` | deleted (every app's refresh token ends) |
 | downloads | ``rights_deliveries`` (watermarked downloads) and their cached marked files | deleted: a leaked copy no longer leads to the fan |
 | orders | ``commerce_resources`` (customer id) and the WooCommerce webhook bodies of those orders | anonymised: the order's number, state and what it sold stay (the shop's record; WooCommerce's own eraser decides about the order), the customer id and the webhook bodies (names, addresses, e-mail) are removed |
@@ -38,6 +39,7 @@ from companion.analytics.models import TrackFeedback
 from companion.catalog.models import Track
 from companion.commerce.models import CommerceResource, WebhookDelivery
 from companion.errors import InvalidInput
+from companion.live.models import LiveVote
 from companion.notify.models import PushSubscription
 from companion.rights.models import Delivery, Edition, Licence, Transfer
 from companion.studio.models import CompositionComment
@@ -57,6 +59,7 @@ GROUPS = {
     "scripthammer-entitlements": ("ScriptHammer access", "What you may hear in full and download, and why."),
     "scripthammer-feedback": ("ScriptHammer reactions and comments", "Timed reactions and comments you left in the player."),
     "scripthammer-push": ("ScriptHammer notifications", "Browsers you asked to notify of releases and broadcasts."),
+    "scripthammer-votes": ("ScriptHammer live votes", "Your votes in live sessions."),
     "scripthammer-devices": ("ScriptHammer app sign-ins", "Apps you signed in with a code."),
     "scripthammer-downloads": ("ScriptHammer watermarked downloads", "Downloads marked for you."),
     "scripthammer-orders": ("ScriptHammer orders", "Orders and subscriptions the shop told the companion about."),
@@ -127,6 +130,10 @@ def items(svc, wp_user_id: int) -> list[dict]:
                 out.append(_item("scripthammer-push", f"push-{p.id}", {
                     "Push service address": p.endpoint, "Topics": ", ".join(p.topics or []),
                     "Since": _when(p.created_at), "Last sent": _when(p.last_sent_at)}))
+            for v in s.scalars(sa.select(LiveVote).where(LiveVote.voter == f"l.{fan.id}").order_by(LiveVote.id)):
+                out.append(_item("scripthammer-votes", f"vote-{v.id}", {
+                    "Session": v.session_id, "Round": v.round, "Parameter": v.parameter, "Value": v.value,
+                    "Voted at": _when(v.created_at)}))
             rows = s.execute(sa.select(Delivery, Track.title).join(Track, Track.id == Delivery.track_id)
                              .where(Delivery.listener_id == fan.id).order_by(Delivery.id))
             for d, title in rows:
@@ -184,7 +191,7 @@ def erase(svc, wp_user_id: int) -> dict:
     except Exception as err:  # noqa: BLE001
         log.warning("privacy: cannot mark the erasure of %s in Redis: %s", wp_user_id, err)
         marked = False
-    removed = dict.fromkeys(("account", "entitlements", "feedback", "comments", "push", "devices", "downloads",
+    removed = dict.fromkeys(("account", "entitlements", "feedback", "comments", "push", "votes", "devices", "downloads",
                              "order_customer", "order_payloads"), 0)
     retained = dict.fromkeys(("orders", "editions", "transfers", "licences"), 0)
     files: list[str] = []
@@ -200,6 +207,7 @@ def erase(svc, wp_user_id: int) -> dict:
                     author="fan", author_name=ERASED_NAME, body=ERASED_TEXT)).rowcount or 0
             files = [k for k in s.scalars(sa.select(Delivery.key).where(Delivery.listener_id == lid,
                                                                         Delivery.key.is_not(None)))]
+            removed["votes"] = s.execute(sa.delete(LiveVote).where(LiveVote.voter == f"l.{lid}")).rowcount or 0
             for kind, model in (("feedback", TrackFeedback), ("push", PushSubscription),
                                 ("downloads", Delivery), ("entitlements", Entitlement)):
                 removed[kind] = s.execute(sa.delete(model).where(model.listener_id == lid)).rowcount or 0

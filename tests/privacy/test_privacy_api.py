@@ -19,6 +19,7 @@ from companion.analytics.models import TrackFeedback
 from companion.band.signing import sign
 from companion.catalog.models import Track
 from companion.commerce.models import CommerceResource, WebhookDelivery
+from companion.live.models import LiveSession, LiveVote
 from companion.notify.models import PushSubscription
 from companion.rights.models import Delivery, Edition, EditionSeries, Licence
 from companion.studio.models import CompositionComment
@@ -63,6 +64,10 @@ def seed_fan(svc, wp_user_id: int, name: str, track_id: int, series_id: int) -> 
                               resource_id=wp_user_id * 100, state="applied",
                               payload={"id": wp_user_id * 100, "customer_id": wp_user_id,
                                        "billing": {"email": f"{tag}@example.test", "first_name": name}}))
+        live = LiveSession(status="ended", started_by="ivory")
+        s.add(live)
+        s.flush()
+        s.add(LiveVote(session_id=live.id, round=1, voter=f"l.{fan.id}", parameter="tempo", value=f"{tag}-faster"[:40]))
         s.add(Edition(series_id=series_id, number=wp_user_id, owner=f"wp:{wp_user_id}"))
         s.add(Licence(id=f"lic{wp_user_id}", owner=f"wp:{wp_user_id}", member="leader", algorithm="arp",
                       tier="personal", document={"owner": f"wp:{wp_user_id}"}))
@@ -109,6 +114,7 @@ def _holdings(svc, wp_user_id: int, listener_id: int) -> dict:
             "entitlements": count(Entitlement, Entitlement.listener_id == listener_id),
             "feedback": count(TrackFeedback, TrackFeedback.listener_id == listener_id),
             "push": count(PushSubscription, PushSubscription.listener_id == listener_id),
+            "votes": count(LiveVote, LiveVote.voter == f"l.{listener_id}"),
             "devices": count(DeviceAuthorization, DeviceAuthorization.wp_user_id == wp_user_id),
             "downloads": count(Delivery, Delivery.listener_id == listener_id),
             "orders": count(CommerceResource, CommerceResource.customer_id == wp_user_id),
@@ -123,11 +129,12 @@ def test_export_holds_the_fans_data_and_erasure_leaves_nothing_of_theirs(world):
     assert len({i["item_id"] for i in items}) == len(items)
     text = _flat(items)
     for needle in ("Ada Fan", "fan41 loves bar 3", "🔥", "https://push.example.test/fan41", "scripthammer-app",
-                   "mp3-320", "wc-order:4100", "4100", "arp", "pseudonymous"):
+                   "mp3-320", "wc-order:4100", "4100", "arp", "pseudonymous", "fan41-faster"):
         assert needle in text, needle
     assert "fan42" not in text and "Bob Fan" not in text and "4200" not in text
     groups = {i["group_id"] for i in items}
     assert groups == {"scripthammer-account", "scripthammer-entitlements", "scripthammer-feedback", "scripthammer-push",
+                      "scripthammer-votes",
                       "scripthammer-devices", "scripthammer-downloads", "scripthammer-orders",
                       "scripthammer-editions", "scripthammer-analytics"}
     assert all(set(d) == {"name", "value"} for i in items for d in i["data"])
@@ -138,10 +145,11 @@ def test_export_holds_the_fans_data_and_erasure_leaves_nothing_of_theirs(world):
     assert r.status_code == 200, r.get_json()
     got = r.get_json()
     assert got["done"] is True
-    assert got["removed"] == {"account": 1, "entitlements": 1, "feedback": 1, "comments": 1, "push": 1, "devices": 1,
+    assert got["removed"] == {"account": 1, "entitlements": 1, "feedback": 1, "comments": 1, "push": 1, "votes": 1,
+                              "devices": 1,
                               "downloads": 1, "order_customer": 1, "order_payloads": 1}
     assert got["retained"] == {"orders": 1, "editions": 1, "transfers": 0, "licences": 1}
-    assert got["items_removed"] == 8 and got["items_retained"] == 3
+    assert got["items_removed"] == 9 and got["items_retained"] == 3
     assert any("ownership log" in m for m in got["messages"])
 
     assert _holdings(svc, A, fans[A]["listener_id"]) == dict.fromkeys(before_b, 0)
@@ -234,3 +242,30 @@ def test_bad_pages_are_refused(world):
     for extra in ({"page": 0}, {"page": "2"}, {"per_page": 501}, {"per_page": 0}):
         r = _signed(app, client, "/api/privacy/export", {"wp_user_id": A, **extra})
         assert r.status_code == 400 and r.get_json()["code"] == "bad_page", extra
+
+
+def test_fans_vote_as_themselves_and_an_erasure_takes_their_votes_only(app):
+    """Two fans with the same display name are two voters (votes are kept under the listener, l.<id>),
+    and erasing one removes that fan's vote, not the other's, nor what the round counted."""
+    from companion.access.identity import listener_identity
+    from companion.live.service import cast_vote
+
+    svc = app.extensions["scripthammer"]
+    secret = svc.config.wp_shared_secret
+    with svc.db.session() as s:
+        live = LiveSession(status="live", started_by="ivory", round=3)
+        s.add(live)
+        s.flush()
+        sid = live.id
+    one = listener_identity(svc, make_listener_token(secret, 51, display_name="Sam"))
+    two = listener_identity(svc, make_listener_token(secret, 52, display_name="Sam"))
+    assert cast_vote(svc, one, sid, "tempo", "120")["round"] == 3
+    assert cast_vote(svc, two, sid, "tempo", "90")["round"] == 3  # not "already voted": another fan
+    with svc.db.session() as s:
+        voters = sorted(v.voter for v in s.scalars(sa.select(LiveVote).where(LiveVote.session_id == sid)))
+    assert voters == sorted([f"l.{one.scopes['listener_id']}", f"l.{two.scopes['listener_id']}"])
+    got = _signed(app, app.test_client(), "/api/privacy/erase", {"wp_user_id": 51}).get_json()
+    assert got["removed"]["votes"] == 1
+    with svc.db.session() as s:
+        left = [(v.voter, v.value) for v in s.scalars(sa.select(LiveVote).where(LiveVote.session_id == sid))]
+    assert left == [(f"l.{two.scopes['listener_id']}", "90")]
