@@ -57,13 +57,15 @@ ERASED_TEXT = "(removed at the fan's request)"
 GROUPS = {
     "scripthammer-account": ("ScriptHammer listener", "Who you are to the band's companion service."),
     "scripthammer-entitlements": ("ScriptHammer access", "What you may hear in full and download, and why."),
-    "scripthammer-feedback": ("ScriptHammer reactions and comments", "Timed reactions and comments you left in the player."),
+    "scripthammer-feedback": ("ScriptHammer reactions and comments",
+                              "Timed reactions and comments you left in the player."),
     "scripthammer-push": ("ScriptHammer notifications", "Browsers you asked to notify of releases and broadcasts."),
     "scripthammer-votes": ("ScriptHammer live votes", "Your votes in live sessions."),
     "scripthammer-devices": ("ScriptHammer app sign-ins", "Apps you signed in with a code."),
     "scripthammer-downloads": ("ScriptHammer watermarked downloads", "Downloads marked for you."),
     "scripthammer-orders": ("ScriptHammer orders", "Orders and subscriptions the shop told the companion about."),
-    "scripthammer-editions": ("ScriptHammer editions and licences", "Numbered editions and algorithm licences you own."),
+    "scripthammer-editions": ("ScriptHammer editions and licences",
+                              "Numbered editions and algorithm licences you own."),
     "scripthammer-analytics": ("ScriptHammer listening statistics", "How plays are counted."),
 }
 
@@ -113,7 +115,8 @@ def items(svc, wp_user_id: int) -> list[dict]:
                 "WordPress user id": fan.wp_user_id, "Name shown": fan.display_name,
                 "First seen": _when(fan.created_at), "Last seen": _when(fan.last_seen_at),
                 "Offline saves": OFFLINE_NOTE}))
-            for e in s.scalars(sa.select(Entitlement).where(Entitlement.listener_id == fan.id).order_by(Entitlement.id)):
+            mine = sa.select(Entitlement).where(Entitlement.listener_id == fan.id).order_by(Entitlement.id)
+            for e in s.scalars(mine):
                 out.append(_item("scripthammer-entitlements", f"entitlement-{e.id}", {
                     "Source": e.source, "Reference": e.source_ref, "Covers": e.scope, "From": _when(e.starts_at),
                     "Until": _when(e.ends_at), "Revoked": _when(e.revoked_at),
