@@ -74,7 +74,17 @@ def _open(browser, url: str, cookies=None):
     frame = el.content_frame()
     frame.wait_for_function("() => { const p = document.querySelector('#player');"
                             " return p && p.scripthammerPlayer && p.scripthammerPlayer.getState().ready; }", timeout=30000)
+    # every beacon batch the player hands to the browser, kept as sent (Playwright does not show beacons' bodies)
+    frame.evaluate("""() => { window.__sent = []; const send = navigator.sendBeacon.bind(navigator);
+      navigator.sendBeacon = (u, body) => { window.__sent.push(body); return send(u, body); }; }""")
     return ctx, page, el, frame
+
+
+def _sent(frame) -> list[dict]:
+    """The beacon batches sent since the last call."""
+    bodies = frame.evaluate("""async () => { const out = await Promise.all(window.__sent.map(
+      (b) => typeof b === 'string' ? b : b.text())); window.__sent = []; return out; }""")
+    return [json.loads(b) for b in bodies]
 
 
 def _listen(frame) -> dict:
@@ -114,6 +124,7 @@ def test_no_event_is_kept_until_the_visitor_consents_through_the_wp_consent_api(
         assert got["sent"] == got["before"] == 0 and got["queued"] == 0 and got["consent"] is False
         page.wait_for_timeout(1000)
         assert _events(companion, tid) == start  # the companion keeps nothing
+        assert _sent(frame) == []  # nor did the browser send anything
 
         page.evaluate("() => wp_set_consent('statistics', 'allow')")  # the visitor consents: no reload
         _consent_in_player(frame, "true")
@@ -121,13 +132,15 @@ def test_no_event_is_kept_until_the_visitor_consents_through_the_wp_consent_api(
         assert got["sent"] > got["before"]
         after = _wait_events(page, companion, tid, start)
         assert after > start  # now it keeps what the player sent
+        batches = _sent(frame)
+        assert batches and all(b["consent"] is True for b in batches)
 
         page.evaluate("() => wp_set_consent('statistics', 'deny')")  # withdrawn: counting stops at once
         _consent_in_player(frame, "false")
         got = _listen(frame)
         assert got["sent"] == got["before"]
         page.wait_for_timeout(1000)
-        assert _events(companion, tid) == after
+        assert _events(companion, tid) == after and _sent(frame) == []
     finally:
         ctx.close()
     # a later visit with consent given: the page says so in the fragment
