@@ -111,6 +111,7 @@ def _register_blueprints(api: Api) -> None:
     from companion.live.api import votes_blp as live_votes_blp
     from companion.live.api import broadcasts_blp as live_broadcasts_blp
     from companion.notify.api import blp as push_blp
+    from companion.privacy.api import blp as privacy_blp
     from companion.render.api import blp as render_blp
     from companion.rights.api import blp as rights_blp
     from companion.rights.credits_api import blp as credits_blp
@@ -124,5 +125,5 @@ def _register_blueprints(api: Api) -> None:
                 wordpress_blp, embed_blp, analytics_blp, access_blp, samples_blp, commerce_blp,
                 rights_blp, credits_blp, ab_tests_blp, analytics_reports_blp, studio_blp, live_blp, live_votes_blp,
                 live_broadcasts_blp, pricing_blp, device_blp, device_confirm_blp, feedback_blp,
-                feedback_moderation_blp, push_blp):
+                feedback_moderation_blp, push_blp, privacy_blp):
         api.register_blueprint(blp)

@@ -1,7 +1,9 @@
 """Listener tokens: WordPress tells the companion which signed-in fan is listening.
 
 Format (docs/signing.md): ``shmls.<body>.<mac>`` where ``body`` is base64url (no padding) of the
-JSON ``{"u": wp_user_id, "exp": unix_seconds, "n": nonce, "nm": display_name}`` and ``mac`` is
+JSON ``{"u": wp_user_id, "exp": unix_seconds, "n": nonce, "nm": display_name, "iat": unix_seconds}``
+(``iat``, when it was minted, is optional: a token without it counts as minted
+LISTENER_TOKEN_MAX_SECONDS before it expires) and ``mac`` is
 the lowercase hex HMAC-SHA256, with the shared secret, of ``"shmls." + body`` (the prefix is part
 of the MAC, so no other token kind can be passed off as a listener token). A token lives at most
 LISTENER_TOKEN_MAX_SECONDS. WordPress mints one per page view for a signed-in user; the embed
@@ -32,13 +34,13 @@ def make_listener_token(secret: str, wp_user_id: int, *, display_name: str = "",
     """A token naming one WordPress user as the listener (what the plugin mints, in Python)."""
     now = time.time() if now is None else now
     payload = json.dumps({"u": int(wp_user_id), "exp": int(now) + min(int(ttl), LISTENER_TOKEN_MAX_SECONDS),
-                          "n": secrets.token_urlsafe(9), "nm": display_name[:60]}, separators=(",", ":")).encode()
+                          "n": secrets.token_urlsafe(9), "nm": display_name[:60], "iat": int(now)}, separators=(",", ":")).encode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
     return f"{LISTENER_TOKEN_PREFIX}{body}.{_mac(secret, body)}"
 
 
 def read_listener_token(secret: str, token: str, *, now: float | None = None) -> dict:
-    """The claims ``{"wp_user_id", "exp", "display_name"}`` of a valid token; Unauthorized otherwise."""
+    """The claims ``{"wp_user_id", "exp", "display_name", "iat"}`` of a valid token; Unauthorized otherwise."""
     if not secret:
         raise Unauthorized("This companion has no shared secret configured.", code="signing_disabled")
     try:
@@ -50,6 +52,7 @@ def read_listener_token(secret: str, token: str, *, now: float | None = None) ->
             raise Unauthorized("The listener token's signature does not match.", code="listener_token_invalid")
         claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         user, exp = int(claims["u"]), int(claims["exp"])
+        iat = int(claims["iat"]) if "iat" in claims else exp - LISTENER_TOKEN_MAX_SECONDS
         if user <= 0:
             raise ValueError
     except Unauthorized:
@@ -61,4 +64,4 @@ def read_listener_token(secret: str, token: str, *, now: float | None = None) ->
         raise Unauthorized("The listener token has expired: reload the page.", code="listener_token_expired")
     if exp - now > LISTENER_TOKEN_MAX_SECONDS + 5:
         raise Unauthorized("The listener token lives longer than allowed.", code="listener_token_invalid")
-    return {"wp_user_id": user, "exp": exp, "display_name": str(claims.get("nm", ""))[:60]}
+    return {"wp_user_id": user, "exp": exp, "display_name": str(claims.get("nm", ""))[:60], "iat": iat}

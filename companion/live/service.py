@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 import sqlalchemy as sa
 
+from companion.access.identity import listener_id_of
 from companion.algorithms.base import Params
 from companion.band.identity import Identity
 from companion.db import utcnow
@@ -250,9 +251,13 @@ def stop_session(svc, identity: Identity, session_id: int, wait: float = 60.0) -
 
 
 def cast_vote(svc, identity: Identity, session_id: int, parameter, value) -> dict:
-    """One listener's vote in the open round (one per listener per round)."""
+    """One listener's vote in the open round (one per listener per round).
+
+    A fan signed in through WordPress votes as their listener row (``l.<id>``: two fans with the same
+    display name are two voters, and a fan's votes can be found for an export or an erasure)."""
     parameter, value = ballot.check(parameter, value)
-    voter = identity.token_id or identity.member_id or identity.name
+    fan = listener_id_of(identity)
+    voter = f"l.{fan}" if fan is not None else identity.token_id or identity.member_id or identity.name
     with svc.db.session() as s:
         row = _get_live(s, session_id, svc.config.database_url)
         if row.status != "live":

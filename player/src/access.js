@@ -27,6 +27,26 @@ export function takeListenerToken(loc = window.location, hist = window.history) 
   return token;
 }
 
+let consentTaken = false;
+let consent;
+
+/**
+ * The site's consent to statistics from this page's fragment (``shc=1`` / ``shc=0``, put there by the
+ * WordPress plugin when the site asks for consent; once, removed from the address): true, false, or
+ * undefined when the fragment does not say (the site does not ask).
+ */
+export function takeConsent(loc = window.location, hist = window.history) {
+  if (consentTaken) return consent;
+  consentTaken = true;
+  const hash = loc.hash || '';
+  const m = /(?:^#|&)shc=([^&]*)/.exec(hash);
+  if (!m) return undefined;
+  consent = m[1] === '1';
+  const rest = hash.replace(/(^#|&)shc=[^&]*/, '$1').replace(/^#&/, '#').replace(/&$/, '').replace(/^#$/, '');
+  try { hist.replaceState(hist.state, '', `${loc.pathname}${loc.search}${rest}`); } catch { /* sandboxed */ }
+  return consent;
+}
+
 export function authHeaders(listenerToken) {
   return listenerToken ? { Authorization: `Bearer ${listenerToken}` } : {};
 }

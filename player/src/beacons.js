@@ -13,7 +13,8 @@ export class Beacons {
     this.url = url;
     // The site's consent setting as the embedding page knows it (true/false), or undefined when the
     // site does not ask; the companion keeps nothing without it when it asks (analytics_consent).
-    this.consent = consent;
+    // false: nothing is queued nor sent at all (setConsent changes it).
+    this.consent = typeof consent === 'boolean' ? consent : undefined;
     // Each batch is numbered within the session: the companion refuses a batch it has seen (a replay).
     this.seq = 0;
     this.maxBatch = maxBatch;
@@ -29,8 +30,18 @@ export class Beacons {
     window.addEventListener('pagehide', this._onPageHide);
   }
 
+  /** Consent given (true), refused or withdrawn (false: the queue is dropped), or not asked (null). */
+  setConsent(consent) {
+    const value = typeof consent === 'boolean' ? consent : undefined;
+    if (value === this.consent) return this.consent ?? null;
+    if (value === false) this.queue = [];
+    else this.flush(); // what was queued under the earlier setting leaves with it
+    this.consent = value;
+    return this.consent ?? null;
+  }
+
   track(type, trackId, pos, data) {
-    if (!this.url || trackId === undefined || trackId === null) return;
+    if (!this.url || trackId === undefined || trackId === null || this.consent === false) return;
     const ev = { type, track: Number(trackId), t: Date.now() };
     if (Number.isFinite(pos)) ev.pos = Math.round(pos * 100) / 100;
     if (data && Object.keys(data).length) ev.data = data;

@@ -5,7 +5,7 @@ import { Emitter } from './emitter.js';
 
 export const PROTOCOL = 'scripthammer-player';
 export const COMMANDS = ['play', 'pause', 'toggle', 'seek', 'load', 'next', 'previous', 'setLevel', 'setVolume',
-  'setMuted', 'setVisualizer', 'getState'];
+  'setMuted', 'setVisualizer', 'getState', 'setConsent'];
 export const FORWARDED_EVENTS = ['ready', 'play', 'pause', 'timeupdate', 'ended', 'levelswitch', 'trackchange',
   'seeked', 'error', 'download', 'tip', 'volumechange'];
 

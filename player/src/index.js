@@ -3,7 +3,7 @@
 // parent page's postMessage commands.
 import { mark } from './marks.js';
 import './player.css';
-import { takeListenerToken } from './access.js';
+import { takeConsent, takeListenerToken } from './access.js';
 import { connect, serveBridge } from './bridge.js';
 import { BroadcastPlayer } from './broadcast.js';
 import { LivePlayer } from './live.js';
@@ -12,6 +12,8 @@ import { Player } from './player.js';
 mark('bundle');
 // First thing: the listener token leaves the address bar (it lives in memory only).
 const listenerToken = typeof window !== 'undefined' ? takeListenerToken() : null;
+// The embedding site's consent to statistics (#shc=1 / #shc=0), when it asks for it.
+const siteConsent = typeof window !== 'undefined' ? takeConsent() : undefined;
 const players = [];
 
 /** Mount a player in ``el`` (an element or a selector). Returns the Player. */
@@ -53,6 +55,7 @@ export function autoMount(root = document) {
       if (cfg.keyboard === 'document') cfg.keyboardTarget = document;
       if (cfg.page === 'referrer') cfg.page = document.referrer || location.href;
       if (cfg.listenerToken === undefined && listenerToken) cfg.listenerToken = listenerToken;
+      if (cfg.consent === undefined && siteConsent !== undefined) cfg.consent = siteConsent;
       return mount(el, cfg);
     });
 }

@@ -158,6 +158,15 @@ export class Player extends Emitter {
     return this.audio.muted;
   }
 
+  /**
+   * The visitor's consent to listening statistics, as the embedding site knows it: true, false, or
+   * null when the site does not ask. Without consent the player queues and sends no beacons (what is
+   * queued is dropped); a change applies at once (the WordPress plugin's consent script calls it).
+   */
+  setConsent(consent) {
+    return this.beacons.setConsent(consent);
+  }
+
   /** A timed reaction (one of fire, heart, wow, laugh, sad, clap; optional plain-text comment) at the
    * current position, sent with the beacons (the heat map counts it); a signed-in fan's is kept
    * as feedback too (a marker on the waveform, pending until approved; ``lastFeedback`` is the promise of
@@ -237,6 +246,7 @@ export class Player extends Emitter {
       level: this.stream.currentLevel,
       autoLevel: this.stream.autoLevel, bitrate: this.stream.currentBitrate, visualizer: this.visualizer.mode,
       fastStart: !!this.stream.fastStart, offline: this.stream.mode === 'offline',
+      consent: typeof this.beacons.consent === 'boolean' ? this.beacons.consent : null,
     };
   }
 

@@ -13,13 +13,17 @@ from companion.errors import Unauthorized
 from tests.conftest import IN_CI
 
 VECTOR = ("shmls.eyJ1Ijo0MiwiZXhwIjoxNzAwMDAxODAwLCJuIjoiYWJjZGVmZ2hpamtsbW5vcDEyMzQiLCJubSI6IkZhbiDDnG7Dr2NvZGUg"
-          "LyBcInF1b3RlZFwiIn0.7e9273b28537d22d62abe12e4584dfac8eb84b14cc5d0305145a671b3b24c0fb")
+          "LyBcInF1b3RlZFwiIiwiaWF0IjoxNzAwMDAwMDAwfQ.42558191d274754d4b5e8a40cefb8313ef666329059b18d1461171cfd377c896")
+#: a token minted before tokens said when they were minted ("iat"): still read, as minted an hour before it ends
+OLD_VECTOR = ("shmls.eyJ1Ijo0MiwiZXhwIjoxNzAwMDAxODAwLCJuIjoiYWJjZGVmZ2hpamtsbW5vcDEyMzQiLCJubSI6IkZhbiDDnG7Dr2NvZGUg"
+              "LyBcInF1b3RlZFwiIn0.7e9273b28537d22d62abe12e4584dfac8eb84b14cc5d0305145a671b3b24c0fb")
 PLUGIN = Path(__file__).resolve().parents[2] / "wp-plugin" / "scripthammer" / "includes"
 
 
 def test_the_shared_vector_is_accepted_by_the_companion():
     assert read_listener_token("s3cret", VECTOR, now=1700000000) == {
-        "wp_user_id": 42, "exp": 1700001800, "display_name": 'Fan Ünïcode / "quoted"'}
+        "wp_user_id": 42, "exp": 1700001800, "display_name": 'Fan Ünïcode / "quoted"', "iat": 1700000000}
+    assert read_listener_token("s3cret", OLD_VECTOR, now=1700000000)["iat"] == 1700001800 - 3600
     with pytest.raises(Unauthorized) as other:
         read_listener_token("other-secret", VECTOR, now=1700000000)
     assert other.value.code == "listener_token_invalid"

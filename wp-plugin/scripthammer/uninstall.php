@@ -34,3 +34,5 @@ foreach ( array( \ScriptHammer\LicenceProducts::SYNCED, \ScriptHammer\EditionPro
 }
 \ScriptHammer\NonceStore::uninstall();
 \ScriptHammer\Roles::uninstall();
+// The mark an erasure request carries while the companion's part failed (Privacy.php).
+delete_post_meta_by_key( \ScriptHammer\Privacy::FAILED_META );

@@ -216,18 +216,25 @@ final class Blocks {
 	}
 
 	/**
-	 * For a signed-in user, "#shl=<listener token>": the embed's player reads it from its URL's fragment
-	 * (which browsers send to no server and put in no Referer), drops it from the address, and shows the
-	 * companion who is listening. Anonymous visitors get no fragment and stay anonymous.
+	 * The embed's fragment (which browsers send to no server and put in no Referer):
+	 * - for a signed-in user, "shl=<listener token>": the embed's player reads it, drops it from the
+	 *   address, and shows the companion who is listening (anonymous visitors stay anonymous);
+	 * - when the site asks for consent to statistics (Settings: analytics consent "required"),
+	 *   "shc=1" or "shc=0": the visitor's consent as this page knew it (Consent::given()); the page's
+	 *   consent script tells the player of later changes.
 	 */
 	public static function listener_fragment(): string {
+		$parts  = array();
 		$user   = wp_get_current_user();
 		$secret = (string) Settings::get( 'shared_secret' );
-		if ( ! $user || ! $user->exists() || '' === $secret ) {
-			return '';
+		if ( $user && $user->exists() && '' !== $secret ) {
+			$parts[] = 'shl=' . ( new Signer( $secret ) )->listener_token( (int) $user->ID, (string) $user->display_name, self::LISTENER_TOKEN_TTL );
 		}
-		$token = ( new Signer( $secret ) )->listener_token( (int) $user->ID, (string) $user->display_name, self::LISTENER_TOKEN_TTL );
-		return '#shl=' . $token;
+		if ( Consent::required() ) {
+			Consent::enqueue();
+			$parts[] = 'shc=' . ( Consent::given() ? '1' : '0' );
+		}
+		return $parts ? '#' . implode( '&', $parts ) : '';
 	}
 
 	/**

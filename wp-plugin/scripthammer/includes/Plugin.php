@@ -68,6 +68,8 @@ final class Plugin {
 		Broadcasts::register();
 		Dashboard::register();
 		FanFeedback::register();
+		Privacy::register();
+		Consent::register();
 		add_filter( 'use_block_editor_for_post_type', array( TrackEditor::class, 'use_block_editor' ), 10, 2 );
 		add_action( 'add_meta_boxes_' . PostTypes::TRACK, array( $editor, 'add_meta_box' ) );
 		add_action( 'save_post_' . PostTypes::TRACK, array( $editor, 'save' ) );

@@ -38,6 +38,7 @@ final class Settings {
 			'album_price'        => 7,
 			'price_max'          => 500,
 			'webhook_secret'     => '',
+			'analytics_consent'  => 'none',
 		);
 	}
 
@@ -136,6 +137,9 @@ final class Settings {
 		if ( isset( $input['membership_days'] ) ) {
 			$out['membership_days'] = max( 1, min( 3660, absint( $input['membership_days'] ) ) );
 		}
+		if ( isset( $input['analytics_consent'] ) ) {
+			$out['analytics_consent'] = 'required' === $input['analytics_consent'] ? 'required' : 'none';
+		}
 		if ( $out['tip_max'] < $out['tip_min'] ) {
 			$out['tip_max'] = $out['tip_min'];
 		}
@@ -214,6 +218,14 @@ final class Settings {
 						<th scope="row"><label for="sh-webhook-secret"><?php esc_html_e( 'WooCommerce webhook secret', 'scripthammer' ); ?></label></th>
 						<td><input id="sh-webhook-secret" class="regular-text" type="password" autocomplete="new-password" name="<?php echo esc_attr( $field( 'webhook_secret' ) ); ?>" value="" placeholder="<?php echo esc_attr( '' !== $s['webhook_secret'] ? __( '(stored; type to replace)', 'scripthammer' ) : __( '(derived from the shared secret)', 'scripthammer' ) ); ?>" />
 						<p class="description"><?php esc_html_e( 'Optional: the same value as SCRIPTHAMMER_WC_WEBHOOK_SECRET on the companion. Empty on both sides: one derived from the shared secret.', 'scripthammer' ); ?></p></td>
+					</tr>
+					<tr>
+						<th scope="row"><label for="sh-analytics-consent"><?php esc_html_e( 'Listening statistics consent', 'scripthammer' ); ?></label></th>
+						<td><select id="sh-analytics-consent" name="<?php echo esc_attr( $field( 'analytics_consent' ) ); ?>">
+							<option value="none" <?php selected( $s['analytics_consent'], 'none' ); ?>><?php esc_html_e( 'Not asked (pseudonymous statistics for everyone, except Do-Not-Track)', 'scripthammer' ); ?></option>
+							<option value="required" <?php selected( $s['analytics_consent'], 'required' ); ?>><?php esc_html_e( 'Required (nothing is counted until the visitor consents to statistics)', 'scripthammer' ); ?></option>
+						</select>
+						<p class="description"><?php esc_html_e( 'Required: the players read the visitor\'s consent to "statistics" from the WP Consent API when a consent plugin provides it (or from the scripthammer_analytics_consent filter and cookie), and follow a change at once.', 'scripthammer' ); ?></p></td>
 					</tr>
 					<tr>
 						<th scope="row"><?php esc_html_e( 'Tips', 'scripthammer' ); ?></th>

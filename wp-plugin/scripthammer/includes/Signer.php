@@ -154,7 +154,7 @@ final class Signer {
 	/**
 	 * A short-lived token that names the signed-in WordPress user as the listener (companion/access/tokens.py).
 	 *
-	 * Format: shmls.<base64url(JSON {"u","exp","n","nm"})>.<hex HMAC-SHA256 of "shmls." + the base64url part>;
+	 * Format: shmls.<base64url(JSON {"u","exp","n","nm","iat"})>.<hex HMAC-SHA256 of "shmls." + the base64url part>;
 	 * the prefix is inside the MAC, so no other token kind can pass for a listener token.
 	 *
 	 * @param int         $user_id WordPress user id (> 0).
@@ -174,6 +174,7 @@ final class Signer {
 				'exp' => $now + min( max( 1, $ttl ), self::LISTENER_TOKEN_MAX_SECONDS ),
 				'n'   => $nonce ?? self::new_nonce(),
 				'nm'  => function_exists( 'mb_substr' ) ? mb_substr( $name, 0, 60 ) : substr( $name, 0, 60 ),
+				'iat' => $now,
 			)
 		);
 		$body    = rtrim( strtr( base64_encode( $payload ), '+/', '-_' ), '=' );
