@@ -22,7 +22,9 @@ ffmpeg capture (stems, mix, live HLS, Opus/RTP) and a Janus of its own. Then:
 - "member_to_member_ms": two members in the session's AudioBridge room (aiortc peers in this process):
   member A's microphone carries 9 kHz beeps; the time from the frame leaving A's track to the first
   decoded frame holding the beep at member B (median). Goal <= 60. Anchors: SonoBus best about 40 ms;
-  JackTrip ensembles need about 20-25 ms one way.
+  JackTrip ensembles need about 20-25 ms one way. B's jitter buffer is set to --receiver-prefetch packets
+  (1: what a browser's adaptive buffer settles at on a loopback; aiortc's fixed 4 adds 60 ms of the
+  instrument's own); "member_to_member_arrival_ms" is the part up to B's socket.
 
 CPU seconds of this process and of its children (the rig's programs, reaped) beside wall time. The
 last line printed is one JSON object.
@@ -214,13 +216,19 @@ def measure_listeners(svc, beeps: int) -> dict:
     return result
 
 
-def measure_members(svc, beeps: int) -> dict:
+def measure_members(svc, beeps: int, receiver_prefetch: int = 1) -> dict:
     """Mouth to ear between two members in one session's room: member A's microphone (an aiortc track)
-    carries 9 kHz beeps; member B's decoded frames are searched for them (both peers in this process)."""
+    carries 9 kHz beeps; member B's decoded frames are searched for them (both peers in this process).
+
+    B's receiver is the bench's instrument: aiortc's audio jitter buffer waits for a fixed 4 packets (80 ms)
+    before it decodes, whatever the link; a member's browser (Chromium's NetEq) adapts its buffer to the
+    jitter it sees, and on a loopback with none it settles at about one packet. ``receiver_prefetch`` sets
+    the instrument's buffer to that (1 packet by default; 4 is aiortc's own), reported beside the figure."""
     import asyncio
     import fractions
 
     from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.jitterbuffer import JitterBuffer
     from aiortc.mediastreams import AudioStreamTrack
     from av import AudioFrame
 
@@ -273,6 +281,8 @@ def measure_members(svc, beeps: int) -> dict:
                 pc.addTrack(track)
             else:
                 receiver = pc.addTransceiver("audio", direction="recvonly").receiver
+                # the instrument's jitter buffer (aiortc makes it with prefetch=4, no setting for it)
+                receiver._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=16, prefetch=receiver_prefetch)
                 handle = receiver._handle_rtp_packet
 
                 async def arrival(packet, arrival_time_ms):  # the room's packet reaches member B
@@ -316,10 +326,10 @@ def measure_members(svc, beeps: int) -> dict:
                     net.append((got - at) * 1000)
                 break
     out = {"member_to_member_ms": round(statistics.median(lat), 1) if lat else None,
-           "member_beeps_heard": f"{len(lat)}/{len(sent)}"}
+           "member_beeps_heard": f"{len(lat)}/{len(sent)}", "member_receiver_prefetch_packets": receiver_prefetch}
     # where it goes: up to B's socket (A's encoder, Janus' prebuffer, mixing tick and encoder: the system),
-    # and the rest in B's receiver (aiortc's fixed audio jitter buffer, 4 packets, and its decoder: the
-    # bench's instrument, not a browser's adaptive one)
+    # and the rest in B's receiver (the instrument's jitter buffer, receiver_prefetch packets, and its
+    # decoder: the bench's instrument, not the system)
     out["member_to_member_arrival_ms"] = round(statistics.median(net), 1) if net else None
     out["member_receiver_ms"] = (round(out["member_to_member_ms"] - out["member_to_member_arrival_ms"], 1)
                                  if lat and net else None)
@@ -373,6 +383,8 @@ def main() -> None:
     ap.add_argument("--beeps", type=int, default=5)
     ap.add_argument("--max-sessions", type=int, default=3)
     ap.add_argument("--hold", type=float, default=8.0)
+    ap.add_argument("--receiver-prefetch", type=int, default=1,
+                    help="packets member B's receiver (aiortc) buffers before decoding (aiortc's own: 4)")
     args = ap.parse_args()
     t_wall = time.time()
     with tempfile.TemporaryDirectory(prefix="shm-bench-live-") as tmp:
@@ -382,7 +394,7 @@ def main() -> None:
             out = measure_listeners(svc, args.beeps)
             say(json.dumps(out))
             say("two members in the room")
-            out.update(measure_members(svc, args.beeps))
+            out.update(measure_members(svc, args.beeps, args.receiver_prefetch))
             say(json.dumps(out))
             say("sessions at once")
             best, rows = measure_sessions(svc, args.max_sessions, args.hold)
