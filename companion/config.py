@@ -140,8 +140,9 @@ class Config:
     public_rate_limit: str = "3000 per minute;200 per second"
     beacon_rate_limit: str = "120 per minute"
     # /media: a key found public is remembered by each process this many seconds before the catalog is
-    # asked again (0: ask on every request). A release-state change made in the process clears it at
-    # once; other processes see it within this time (browsers and CDNs keep public objects an hour).
+    # asked again (0: ask on every request), and so is an anonymous caller's view of a released track (its
+    # JSON and embed page). A catalog change made in the process clears both at once; other processes see
+    # it within this time (browsers and CDNs keep public objects an hour).
     public_key_cache_seconds: float = 5.0
     # Fans' timed reactions and comments (docs/feedback.md): per listener (signed-in fan), not per address.
     feedback_rate_limit: str = "10 per minute;100 per day"
