@@ -128,21 +128,20 @@ def check(s: Session, session_id: str, track_id: int, made_at: dt.datetime) -> s
     return None if played else "not_played"
 
 
-def apply_order(s: Session, payload: dict, *, wc_id: int, paid: bool, status: str) -> dict:
+def apply_order(s: Session, payload: dict, *, wc_id: int, paid: bool, status: str,
+                made_at: dt.datetime | None = None, paid_at: dt.datetime | None = None) -> dict:
     """Make the outcomes of one order match its document: a paid order records each line whose
     attribution holds (once) and revokes the outcomes of lines it no longer has; an order not paid (or
-    deleted) revokes them all. Returns what happened (``attributed``, ``ignored`` with reasons,
-    ``revoked``)."""
+    deleted) revokes them all. ``made_at``/``paid_at``: when the order was made and paid (UTC, naive;
+    default now). Returns what happened (``attributed``, ``ignored`` with reasons, ``revoked``)."""
     now = utcnow()
     reason = f"wc-{status or 'unknown'}"[:40]
     live = sa.and_(AttributedOutcome.wc_order_id == wc_id, AttributedOutcome.revoked_at.is_(None))
     if not paid:
         n = s.execute(sa.update(AttributedOutcome).where(live).values(revoked_at=now, revoked_reason=reason)).rowcount
         return {"attributed": [], "revoked": int(n or 0)} if n else {}
-    from companion.commerce.entitlements import parse_date
-
-    made_at = parse_date(payload.get("date_created_gmt")) or now
-    paid_at = parse_date(payload.get("date_paid_gmt")) or made_at
+    made_at = made_at or now
+    paid_at = paid_at or made_at
     currency = payload.get("currency") if isinstance(payload.get("currency"), str) else ""
     currency = currency if _CURRENCY_RE.match(currency) else ""
     attributed, ignored, keep = [], [], []

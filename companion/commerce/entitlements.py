@@ -315,7 +315,10 @@ def apply_resource(s: Session, res: Resource, *, via: str = "webhook", config=No
     if res.kind == "order":  # tips and purchases attributed to a play: recorded once, revoked with the order
         from companion.analytics import attribution
 
-        attributed = attribution.apply_order(s, res.document, wc_id=res.wc_id, paid=res.granting, status=res.status)
+        doc = res.document
+        attributed = attribution.apply_order(s, doc, wc_id=res.wc_id, paid=res.granting, status=res.status,
+                                             made_at=parse_date(doc.get("date_created_gmt")),
+                                             paid_at=parse_date(doc.get("date_paid_gmt")))
         if attributed:
             outcome["attribution"] = attributed
     if row is None:
