@@ -209,3 +209,44 @@ def test_a_deleted_order_and_a_removed_line_revoke_and_a_paid_again_order_counts
     run_jobs()
     assert _day(client, auth, tid)["purchases"] == 0
     assert len(_outcomes(svc)) == 2  # one row per line, ever
+
+
+def test_ab_outcomes_tip_and_purchase_are_attributed_tips_and_purchases_not_clicks(client, auth, deliver, run_jobs, svc):
+    tracks = {"tip": _track(client, auth, "Two mixes"), "purchase": _track(client, auth, "Two masters")}
+    tests = {}
+    for metric, tid in tracks.items():  # one running test per track
+        r = client.post("/api/ab-tests", headers=auth("ivory"), json={
+            "track_id": tid, "name": f"Which mix gets {metric}s?", "metric": metric,
+            "variations": [{"key": "a"}, {"key": "b"}]})
+        assert r.status_code == 201, r.get_json()
+        tests[metric] = r.get_json()["id"]
+    units = [f"ab-unit-{i:04d}" for i in range(6)]
+    now = int(time.time() * 1000)
+    for n, unit in enumerate(units):
+        events = []
+        for metric, tid in tracks.items():
+            var = client.get(f"/api/ab-tests/{tests[metric]}/assignment?unit={unit}").get_json()["variation"]
+            events += [{"type": "exposure", "track": tid, "t": now, "data": {"test": tests[metric], "variation": var}},
+                       {"type": "play", "track": tid, "pos": 0.0, "t": now},
+                       {"type": "tip_click", "track": tid, "pos": 3.0, "t": now}]  # everyone clicks the tip jar
+        r = client.post("/api/beacons", data=json.dumps({"session": unit, "seq": 0, "events": events}),
+                        content_type="text/plain", environ_base={"REMOTE_ADDR": f"203.0.113.{20 + n}"})
+        assert r.status_code == 202, r.get_json()
+    ingest.drain(svc)
+
+    def converted(metric) -> dict:
+        look = client.get(f"/api/ab-tests/{tests[metric]}", headers=auth("crash")).get_json()
+        return {a["key"]: (a["exposed"], a["converted"]) for a in look["results"]["arms"]}
+
+    assert sum(c for _, c in converted("tip").values()) == 0  # clicks alone are not tips
+    tip_line = _tip_line(f"{units[0]}.{tracks['tip']}", "2.00")
+    deliver(_order(701, "completed", [tip_line], customer=0))
+    deliver(_order(702, "completed", [_buy_line(f"{units[1]}.{tracks['purchase']}", f"track:{tracks['purchase']}")],
+                   customer=44))
+    run_jobs()
+    tips, purchases = converted("tip"), converted("purchase")
+    assert sum(e for e, _ in tips.values()) == 6 and sum(c for _, c in tips.values()) == 1
+    assert sum(c for _, c in purchases.values()) == 1
+    deliver(_order(701, "refunded", [tip_line], at=_now() + dt.timedelta(seconds=3), customer=0))
+    run_jobs()
+    assert sum(c for _, c in converted("tip").values()) == 0
