@@ -406,6 +406,7 @@ def test_a_tip_and_a_purchase_from_the_players_links_are_attributed_to_the_play(
     assert browser.get(page, params={"sh_play": f"{session}.{tid}"}, timeout=60).status_code == 200
     assert browser.cookies.get("scripthammer_play") == f"{session}.{tid}"
     browser.post(page, data={"add-to-cart": product, "quantity": 1, "scripthammer_tip_amount": "2.50"}, timeout=60)
+    assert browser.cookies.get("scripthammer_play") is None  # used once: a later add-to-cart is not credited
     order_id = _checkout_cart(store, browser, fan)
     doc = store.php(f"return scripthammer_standin_order_payload( {order_id} );")
     assert sorted((i["product_id"], i.get("scripthammer_play"), i.get("scripthammer_kind")) for i in doc["line_items"]) == \

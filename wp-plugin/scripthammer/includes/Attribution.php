@@ -42,7 +42,10 @@ final class Attribution {
 		return 1 === preg_match( '/^[A-Za-z0-9_-]{8,64}\.[1-9][0-9]{0,9}$/', $raw ) ? $raw : '';
 	}
 
-	/** The attribution of this request: its sh_play argument, else the cookie a product page set. */
+	/**
+	 * The attribution of this request: its sh_play argument, else the cookie a product page set (used once:
+	 * the cookie is cleared, so that a later, unrelated add-to-cart is not credited to that play).
+	 */
 	public static function requested(): string {
 		// phpcs:disable WordPress.Security.NonceVerification -- an add-to-cart link from the player (no nonce); validated by its shape here and by the companion.
 		$raw = isset( $_REQUEST[ self::QUERY_ARG ] ) ? sanitize_text_field( wp_unslash( $_REQUEST[ self::QUERY_ARG ] ) ) : '';
@@ -50,6 +53,10 @@ final class Attribution {
 		$token = self::clean( $raw );
 		if ( '' === $token && isset( $_COOKIE[ self::COOKIE ] ) ) {
 			$token = self::clean( sanitize_text_field( wp_unslash( $_COOKIE[ self::COOKIE ] ) ) );
+			unset( $_COOKIE[ self::COOKIE ] );
+			if ( ! headers_sent() ) {
+				setcookie( self::COOKIE, '', time() - HOUR_IN_SECONDS, defined( 'COOKIEPATH' ) && COOKIEPATH ? COOKIEPATH : '/' );
+			}
 		}
 		return $token;
 	}
