@@ -15,7 +15,8 @@ unknown track, garbage) is ignored: the order goes through as always and nothing
 sessions are random per player load, so a session id that played a track cannot be guessed.
 
 Each paid order line with an attribution that holds is one :class:`AttributedOutcome` (unique per order
-and line: a duplicated or replayed webhook, or a later update of the order, counts it once). An order
+and line: a duplicated or replayed webhook, or a later update of the order, counts it once; a line
+recorded once is not checked again, so an order updated after its play's events were retired keeps it). An order
 that is refunded, cancelled, failed or deleted revokes its outcomes (they leave the figures); paid again,
 they come back. Partial refunds (a refund of some of an order's lines) are not told apart by WooCommerce's
 order document: they do not change the figures. The outcomes are counted on the UTC day the order was paid.
@@ -145,8 +146,10 @@ def apply_order(s: Session, payload: dict, *, wc_id: int, paid: bool, status: st
     currency = payload.get("currency") if isinstance(payload.get("currency"), str) else ""
     currency = currency if _CURRENCY_RE.match(currency) else ""
     attributed, ignored, keep = [], [], []
+    # a line recorded before is not checked again (its play may be gone: events are retired, a track withdrawn)
+    known = set(s.scalars(sa.select(AttributedOutcome.line_id).where(AttributedOutcome.wc_order_id == wc_id)))
     for line in lines_of(payload):
-        why = check(s, line.session_id, line.track_id, made_at)
+        why = None if line.line_id in known else check(s, line.session_id, line.track_id, made_at)
         if why is not None:
             ignored.append({"line": line.line_id, "reason": why})
             continue

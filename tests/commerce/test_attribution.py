@@ -15,7 +15,7 @@ import time
 import sqlalchemy as sa
 
 from companion.analytics import ingest, rollups
-from companion.analytics.models import AttributedOutcome
+from companion.analytics.models import AttributedOutcome, PlaybackEvent
 from companion.commerce.models import WebhookDelivery
 
 from . import payloads
@@ -203,6 +203,12 @@ def test_a_deleted_order_and_a_removed_line_revoke_and_a_paid_again_order_counts
     run_jobs()
     assert _day(client, auth, tid)["purchases"] == 0
     deliver(_order(601, "processing", [buy], at=t0 + dt.timedelta(seconds=3)))  # paid again
+    run_jobs()
+    assert _day(client, auth, tid)["purchases"] == 1
+    # the play's events retired (analytics retention), then the order updated: still counted
+    with svc.db.session() as s:
+        s.execute(sa.delete(PlaybackEvent).where(PlaybackEvent.session_id == "sess-twice-001"))
+    deliver(_order(601, "completed", [buy], at=t0 + dt.timedelta(seconds=4)))
     run_jobs()
     assert _day(client, auth, tid)["purchases"] == 1
     deliver({"id": 601}, "order.deleted")
