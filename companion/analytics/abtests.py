@@ -22,8 +22,10 @@ from companion.db import utcnow
 from companion.errors import Conflict, InvalidInput, NotFound
 
 #: outcome -> what counts as a listener's conversion
-METRICS = ("completion", "replay", "reaction", "tip", "download")
-_EVENT_OF = {"completion": "complete", "reaction": "reaction", "tip": "tip_click", "download": "download"}
+#: "tip" and "purchase": a tip or a purchase attributed to a play of the session (paid, not refunded:
+#: companion/analytics/attribution.py), not a click on the tip jar.
+METRICS = ("completion", "replay", "reaction", "tip", "purchase", "download")
+_EVENT_OF = {"completion": "complete", "reaction": "reaction", "download": "download"}
 MAX_VARIATIONS = 8
 
 
@@ -104,6 +106,10 @@ def _converted(session: Session, test: ABTest, arms: list[ABVariation], units: I
         return set()
     tracks = {test.track_id} | {a.media_track_id for a in arms if a.media_track_id}
     base = sa.select(PlaybackEvent.session_id).where(PlaybackEvent.track_id.in_(tracks))
+    if test.metric in ("tip", "purchase"):
+        from companion.analytics import attribution
+
+        return attribution.converted_sessions(session, test.metric, tracks) & units
     if test.metric == "replay":
         q = (base.where(PlaybackEvent.event == "play").group_by(PlaybackEvent.session_id)
              .having(sa.func.count() >= 2))

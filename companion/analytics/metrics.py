@@ -10,7 +10,11 @@ Definitions (per track, per UTC day of ``received_at``; a *session* is one playe
 - ``listeners``: distinct pseudonymous listeners (exact: a COUNT DISTINCT is cheap at this size);
 - ``completions`` and ``completion_rate`` (completions per start); ``skips``: sessions that started and
   neither reached 30 s nor completed; ``avg_listened_s``: the mean furthest position a session reached;
-- ``downloads`` by format; ``tips``: tip-jar clicks in a session that played the track.
+- ``downloads`` by format; ``tip_clicks``: tip-jar clicks in a session that played the track;
+- ``tips`` and ``purchases``: paid order lines attributed to a play of the track (the tip jar; the buy,
+  unlock and subscribe links), counted on the day the order was paid, and ``tips_amount`` and
+  ``purchases_amount`` their totals per currency ({"USD": 12.5}); refunded orders are left out
+  (companion/analytics/attribution.py).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from companion.analytics import attribution
 from companion.analytics.models import PlaybackEvent as E
 
 PAST = 30.0  # seconds that make a play count as heard
@@ -73,7 +78,7 @@ def daily(session: Session, track_ids: list[int], start: dt.date, end: dt.date) 
                      "completions": int(completions or 0),
                      "completion_rate": round(int(completions or 0) / starts, 4) if starts else None,
                      "skips": int(skips or 0), "avg_listened_s": round(float(avg_s), 2) if avg_s is not None else None,
-                     "tips": int(tips or 0)}
+                     "tip_clicks": int(tips or 0)}
     downloads: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     dq = _range(sa.select(day, E.data).where(E.track_id.in_(track_ids), E.event == "download"), start, end)
     for d, data in session.execute(dq):
@@ -83,9 +88,9 @@ def daily(session: Session, track_ids: list[int], start: dt.date, end: dt.date) 
     for i in range(max(0, n)):
         key = (start + dt.timedelta(days=i)).isoformat()
         row = rows.get(key) or {"plays": 0, "plays_30s": 0, "listeners": 0, "completions": 0, "completion_rate": None,
-                                "skips": 0, "avg_listened_s": None, "tips": 0}
+                                "skips": 0, "avg_listened_s": None, "tip_clicks": 0}
         out.append({"day": key, **row, "downloads": dict(downloads.get(key, {}))})
-    return out
+    return attribution.merge(out, session, track_ids, start, end)
 
 
 def heatmap(session: Session, track_id: int, start: dt.date, end: dt.date, duration: float | None = None) -> dict:

@@ -182,3 +182,35 @@ class TrackFeedback(Base):
     moderated_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
     moderated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+
+
+#: What a fan paid for from the player: a tip (the tip jar) or a purchase (buy, unlock, subscribe links).
+ATTRIBUTED_KINDS = ("tip", "purchase")
+
+
+class AttributedOutcome(Base):
+    """A paid WooCommerce order line attributed to a play (companion/analytics/attribution.py).
+
+    One row per order line (``wc_order_id``, ``line_id``), made when the order is paid and the line's
+    attribution (the player session and the track it played) holds: the track is released and that
+    session played it before the order. A refund or cancellation of the order sets ``revoked_at`` (the
+    figures leave it out); a paid order again clears it. ``session_id`` is the player's pseudonymous
+    session (never a fan's account); ``amount_cents`` is hundredths of ``currency``, the line's total."""
+
+    __tablename__ = "analytics_attributions"
+    __table_args__ = (sa.UniqueConstraint("wc_order_id", "line_id", name="uq_analytics_attributions_line"),
+                      sa.Index("ix_analytics_attributions_track_day", "track_id", "day"))
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    wc_order_id: Mapped[int] = mapped_column(sa.Integer, index=True)
+    line_id: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(10))  # tip | purchase
+    track_id: Mapped[int] = mapped_column(sa.ForeignKey("tracks.id", ondelete="CASCADE"))
+    album_id: Mapped[int | None] = mapped_column(sa.ForeignKey("albums.id", ondelete="SET NULL"), nullable=True)
+    session_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="")
+    day: Mapped[dt.date] = mapped_column(sa.Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)

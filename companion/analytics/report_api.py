@@ -60,7 +60,17 @@ def _track(s, track_id: int) -> Track:
 
 
 COLUMNS = ("day", "plays", "plays_30s", "listeners", "completions", "completion_rate", "skips", "avg_listened_s",
-           "tips", "downloads")
+           "tip_clicks", "tips", "tips_amount", "purchases", "purchases_amount", "downloads")
+#: the columns whose value is a mapping ({format: n}, {currency: amount}): written "key=value;key=value"
+_MAPPED = ("downloads", "tips_amount", "purchases_amount")
+
+
+def _cell(c: str, value):
+    if c in ("tips_amount", "purchases_amount"):
+        return ";".join(f"{k}={v:.2f}" for k, v in sorted(value.items()))
+    if c in _MAPPED:
+        return ";".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return "" if value is None else value
 
 
 def _csv(rows: list[dict], name: str) -> Response:
@@ -68,8 +78,7 @@ def _csv(rows: list[dict], name: str) -> Response:
     w = csv.writer(buf)
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([";".join(f"{k}={v}" for k, v in sorted(r["downloads"].items())) if c == "downloads"
-                    else ("" if r[c] is None else r[c]) for c in COLUMNS])
+        w.writerow([_cell(c, r[c]) for c in COLUMNS])
     return _csv_response(buf.getvalue(), name)
 
 
@@ -374,7 +383,14 @@ class Summary(MethodView):
 
 
 def _totals(rows: list[dict]) -> dict:
-    out = {k: sum(r[k] for r in rows) for k in ("plays", "plays_30s", "listeners", "completions", "skips", "tips")}
+    out = {k: sum(r[k] for r in rows) for k in ("plays", "plays_30s", "listeners", "completions", "skips",
+                                                 "tip_clicks", "tips", "purchases")}
     out["downloads"] = sum(sum(r["downloads"].values()) for r in rows)
+    for k in ("tips_amount", "purchases_amount"):
+        amounts: dict[str, float] = {}
+        for r in rows:
+            for currency, v in r[k].items():
+                amounts[currency] = round(amounts.get(currency, 0.0) + v, 2)
+        out[k] = amounts
     out["completion_rate"] = round(out["completions"] / out["plays"], 4) if out["plays"] else None
     return out

@@ -26,7 +26,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from companion.analytics import metrics
+from companion.analytics import attribution, metrics
 from companion.analytics.metrics import HEAT_KINDS, PAST, _second
 from companion.analytics.models import PlaybackEvent as E
 from companion.analytics.models import RollupDay, TrackDayListener, TrackDayStats, TrackSecondStats
@@ -273,7 +273,7 @@ def daily(session: Session, track_ids: list[int], start: dt.date, end: dt.date, 
                        "completion_rate": round(int(completions or 0) / plays, 4) if plays else None,
                        "skips": int(skips or 0),
                        "avg_listened_s": round(float(listened) / int(played_n), 2) if played_n else None,
-                       "tips": int(tips or 0), "downloads": collections.Counter()}
+                       "tip_clicks": int(tips or 0), "downloads": collections.Counter()}
         if len(track_ids) == 1:
             q = sa.select(TrackDayStats.day, TrackDayStats.listeners).where(
                 TrackDayStats.track_id == track_ids[0], TrackDayStats.day.in_(rolled))
@@ -289,13 +289,16 @@ def daily(session: Session, track_ids: list[int], start: dt.date, end: dt.date, 
             d = d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
             sums[d]["downloads"].update(downloads or {})
     out = []
+    # tips and purchases attributed to a play: from their own rows (the unrolled days' from metrics.daily)
+    attributed = attribution.daily(session, track_ids, start, end) if rolled else {}
     for d in days_between(start, end):
         key = d.isoformat()
         if d in rolled:
             row = sums.get(d) or {"plays": 0, "plays_30s": 0, "listeners": 0, "completions": 0,
-                                  "completion_rate": None, "skips": 0, "avg_listened_s": None, "tips": 0,
+                                  "completion_rate": None, "skips": 0, "avg_listened_s": None, "tip_clicks": 0,
                                   "downloads": {}}
-            out.append({"day": key, **row, "downloads": dict(row["downloads"])})
+            out.append({"day": key, **row, "downloads": dict(row["downloads"]),
+                        **(attributed.get(key) or attribution.empty())})
         else:
             out.append(raw[key])
     return out

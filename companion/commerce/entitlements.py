@@ -9,7 +9,9 @@ listener's entitlements match it:
   ``album:<id>``); a ticket to a premium broadcast (``scripthammer_scope`` ``live:<broadcast id>``, a
   broadcast the companion scheduled; any other is ignored) becomes a ``purchase`` of scope ``live:<id>``; the fixed-term fan membership (without WooCommerce Subscriptions) becomes a
   ``subscription`` entitlement to everything for its number of days. Any other status (refunded,
-  cancelled, failed, on-hold, pending, trashed) revokes them. Tips sell nothing.
+  cancelled, failed, on-hold, pending, trashed) revokes them. Tips sell nothing. A paid line that
+  carries an attribution to a play (``scripthammer_play``) is also recorded as a tip or a purchase
+  attributed to that play, and revoked with the order (companion/analytics/attribution.py).
 - a subscription is *live* in status ``active`` or ``pending-cancel``: one ``subscription`` entitlement to
   everything (source_ref ``wcs-subscription:<id>``) until its next payment date plus a grace period (or its
   end date); ``on-hold``, ``cancelled``, ``expired`` and the rest revoke it.
@@ -61,6 +63,8 @@ class Resource:
     editions: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line item id, work)
     licences: list[tuple[int | str, str, str]] = dataclasses.field(default_factory=list)  # (line unit, member, tier)
     bundles: list[dict] = dataclasses.field(default_factory=list)  # bundle line items: granted or refused
+    # the order's document, for the tips and purchases attributed to a play (companion/analytics/attribution.py)
+    document: dict = dataclasses.field(default_factory=dict)
 
     @property
     def source_ref(self) -> str:
@@ -153,7 +157,7 @@ def parse_order(s: Session, payload: dict) -> Resource:
     grants.extend(Grant("purchase", scope, paid, None) for scope in bundle_scopes)
     return Resource("order", wc_id, str(payload.get("status") or ""), _customer(payload),
                     parse_date(payload.get("date_modified_gmt")), _unique(grants), _edition_lines(payload),
-                    _licence_lines(payload) + bundle_licences, bundles)
+                    _licence_lines(payload) + bundle_licences, bundles, document=payload)
 
 
 #: most items a bundle line item may grant (pricing.validate's limit for a bundle)
@@ -308,6 +312,15 @@ def apply_resource(s: Session, res: Resource, *, via: str = "webhook", config=No
         for source in ("purchase", "subscription"):
             outcome["revoked"] += access.revoke(s, source=source, source_ref=res.source_ref,
                                                 reason=f"wc-{res.status or 'unknown'}")
+    if res.kind == "order":  # tips and purchases attributed to a play: recorded once, revoked with the order
+        from companion.analytics import attribution
+
+        doc = res.document
+        attributed = attribution.apply_order(s, doc, wc_id=res.wc_id, paid=res.granting, status=res.status,
+                                             made_at=parse_date(doc.get("date_created_gmt")),
+                                             paid_at=parse_date(doc.get("date_paid_gmt")))
+        if attributed:
+            outcome["attribution"] = attributed
     if row is None:
         row = CommerceResource(kind=res.kind, wc_id=res.wc_id)
         s.add(row)

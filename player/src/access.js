@@ -64,23 +64,40 @@ export function locked(track) {
   return !!(track && track.access && track.access.stream === 'preview');
 }
 
-/** The links a locked track offers: its buy link and the site's subscribe link, when known. */
-export function unlockLinks(track, unlock = {}) {
+/**
+ * ``href`` with the play attribution ``play`` (``sh_play=<session>.<track>``, see Beacons.playToken) added,
+ * so that the shop counts a purchase for the play that led to it; ``href`` unchanged without one.
+ */
+export function withPlay(href, play) {
+  if (!play || !href) return href;
+  try {
+    const u = new URL(href, location.href);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return href;
+    u.searchParams.set('sh_play', play);
+    return u.toString();
+  } catch {
+    return href;
+  }
+}
+
+/** The links a locked track offers: its buy link and the site's subscribe link, when known (``play``:
+ * the play attribution they carry). */
+export function unlockLinks(track, unlock = {}, play = '') {
   const links = [];
   const buy = (track && track.access && track.access.buy_url) || (track && track.buy_url);
-  if (buy) links.push({ href: buy, label: 'Buy', kind: 'buy' });
-  if (unlock.url && unlock.url !== buy) links.push({ href: unlock.url, label: unlock.label || 'Subscribe', kind: 'subscribe' });
+  if (buy) links.push({ href: withPlay(buy, play), label: 'Buy', kind: 'buy' });
+  if (unlock.url && unlock.url !== buy) links.push({ href: withPlay(unlock.url, play), label: unlock.label || 'Subscribe', kind: 'subscribe' });
   return links;
 }
 
 /** Fill ``box`` with the prompt a locked track shows (or hide it). */
-export function renderPrompt(box, track, unlock = {}) {
+export function renderPrompt(box, track, unlock = {}, play = '') {
   box.replaceChildren();
   if (!locked(track)) {
     box.hidden = true;
     return false;
   }
-  const links = unlockLinks(track, unlock);
+  const links = unlockLinks(track, unlock, play);
   box.append(h('span', { class: 'shp-prompt-text' },
     'You are hearing a preview. ', links.length ? 'Buy it or subscribe to hear all of it and download it.' : 'The full track is for members.'));
   for (const l of links) {

@@ -40,6 +40,16 @@ export class Beacons {
     return this.consent ?? null;
   }
 
+  /**
+   * The attribution the player's tip jar and buy, unlock and subscribe links carry (``sh_play``):
+   * this pseudonymous session and the track, so that a tip or a purchase counts for the play that led to
+   * it. None when the player reports nothing (no beacon URL, or the fan declined the site's consent).
+   */
+  playToken(trackId) {
+    if (!this.url || this.consent === false || trackId === undefined || trackId === null) return '';
+    return `${this.session}.${Number(trackId)}`;
+  }
+
   track(type, trackId, pos, data) {
     if (!this.url || trackId === undefined || trackId === null || this.consent === false) return;
     const ev = { type, track: Number(trackId), t: Date.now() };

@@ -40,14 +40,14 @@ export function unlockHint(track, unlock = {}) {
  * Render the menu into ``panel``. ``onDownload(entry)`` is called when a listener picks a format.
  * ``unlock`` is {url, text}: where to buy / sign in.
  */
-export function renderDownloads(panel, track, { unlock = {}, onDownload } = {}) {
+export function renderDownloads(panel, track, { unlock = {}, onDownload, play = '' } = {}) {
   panel.replaceChildren();
   const items = downloadsOf(track);
   const safeTitle = (track.title || 'track').replace(/[^\w\- ]+/g, '').trim() || 'track';
   panel.append(h('h3', { class: 'shp-panel-title', id: `shp-dl-title-${track.id}` }, 'Downloads'));
   if (!items.length) {
     if (downloadsLocked(track)) {
-      const links = unlockLinks(track, unlock);
+      const links = unlockLinks(track, unlock, play);
       panel.append(h('p', { class: 'shp-note shp-dl-locked' }, h('span', { 'aria-hidden': 'true' }, '🔒 '),
         unlockHint(track, unlock), ...links.map((l) => [' ', h('a', { href: l.href, target: '_blank', rel: 'noopener' }, l.label)])));
     } else panel.append(h('p', { class: 'shp-note' }, 'No downloads for this track yet.'));

@@ -659,7 +659,7 @@ export class Player extends Emitter {
   }
 
   _renderAccess(track) {
-    const isLocked = renderPrompt(this.el.prompt, track, this.options.unlock || {});
+    const isLocked = renderPrompt(this.el.prompt, track, this.options.unlock || {}, this.beacons.playToken(track.id));
     if (isLocked && this._signInExpired) {
       const note = 'Your sign-in has expired: reload the page to hear what you have bought.';
       this.el.prompt.append(h('span', { class: 'shp-prompt-expired' }, ` ${note}`));
@@ -672,6 +672,7 @@ export class Player extends Emitter {
   _renderDownloadsFor(track) {
     const items = renderDownloads(this.el.dlPanel, track, {
       unlock: this.options.unlock || {},
+      play: this.beacons.playToken(track.id),
       onDownload: (it) => {
         this.beacons.track('download', track.id, this.currentTime, { format: it.name });
         this.beacons.flush();
@@ -766,6 +767,7 @@ export class Player extends Emitter {
   _renderTip(track) {
     renderTipJar(this.el.tipPanel, this.options.tip, {
       trackId: track.id,
+      play: this.beacons.playToken(track.id),
       onTip: ({ amount, currency }) => {
         this.beacons.track('tip_click', track.id, this.currentTime, { amount, currency });
         this.beacons.flush();

@@ -1,6 +1,7 @@
 // The tip jar: preset amounts and a custom one, sent to the site's WooCommerce tip product.
 // The form posts to the product URL with WooCommerce's add-to-cart fields; the WordPress plugin
-// reads the amount field and sets the cart price. Without a tip product the jar is not shown.
+// reads the amount field and sets the cart price. Without a tip product the jar is not shown. The form
+// carries the play attribution (sh_play) when the player reports plays.
 import { formatMoney, h } from './format.js';
 
 export const DEFAULT_TIP = { presets: [3, 5, 10], currency: 'USD', min: 1, max: 500, field: 'scripthammer_tip_amount' };
@@ -9,7 +10,7 @@ export function tipConfigured(tip) {
   return !!(tip && tip.url);
 }
 
-export function renderTipJar(panel, tip, { trackId, onTip } = {}) {
+export function renderTipJar(panel, tip, { trackId, play = '', onTip } = {}) {
   panel.replaceChildren();
   if (!tipConfigured(tip)) return null;
   const cfg = { ...DEFAULT_TIP, ...tip };
@@ -31,6 +32,8 @@ export function renderTipJar(panel, tip, { trackId, onTip } = {}) {
     h('input', { type: 'hidden', name: 'add-to-cart', value: cfg.productId || cfg.product_id || '' }),
     h('input', { type: 'hidden', name: 'quantity', value: '1' }),
     h('input', { type: 'hidden', name: 'scripthammer_track', value: trackId ?? '' }),
+    // the play attribution: the plugin keeps it on the order, the companion counts the tip for this play
+    play ? h('input', { type: 'hidden', name: 'sh_play', value: play }) : null,
     presets,
     h('label', { for: amountInput.id, class: 'shp-tip-label' }, `Your amount (${cfg.currency})`),
     h('div', { class: 'shp-tip-row' }, amountInput,

@@ -58,7 +58,8 @@ def test_daily_figures_and_the_heat_map_match_what_listeners_did(db_kind, client
     assert days[0]["plays"] == 0 and days[0]["listeners"] == 0
     assert days[1] == {"day": today.isoformat(), "plays": 5, "plays_30s": 3, "listeners": 4, "completions": 2,
                        "completion_rate": 0.4, "skips": 2, "avg_listened_s": pytest.approx((180 + 65.4 + 12.9 + 180 + 5) / 5, abs=0.01),
-                       "tips": 1, "downloads": {"flac": 1}}
+                       "tip_clicks": 1, "tips": 0, "tips_amount": {}, "purchases": 0, "purchases_amount": {},
+                       "downloads": {"flac": 1}}
     r = client.get(f"/api/analytics/tracks/{listened}/heatmap?from={today}&to={today}", headers=auth("crash"))
     assert r.status_code == 200, r.get_json()
     h = r.get_json()

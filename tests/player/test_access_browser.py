@@ -81,8 +81,10 @@ def assert_preview_only(page):
     assert page.locator(".shp-badge").is_visible()
     prompt = page.locator(".shp-prompt")
     assert prompt.is_visible() and "preview" in prompt.text_content()
-    assert prompt.locator("a.shp-prompt-buy").get_attribute("href") == BUY
-    assert prompt.locator("a.shp-prompt-subscribe").get_attribute("href") == SUBSCRIBE
+    # the links carry the play attribution (this player's session and the track) for the shop to keep
+    play = page.evaluate("(() => { const p = ScriptHammer.players[0]; return `${p.beacons.session}.${p.track.id}`; })()")
+    assert _unplayed(prompt.locator("a.shp-prompt-buy").get_attribute("href"), play) == BUY
+    assert _unplayed(prompt.locator("a.shp-prompt-subscribe").get_attribute("href"), play) == SUBSCRIBE
     page.click(".shp-play")
     page.wait_for_function("() => ScriptHammer.players[0].currentTime > 0.3")
     # The preview is all there is: 30 s, and seeking beyond it goes nowhere past it.
@@ -92,7 +94,17 @@ def assert_preview_only(page):
     assert page.evaluate("ScriptHammer.players[0].currentTime") <= 30.5
     page.click(".shp-dl-toggle")
     assert page.locator(".shp-downloads a.shp-dl").count() == 0
-    assert page.locator(".shp-downloads .shp-dl-locked a").first.get_attribute("href") == BUY
+    assert _unplayed(page.locator(".shp-downloads .shp-dl-locked a").first.get_attribute("href"), play) == BUY
+
+
+def _unplayed(href: str, play: str) -> str:
+    """``href`` without its sh_play argument, which must be ``play``."""
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(href)
+    query = parse_qs(parts.query)
+    assert query.pop("sh_play") == [play], href
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
 
 
 def test_anyone_hears_the_preview_and_is_asked_to_buy(page, live, premium):

@@ -256,11 +256,13 @@ def test_tip_jar_posts_the_amount_to_the_woocommerce_tip_product(page, live):
     page.click(".shp-tip-preset[data-amount='20']")
     assert page.input_value(".shp-tip-amount") == "20"
     page.fill(".shp-tip-amount", "7.5")
+    session = page.evaluate("ScriptHammer.players[0].beacons.session")
     with page.expect_navigation():
         page.click(".shp-tip-send")
     assert posted["method"] == "POST"
     assert "add-to-cart=42" in posted["body"] and "scripthammer_tip_amount=7.5" in posted["body"]
     assert f"scripthammer_track={t['id']}" in posted["body"]
+    assert f"sh_play={session}.{t['id']}" in posted["body"]  # the play attribution the plugin keeps on the order
     deadline = time.time() + 5
     while time.time() < deadline and not live.events(event="tip_click"):
         time.sleep(0.2)

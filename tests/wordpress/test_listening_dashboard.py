@@ -43,14 +43,17 @@ def _track_with_waveform(companion, tmp_path, title: str, seconds: float = 12.0)
         return t.id
 
 
-def _listen(companion, sessions: list[tuple[str, int, list]]) -> None:
+def _listen(companion, sessions: list[tuple[str, int, list]]) -> list[str]:
     """Listeners (each a browser of its own: a user agent) play, seek, react, use the controls, download
-    and leave; then the stream is written and today rolled up, as the consumers do."""
+    and leave; then the stream is written and today rolled up, as the consumers do. Returns the player
+    sessions, in order."""
     from companion.analytics import ingest, rollups
 
     now = int(time.time() * 1000)
+    ids = []
     for ua, track_id, evs in sessions:
-        body = {"session": f"dash-{uuid.uuid4().hex[:10]}",
+        ids.append(f"dash-{uuid.uuid4().hex[:10]}")
+        body = {"session": ids[-1],
                 "events": [{"type": e[0], "pos": e[1], "track": track_id, "t": now, **({"data": e[2]} if len(e) > 2 else {})}
                            for e in evs]}
         r = requests.post(f"{companion.url}/api/beacons", data=json.dumps(body), timeout=30,
@@ -58,6 +61,22 @@ def _listen(companion, sessions: list[tuple[str, int, list]]) -> None:
         assert r.status_code == 202 and r.json()["accepted"] == len(evs), r.text
     ingest.drain(companion.svc)
     rollups.roll(companion.svc.db, [rollups.today()])
+    return ids
+
+
+def _paid_from_the_player(companion, order_id: int, lines: list[tuple[str, str, int, str]]) -> None:
+    """A paid order whose lines (kind, player session, track, total in EUR) carry the player's play
+    attribution, applied as the order webhook's job applies it."""
+    from companion.analytics import attribution
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    doc = {"id": order_id, "status": "completed", "currency": "EUR", "line_items": [
+        {"id": order_id * 10 + i, "product_id": 1, "total": total, "scripthammer_play": f"{session}.{track}",
+         "scripthammer_kind": kind} for i, (kind, session, track, total) in enumerate(lines)]}
+    with companion.svc.db.session() as s:
+        done = attribution.apply_order(s, doc, wc_id=order_id, paid=True, status="completed", made_at=now,
+                                       paid_at=now)
+    assert len(done["attributed"]) == len(lines), done
 
 
 def _performance(companion, track_id: int, title: str) -> int:
@@ -137,8 +156,12 @@ def _assert_daily(charts: dict, days: list[dict]) -> None:
     assert charts["listened"]["data"] == [xs, [d["avg_listened_s"] for d in days]]
     formats = sorted({f for d in days for f in d["downloads"]})
     assert charts["downloads"]["data"] == [xs, *[[d["downloads"].get(f, 0) for d in days] for f in formats],
-                                           [d["tips"] for d in days]]
-    for name in ("plays", "completion", "listened", "downloads"):
+                                           [d["tip_clicks"] for d in days]]
+    currencies = sorted({c for d in days for c in (*d["tips_amount"], *d["purchases_amount"])})
+    assert charts["sales"]["data"] == [xs, [d["tips"] for d in days], [d["purchases"] for d in days],
+                                       *[[d["tips_amount"].get(c, 0) for d in days] for c in currencies],
+                                       *[[d["purchases_amount"].get(c, 0) for d in days] for c in currencies]]
+    for name in ("plays", "completion", "listened", "downloads", "sales"):
         assert charts[name]["painted"] > 1000, name  # drawn on the canvas, not just made
         assert charts[name]["fits"], name  # inside its own box, not over its neighbour
 
@@ -154,7 +177,7 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
         wordpress, companion, browser, artifacts, tmp_path):
     orbit = _track_with_waveform(companion, tmp_path, "Orbit <i>live</i>")
     nebula = _track_with_waveform(companion, tmp_path, EVIL, seconds=8.0)
-    _listen(companion, [  # Fan-A listens to Orbit twice: 4 plays, 3 listeners
+    sessions = _listen(companion, [  # Fan-A listens to Orbit twice: 4 plays, 3 listeners
         ("Fan-A", orbit, [("play", 0), ("progress", 5), ("reaction", 5.5, {"emoji": "fire"}),
                           ("ui", 5.6, {"control": "visualizer"}), ("complete", 12, {"duration": 12}),
                           ("download", 12, {"format": "flac"}), ("tip_click", 12, {"amount": 3, "currency": "EUR"})]),
@@ -166,11 +189,16 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
         ("Fan-E", nebula, [("play", 0), ("ui", 1, {"control": "tipjar"}), ("complete", 8, {"duration": 8})]),
         ("Fan-F", nebula, [("play", 0), ("pause", 4)]),
     ])
+    # Fan-A tips from the player after the first play, and Fan-B buys Orbit from its buy link
+    _paid_from_the_player(companion, 880000 + int(time.time()) % 100000, [
+        ("tip", sessions[0], orbit, "4.50"), ("purchase", sessions[1], orbit, "7.00")])
     today = dt.datetime.now(dt.timezone.utc).date()
     start = today - dt.timedelta(days=6)
     q = f"from={start}&to={today}"
     site = _api(companion, f"/api/analytics/site/daily?{q}")
     days = _api(companion, f"/api/analytics/tracks/{orbit}/daily?{q}")["days"]
+    assert (days[-1]["tip_clicks"], days[-1]["tips"], days[-1]["tips_amount"], days[-1]["purchases"],
+            days[-1]["purchases_amount"]) == (1, 1, {"EUR": 4.5}, 1, {"EUR": 7.0})
     heat = _api(companion, f"/api/analytics/tracks/{orbit}/heatmap?{q}")
     assert days[-1]["plays"] == 4 and days[-1]["listeners"] == 3 and days[-1]["completions"] == 1
     assert site["days"][-1]["plays"] >= 6  # the two tracks (and any other test's listening today)
@@ -199,6 +227,7 @@ def test_an_admin_sees_the_charts_redraws_a_range_opens_a_track_and_downloads_th
     assert page.locator("figure[data-chart] canvas").count() >= 5
     row = page.locator(f"#scripthammer-tracks tr[data-id='{orbit}']")
     assert row.locator(".col-plays").text_content() == "4" and row.locator(".col-listeners").text_content() == "3"
+    assert row.locator(".col-tips").text_content() == "1" and row.locator(".col-purchases").text_content() == "1"
     # the numbers stay in tables (closed once the charts are drawn), for screen readers
     assert page.locator("details#scripthammer-figures").get_attribute("open") is None
     assert page.locator("#scripthammer-days tbody tr").count() == 7

@@ -357,3 +357,82 @@ def test_the_premium_track_page_in_chromium(store, companion, premium, browser, 
     assert _downloads(frame) == []
     page.screenshot(path=str(artifacts / "premium-after-cancellation.png"), full_page=True)
     ctx.close()
+
+
+def _attributed(companion, order_id: int) -> list[tuple]:
+    from companion.analytics.models import AttributedOutcome
+
+    with companion.svc.db.session() as s:
+        return [(o.kind, o.track_id, o.amount_cents, o.currency, o.revoked_at is None)
+                for o in s.scalars(sa.select(AttributedOutcome).where(AttributedOutcome.wc_order_id == order_id)
+                                   .order_by(AttributedOutcome.line_id))]
+
+
+def _checkout_cart(store, browser: requests.Session, fan: int) -> int:
+    """The stand-in's checkout of this browser's cart (its cart cookie), paid."""
+    key = browser.cookies.get("sh_standin_cart")
+    assert key, "no cart"
+    return int(store.php(f"""$_COOKIE['sh_standin_cart'] = {json.dumps(key)}; wc_load_cart();
+$o = scripthammer_standin_checkout( {fan} ); $o->payment_complete(); return $o->get_id();"""))
+
+
+def test_a_tip_and_a_purchase_from_the_players_links_are_attributed_to_the_play(store, companion, premium, plugin_kind):
+    """standin: the player's tip jar posts sh_play with the add-to-cart; its buy link opens the product page
+    with sh_play (remembered in a cookie until the fan adds it to the cart). Both reach the order lines and
+    the webhook, and the companion counts one tip and one purchase on the played track's day; a refund
+    takes them out; a forged attribution in another order counts nothing and the order goes through."""
+    import time
+
+    from companion.analytics import ingest
+
+    if plugin_kind != "standin-plugins":
+        pytest.skip("drives the stand-in's checkout of a browser's cart")
+    tid = premium["track_id"]
+    session = "wp-player-session-01"
+    r = requests.post(f"{companion.url}/api/beacons", timeout=30, headers={"Content-Type": "text/plain"},
+                      data=json.dumps({"session": session, "events": [
+                          {"type": "play", "pos": 0, "track": tid, "t": int(time.time() * 1000)}]}))
+    assert r.status_code == 202, r.text
+    ingest.drain(companion.svc)
+    tip = store.php("return (int) get_option( 'scripthammer_tip_product_id' );")
+    product = premium["job"]["result"]["product"]["product_id"]
+    fan = shop.user(store, "player-tipper")
+    browser = requests.Session()
+    # the tip jar's form: add-to-cart with the amount and the attribution
+    browser.post(store.php(f"return get_permalink( {tip} );"), timeout=60, data={
+        "add-to-cart": tip, "quantity": 1, "scripthammer_tip_amount": "4", "sh_play": f"{session}.{tid}"})
+    # the buy link: the product page with sh_play, then its add-to-cart form (no sh_play in the form)
+    page = store.php(f"return get_permalink( {product} );")
+    assert browser.get(page, params={"sh_play": f"{session}.{tid}"}, timeout=60).status_code == 200
+    assert browser.cookies.get("scripthammer_play") == f"{session}.{tid}"
+    browser.post(page, data={"add-to-cart": product, "quantity": 1, "scripthammer_tip_amount": "2.50"}, timeout=60)
+    assert browser.cookies.get("scripthammer_play") is None  # used once: a later add-to-cart is not credited
+    order_id = _checkout_cart(store, browser, fan)
+    doc = store.php(f"return scripthammer_standin_order_payload( {order_id} );")
+    assert sorted((i["product_id"], i.get("scripthammer_play"), i.get("scripthammer_kind")) for i in doc["line_items"]) == \
+        sorted([(tip, f"{session}.{tid}", "tip"), (product, f"{session}.{tid}", "purchase")])
+    assert all("_scripthammer_play" not in json.dumps(i["meta_data"]) for i in doc["line_items"])
+    shop.deliver_webhooks(store)
+    shop.wait_for(lambda: len(_attributed(companion, order_id)) == 2)
+    assert sorted(_attributed(companion, order_id)) == [("purchase", tid, 250, "USD", True), ("tip", tid, 400, "USD", True)]
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    figures = requests.get(f"{companion.url}/api/analytics/tracks/{tid}/daily", params={"from": today, "to": today},
+                           headers={"Authorization": f"Bearer {companion.tokens['crash']}"}, timeout=30).json()["days"][0]
+    assert (figures["tips"], figures["tips_amount"], figures["purchases"], figures["purchases_amount"]) == (
+        1, {"USD": 4.0}, 1, {"USD": 2.5})
+    shop.refund(store, order_id)
+    shop.deliver_webhooks(store)
+    shop.wait_for(lambda: not any(live for *_, live in _attributed(companion, order_id)))
+
+    # forged: a track this session never played, in another fan's order (the order still goes through)
+    other = requests.Session()
+    other.post(store.php(f"return get_permalink( {tip} );"), timeout=60, data={
+        "add-to-cart": tip, "quantity": 1, "scripthammer_tip_amount": "3", "sh_play": f"{session}.{tid + 1000}"})
+    other.post(store.php(f"return get_permalink( {tip} );"), timeout=60, data={
+        "add-to-cart": tip, "quantity": 2, "scripthammer_tip_amount": "5", "sh_play": "<b>not a token</b>"})
+    forged = _checkout_cart(store, other, shop.user(store, "forger"))
+    doc = store.php(f"return scripthammer_standin_order_payload( {forged} );")
+    assert [i.get("scripthammer_play") for i in doc["line_items"]] == [f"{session}.{tid + 1000}", None]
+    shop.deliver_webhooks(store)
+    shop.wait_for(lambda: any(d["resource_id"] == forged and d["state"] == "applied" for d in _deliveries(companion)))
+    assert _attributed(companion, forged) == []

@@ -1,12 +1,13 @@
 // The dashboard's charts, drawn with uPlot from the companion's figures (the same JSON its API serves):
-// per day (plays, listeners, completion, skips, listened seconds, downloads by format, tips), the
+// per day (plays, listeners, completion, skips, listened seconds, downloads by format, tip-jar clicks, tips
+// and purchases attributed to a play with their amounts), the
 // per-second heat map over the track's real waveform, and the player-interaction bar chart.
 // Each builder returns the uPlot instance (its .data holds the figures drawn), or null with nothing to draw.
 import uPlot from 'uplot';
 
 export const COLORS = {
   plays: '#2271b1', plays30: '#0a4b78', listeners: '#d63638', completion: '#00a32a', skips: '#dba617',
-  listened: '#8c5fc7', tips: '#d63638', wave: '#a7aaad', starts: '#2271b1', seeks: '#dba617',
+  listened: '#8c5fc7', tips: '#d63638', tipClicks: '#dba617', purchases: '#00a32a', wave: '#a7aaad', starts: '#2271b1', seeks: '#dba617',
   replays: '#8c5fc7', dropoffs: '#d63638', reactions: '#00a32a', bar: '#2271b1',
 };
 const FORMAT_COLORS = ['#2271b1', '#00a32a', '#dba617', '#8c5fc7', '#3c434a', '#e65054'];
@@ -100,7 +101,7 @@ export function formatsOf(days) {
   return [...new Set(days.flatMap((d) => Object.keys(d.downloads || {})))].sort();
 }
 
-/** Downloads per day, one line per format, and tips attributed to a play. */
+/** Downloads per day, one line per format, and the tip jar's clicks. */
 export function downloadsChart(el, days, L) {
   const xs = days.map((d) => dayToX(d.day));
   const formats = formatsOf(days);
@@ -109,11 +110,43 @@ export function downloadsChart(el, days, L) {
       { label: L.day, value: (u, v) => (v == null ? '' : new Date(v * 1e3).toISOString().slice(0, 10)) },
       ...formats.map((f, i) => ({ label: `${L.downloads}: ${f}`, stroke: FORMAT_COLORS[i % FORMAT_COLORS.length],
         width: 2, points: { size: 6 } })),
-      { label: L.tips, stroke: COLORS.tips, width: 2, dash: [6, 4], points: { size: 6 } },
+      { label: L.tip_clicks, stroke: COLORS.tipClicks, width: 2, dash: [6, 4], points: { size: 6 } },
     ],
     axes: [dayAxis(xs), { label: L.count }],
     scales: { x: dayScale(xs), y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-  }, [xs, ...formats.map((f) => days.map((d) => (d.downloads || {})[f] || 0)), days.map((d) => d.tips)]);
+  }, [xs, ...formats.map((f) => days.map((d) => (d.downloads || {})[f] || 0)), days.map((d) => d.tip_clicks || 0)]);
+}
+
+/** The currencies of the amounts in the range, sorted. */
+export function currenciesOf(days) {
+  return [...new Set(days.flatMap((d) => [...Object.keys(d.tips_amount || {}), ...Object.keys(d.purchases_amount || {})]))].sort();
+}
+
+/** Tips and purchases attributed to a play, per day: their counts (bars) and, on the right axis, their
+ * amounts (one line per kind and currency; refunded orders are left out by the companion). */
+export function salesChart(el, days, L) {
+  const xs = days.map((d) => dayToX(d.day));
+  const currencies = currenciesOf(days);
+  const amountSeries = [];
+  const amountData = [];
+  for (const [kind, color] of [['tips', COLORS.tips], ['purchases', COLORS.purchases]]) {
+    for (const c of currencies) {
+      amountSeries.push({ label: `${L[`${kind}_amount`]} (${c})`, stroke: color, width: 2, dash: [6, 4], scale: 'amount',
+        points: { size: 6 } });
+      amountData.push(days.map((d) => (d[`${kind}_amount`] || {})[c] || 0));
+    }
+  }
+  return make(el, {
+    series: [
+      { label: L.day, value: (u, v) => (v == null ? '' : new Date(v * 1e3).toISOString().slice(0, 10)) },
+      { label: L.tips, stroke: COLORS.tips, fill: `${COLORS.tips}55`, paths: bars(0.35), points: { show: false } },
+      { label: L.purchases, stroke: COLORS.purchases, fill: `${COLORS.purchases}55`, paths: bars(0.35), points: { show: false } },
+      ...amountSeries,
+    ],
+    axes: [dayAxis(xs), { label: L.count }, { scale: 'amount', side: 1, label: L.amount, grid: { show: false } }],
+    scales: { x: dayScale(xs), y: { range: (u, min, max) => [0, Math.max(1, max)] },
+      amount: { range: (u, min, max) => [0, Math.max(1, max)] } },
+  }, [xs, days.map((d) => d.tips || 0), days.map((d) => d.purchases || 0), ...amountData]);
 }
 
 /** The player-interaction heat map: one bar per control, as often as it was used (most used first). */

@@ -6,7 +6,8 @@
 import 'uplot/dist/uPlot.min.css';
 import './dashboard.css';
 import {
-  completionChart, downloadsChart, formatsOf, heatmapChart, HEAT_KINDS, interactionsChart, listenedChart, playsChart,
+  completionChart, currenciesOf, downloadsChart, formatsOf, heatmapChart, HEAT_KINDS, interactionsChart, listenedChart,
+  playsChart, salesChart,
 } from './charts.js';
 
 const cfg = window.scripthammerListening;
@@ -17,6 +18,10 @@ function figure(col, v) {
   if (col === 'avg_listened_s') return `${Number(v).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} s`;
   if (col === 'downloads' && typeof v === 'object') {
     const parts = Object.entries(v).map(([f, n]) => `${f} ${n}`);
+    return parts.length ? parts.join(', ') : '0';
+  }
+  if (col.endsWith('_amount') && typeof v === 'object') {
+    const parts = Object.entries(v).sort().map(([c, n]) => `${c} ${Number(n).toFixed(2)}`);
     return parts.length ? parts.join(', ') : '0';
   }
   return Number(v).toLocaleString('en-US');
@@ -57,7 +62,7 @@ function drawCharts(data) {
   const days = data.daily?.days || [];
   // every place first, so each chart is sized to its own column of the grid
   const at = {};
-  for (const key of ['plays', 'completion', 'listened', 'downloads', 'heatmap', 'interactions']) {
+  for (const key of ['plays', 'completion', 'listened', 'downloads', 'sales', 'heatmap', 'interactions']) {
     if (key === 'heatmap' && !data.heatmap) continue;
     at[key] = slot(host, key, L[`chart_${key}`]);
   }
@@ -65,11 +70,13 @@ function drawCharts(data) {
   cfg.charts.completion = completionChart(at.completion, days, L);
   cfg.charts.listened = listenedChart(at.listened, days, L);
   cfg.charts.downloads = downloadsChart(at.downloads, days, L);
+  cfg.charts.sales = salesChart(at.sales, days, L);
   if (data.heatmap) cfg.charts.heatmap = heatmapChart(at.heatmap, data.heatmap, L);
   const inter = data.heatmap ? data.heatmap.interactions : data.daily?.interactions;
   cfg.charts.interactions = interactionsChart(at.interactions, inter, L);
   host.dataset.range = `${data.from}/${data.to}`;
   host.dataset.formats = formatsOf(days).join(',');
+  host.dataset.currencies = currenciesOf(days).join(',');
 }
 
 function fillDays(days) {

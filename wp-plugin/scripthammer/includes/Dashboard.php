@@ -293,7 +293,8 @@ final class Dashboard {
 			'chart_plays'        => __( 'Plays and unique listeners per day', 'scripthammer' ),
 			'chart_completion'   => __( 'Completion and skips per day', 'scripthammer' ),
 			'chart_listened'     => __( 'Average listened seconds per day', 'scripthammer' ),
-			'chart_downloads'    => __( 'Downloads by format and tips per day', 'scripthammer' ),
+			'chart_downloads'    => __( 'Downloads by format and tip-jar clicks per day', 'scripthammer' ),
+			'chart_sales'        => __( 'Tips and purchases attributed to a play per day', 'scripthammer' ),
 			'chart_heatmap'      => __( 'Where listeners start, seek, replay, drop off and react, over the waveform', 'scripthammer' ),
 			'chart_interactions' => __( 'Player controls used', 'scripthammer' ),
 			'day'                => __( 'Day', 'scripthammer' ),
@@ -305,6 +306,11 @@ final class Dashboard {
 			'avg_listened_s'     => __( 'Average listened', 'scripthammer' ),
 			'downloads'          => __( 'Downloads', 'scripthammer' ),
 			'tips'               => __( 'Tips', 'scripthammer' ),
+			'tip_clicks'         => __( 'Tip-jar clicks', 'scripthammer' ),
+			'purchases'          => __( 'Purchases', 'scripthammer' ),
+			'tips_amount'        => __( 'Tipped', 'scripthammer' ),
+			'purchases_amount'   => __( 'Spent', 'scripthammer' ),
+			'amount'             => __( 'Amount', 'scripthammer' ),
 			'count'              => __( 'Count', 'scripthammer' ),
 			'seconds'            => __( 'Seconds', 'scripthammer' ),
 			'second'             => __( 'Second', 'scripthammer' ),
@@ -439,16 +445,20 @@ final class Dashboard {
 	 */
 	private static function days_table( array $days ): void {
 		$cols = array(
-			'day'             => __( 'Day', 'scripthammer' ),
-			'plays'           => __( 'Plays', 'scripthammer' ),
-			'plays_30s'       => __( 'Past 30 s', 'scripthammer' ),
-			'listeners'       => __( 'Listeners', 'scripthammer' ),
-			'completions'     => __( 'Completions', 'scripthammer' ),
-			'completion_rate' => __( 'Completion', 'scripthammer' ),
-			'skips'           => __( 'Skips', 'scripthammer' ),
-			'avg_listened_s'  => __( 'Average listened', 'scripthammer' ),
-			'tips'            => __( 'Tips', 'scripthammer' ),
-			'downloads'       => __( 'Downloads', 'scripthammer' ),
+			'day'              => __( 'Day', 'scripthammer' ),
+			'plays'            => __( 'Plays', 'scripthammer' ),
+			'plays_30s'        => __( 'Past 30 s', 'scripthammer' ),
+			'listeners'        => __( 'Listeners', 'scripthammer' ),
+			'completions'      => __( 'Completions', 'scripthammer' ),
+			'completion_rate'  => __( 'Completion', 'scripthammer' ),
+			'skips'            => __( 'Skips', 'scripthammer' ),
+			'avg_listened_s'   => __( 'Average listened', 'scripthammer' ),
+			'tip_clicks'       => __( 'Tip-jar clicks', 'scripthammer' ),
+			'tips'             => __( 'Tips', 'scripthammer' ),
+			'tips_amount'      => __( 'Tipped', 'scripthammer' ),
+			'purchases'        => __( 'Purchases', 'scripthammer' ),
+			'purchases_amount' => __( 'Spent', 'scripthammer' ),
+			'downloads'        => __( 'Downloads', 'scripthammer' ),
 		);
 		echo '<details class="scripthammer-figures" id="scripthammer-figures" open><summary>' . esc_html__( 'The figures by day (table)', 'scripthammer' ) . '</summary>';
 		echo '<table class="widefat striped" id="scripthammer-days"><thead><tr>';
@@ -548,7 +558,7 @@ final class Dashboard {
 			foreach ( (array) ( $summary[ $key ] ?? array() ) as $row ) {
 				$id = (int) $row['id'];
 				echo '<tr data-id="' . esc_attr( (string) $id ) . '"><td><a href="' . esc_url( self::url( array( 'item' => $kind, 'id' => $id, 'from' => $from, 'to' => $to ) ) ) . '">' . esc_html( (string) $row['title'] ) . '</a></td>';
-				foreach ( array( 'plays', 'plays_30s', 'listeners', 'completion_rate', 'skips', 'tips', 'downloads' ) as $col ) {
+				foreach ( array( 'plays', 'plays_30s', 'listeners', 'completion_rate', 'skips', 'tips', 'purchases', 'downloads' ) as $col ) {
 					echo '<td class="col-' . esc_attr( $col ) . '">' . esc_html( self::figure( $col, $row[ $col ] ?? null ) ) . '</td>';
 				}
 				echo '<td><a href="' . esc_url( self::csv_url( $kind, $id, 'daily', $from, $to ) ) . '">' . esc_html__( 'CSV', 'scripthammer' ) . '</a></td></tr>';
@@ -571,6 +581,7 @@ final class Dashboard {
 			__( 'Completion', 'scripthammer' ),
 			__( 'Skips', 'scripthammer' ),
 			__( 'Tips', 'scripthammer' ),
+			__( 'Purchases', 'scripthammer' ),
 			__( 'Downloads', 'scripthammer' ),
 			__( 'Export', 'scripthammer' ),
 		);
@@ -591,6 +602,14 @@ final class Dashboard {
 		}
 		if ( 'avg_listened_s' === $col ) {
 			return number_format_i18n( (float) $value, 1 ) . ' s';
+		}
+		if ( in_array( $col, array( 'tips_amount', 'purchases_amount' ), true ) && is_array( $value ) ) {
+			ksort( $value );
+			$parts = array();
+			foreach ( $value as $currency => $amount ) {
+				$parts[] = $currency . ' ' . number_format_i18n( (float) $amount, 2 );
+			}
+			return $parts ? implode( ', ', $parts ) : '0';
 		}
 		if ( 'downloads' === $col && is_array( $value ) ) {
 			$parts = array();

@@ -111,6 +111,12 @@ final class Plugin {
 		add_action( 'admin_init', array( LicenceProducts::class, 'maybe_sync' ), 30 );
 		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( EditionProducts::class, 'annotate_line_items' ), 22 );
 		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( BundleProducts::class, 'annotate_line_items' ), 23 );
+		add_action( 'template_redirect', array( Attribution::class, 'remember' ) );
+		add_filter( 'woocommerce_add_cart_item_data', array( Attribution::class, 'add_cart_item_data' ), 20 );
+		add_filter( 'woocommerce_store_api_add_to_cart_data', array( Attribution::class, 'store_api_add_to_cart_data' ), 20, 2 );
+		add_filter( 'woocommerce_get_cart_item_from_session', array( Attribution::class, 'cart_item_from_session' ), 20, 2 );
+		add_action( 'woocommerce_checkout_create_order_line_item', array( Attribution::class, 'order_line_item' ), 10, 3 );
+		add_filter( 'woocommerce_rest_prepare_shop_order_object', array( Attribution::class, 'annotate_line_items' ), 24, 2 );
 		add_filter( 'woocommerce_add_to_cart_validation', array( EditionProducts::class, 'validate_add_to_cart' ), 20, 3 );
 		add_action( 'admin_init', array( EditionProducts::class, 'maybe_sync' ), 31 );
 		add_action( 'admin_init', array( BundleProducts::class, 'maybe_sync' ), 32 );

@@ -342,7 +342,11 @@ class Scripthammer_Standin_Gateways {
 
 class Scripthammer_Standin_Item {
 	public function __construct( public array $row ) {}
+	public function get_id() { return (int) ( $this->row['id'] ?? 0 ); }
 	public function get_product_id() { return (int) $this->row['product_id']; }
+	/** As WC_Data: line item meta (hidden when the key starts with an underscore; not in REST's meta_data then). */
+	public function get_meta( $k ) { return $this->row['meta'][ $k ] ?? ''; }
+	public function add_meta_data( $k, $v, $unique = false ) { $this->row['meta'][ $k ] = $v; }
 }
 
 class Scripthammer_Standin_Order {
@@ -354,9 +358,17 @@ class Scripthammer_Standin_Order {
 	public function get_user_id() { return $this->get_customer_id(); }
 	public function rows(): array { return (array) get_post_meta( $this->id, '_standin_items', true ); }
 	public function get_items() { return array_map( static fn( $r ) => new Scripthammer_Standin_Item( $r ), $this->rows() ); }
-	public function add_product( $product, $qty = 1, $args = array() ) {
+	public function get_item( $id ) {
+		foreach ( $this->rows() as $r ) {
+			if ( (int) $r['id'] === (int) $id ) {
+				return new Scripthammer_Standin_Item( $r );
+			}
+		}
+		return false;
+	}
+	public function add_product( $product, $qty = 1, $args = array(), array $meta = array() ) {
 		$rows   = $this->rows();
-		$rows[] = array( 'id' => count( $rows ) + 1000 * $this->id, 'product_id' => $product->get_id(), 'name' => $product->get_name(), 'quantity' => (int) $qty, 'total' => (string) ( $args['total'] ?? $product->get_price() ) );
+		$rows[] = array( 'id' => count( $rows ) + 1000 * $this->id, 'product_id' => $product->get_id(), 'name' => $product->get_name(), 'quantity' => (int) $qty, 'total' => (string) ( $args['total'] ?? $product->get_price() ), 'meta' => $meta );
 		update_post_meta( $this->id, '_standin_items', $rows );
 	}
 	public function calculate_totals() { update_post_meta( $this->id, '_order_total', array_sum( array_map( static fn( $r ) => (float) $r['total'], $this->rows() ) ) ); }
@@ -427,8 +439,11 @@ function scripthammer_standin_checkout( int $customer_id ) {
 	$cart = WC()->cart;
 	$cart->calculate_totals();
 	$order = wc_create_order( array( 'customer_id' => $customer_id ) );
-	foreach ( $cart->get_cart() as $item ) {
-		$order->add_product( $item['data'], $item['quantity'], array( 'total' => $item['data']->get_price() ) );
+	foreach ( $cart->get_cart() as $key => $item ) {
+		// As WC_Checkout::create_order_line_items: the line, then woocommerce_checkout_create_order_line_item.
+		$line = new Scripthammer_Standin_Item( array( 'meta' => array() ) );
+		do_action( 'woocommerce_checkout_create_order_line_item', $line, $key, $item, $order );
+		$order->add_product( $item['data'], $item['quantity'], array( 'total' => $item['data']->get_price() ), $line->row['meta'] );
 	}
 	$order->calculate_totals();
 	$cart->empty_cart();
