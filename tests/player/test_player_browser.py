@@ -108,7 +108,9 @@ def test_lists_downloads_with_sizes_and_a_locked_track_lists_none(page, live):
     assert page.locator(".shp-downloads a.shp-dl").count() == 0
     note = page.locator(".shp-downloads .shp-dl-locked")
     assert "Buy this track" in note.text_content()
-    assert note.locator("a").first.get_attribute("href") == "http://shop.test/product/x/"
+    # the buy link carries this play's attribution (docs/analytics.md: tips and purchases attributed to a play)
+    session = page.evaluate("ScriptHammer.players[0].beacons.session")
+    assert note.locator("a").first.get_attribute("href") == f"http://shop.test/product/x/?sh_play={session}.{t['id']}"
     assert page.locator(".shp-prompt").is_visible()
 
 
