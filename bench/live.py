@@ -29,7 +29,7 @@ ffmpeg capture (stems, mix, live HLS, Opus/RTP) and a Janus of its own. Then:
 CPU seconds of this process and of its children (the rig's programs, reaped) beside wall time. The
 last line printed is one JSON object.
 
-Run: .venv/bin/python bench/live.py [--beeps 5] [--max-sessions 3] [--hold 8]
+Run: .venv/bin/python bench/live.py [--beeps 15] [--max-sessions 8] [--hold 8] [--receiver-prefetch 1]
 """
 from __future__ import annotations
 
@@ -380,8 +380,8 @@ def measure_sessions(svc, max_sessions: int, hold: float) -> tuple[int, list[dic
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--beeps", type=int, default=5)
-    ap.add_argument("--max-sessions", type=int, default=3)
+    ap.add_argument("--beeps", type=int, default=15)
+    ap.add_argument("--max-sessions", type=int, default=8)
     ap.add_argument("--hold", type=float, default=8.0)
     ap.add_argument("--receiver-prefetch", type=int, default=1,
                     help="packets member B's receiver (aiortc) buffers before decoding (aiortc's own: 4)")
