@@ -481,6 +481,15 @@ def unlinked_recordings_ids(svc) -> list[int]:
         return unlinked_recordings(s)
 
 
+def relink_recordings(svc) -> list[int]:
+    """Queue the link of every published recording a post does not show yet (what a lost link job left;
+    part of :func:`start_due`). The broadcasts queued."""
+    ids = unlinked_recordings_ids(svc)
+    for b in ids:
+        enqueue_recording(svc, b)
+    return ids
+
+
 def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
     """Start every broadcast that is due and still scheduled (a sweep; the scheduled start jobs do this
     one by one), and link every started one WordPress does not know yet."""
@@ -495,7 +504,6 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
         postless = list(s.scalars(sa.select(LiveBroadcast.id).where(LiveBroadcast.by_hand.is_(True),
                                                                     LiveBroadcast.wants_post.is_(True),
                                                                     LiveBroadcast.wp_post_id == 0)))
-        recordings = unlinked_recordings(s)
         from companion.commerce.models import CommerceProduct
 
         ticketless = list(s.scalars(sa.select(LiveBroadcast.id).where(
@@ -507,8 +515,7 @@ def start_due(svc, now: dt.datetime | None = None) -> list[dict]:
         enqueue_link(svc, b)
     for b in postless:  # sessions by hand whose post a lost job did not make (it queues a premium one's ticket)
         enqueue_post(svc, b)
-    for b in recordings:  # published recordings whose post a lost job did not point at them
-        enqueue_recording(svc, b)
+    relink_recordings(svc)  # published recordings whose post a lost job did not point at them
     for b in ticketless:  # premium sessions by hand with their post, whose ticket job was lost
         enqueue_ticket(svc, b)
     return out
