@@ -18,9 +18,11 @@ from __future__ import annotations
 from marshmallow import Schema
 from companion import schema_fields as fields
 
-from companion.access.delivery import Viewer
+from companion.access.delivery import PUBLIC_VIEWS, Viewer
 from companion.catalog.covers import cover_key_of
 from companion.catalog.models import Album, Track
+from companion.catalog.service import get_track
+from companion.errors import NotFound
 
 
 class LoudnessSchema(Schema):
@@ -208,10 +210,6 @@ def track_view(svc, track_id: int, viewer: Viewer) -> tuple[dict, str | None]:
     address, so this process remembers it for ``Config.public_key_cache_seconds`` (PUBLIC_VIEWS, forgotten
     at once by a change flushed here): the track JSON and its embed page, the hot reads after segments,
     then cost no database round trip. Treat the returned dict as read-only."""
-    from companion.access.delivery import PUBLIC_VIEWS
-    from companion.catalog.service import get_track
-    from companion.errors import NotFound
-
     anonymous = not viewer.ident.authenticated
     cache_key = (track_id, viewer.base_url)
     if anonymous:
