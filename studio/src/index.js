@@ -56,10 +56,13 @@ class Studio {
   key(branch) { return `scripthammer.studio:${this.comp}:${branch}`; }
 
   status(text, kind = 'info') {
+    // a drawing still pending would then say "edit …" over this newer word: draw it first
+    this.flushDraw();
     const s = $('status');
     s.textContent = text;
     s.className = kind;
     s.dataset.kind = kind;
+    delete s.dataset.code; // an error's code goes with it (its callers set the new one after)
   }
 
   lockText(part) {
@@ -321,10 +324,14 @@ class Studio {
     this.lastChange = info;
     if (!this.drawPending) {
       this.drawPending = true;
-      const run = () => { if (this.drawPending) { this.drawPending = false; this.redraw(this.lastChange); } };
+      const run = () => this.flushDraw();
       requestAnimationFrame(run);
       setTimeout(run, 100); // a hidden tab has no frames
     }
+  }
+
+  flushDraw() {
+    if (this.drawPending) { this.drawPending = false; this.redraw(this.lastChange); }
   }
 
   redraw(info) {
