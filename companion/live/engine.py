@@ -10,13 +10,14 @@ sends scsynth OSC.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,43 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: jack2 keeps one registry of at most 8 servers a machine (its MAX_SERVERS). A server that dies without
+#: unregistering (SIGKILL, a crash) keeps its entry, and only a server of the same name reclaims it: with a
+#: fresh name per session, 8 such deaths would leave no JACK server startable on the machine until a
+#: reboot. So rigs take their server names from 8 slots, each held by a file lock for the rig's life (a
+#: dead holder's lock goes with it), and a stale entry is reclaimed by the next rig in its slot.
+JACK_SLOTS = 8
+
+
+def _slot_dir() -> Path:
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    path = base / f"scripthammer-jack-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def take_jack_slot(lsp: str) -> tuple[str, int]:
+    """A free JACK server slot: its server name and the locked file descriptor holding it (close it to
+    give the slot back). A slot whose name still answers (a server left running by a companion that was
+    killed) is passed over."""
+    folder = _slot_dir()
+    for n in range(JACK_SLOTS):
+        fd = os.open(folder / f"slot-{n}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        name = f"scripthammer-live-{n}"
+        env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+        answered = subprocess.run([lsp], env=env, capture_output=True, timeout=10).returncode == 0
+        if not answered:
+            return name, fd
+        os.close(fd)
+    raise RigError("Every JACK server slot on this machine is in use (jack2 runs at most 8 servers).",
+                   code="live_jack_slots_full", details={"slots": JACK_SLOTS})
 
 
 def need(program: str, package: str) -> str:
@@ -70,13 +108,14 @@ class Rig:
     hls_time: float = 1.0
     hls_list_size: int = 6
     driver: str = "dummy"
-    server_name: str = field(default_factory=lambda: f"shm-live-{uuid.uuid4().hex[:10]}")
+    server_name: str | None = None  # taken from a JACK slot (take_jack_slot) when the rig starts
     osc_port: int = field(default_factory=free_udp_port)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     capture_started: float | None = None  # time.time() when the capture was wired
     # also send the mix as Opus/RTP to these ports (Janus), each from a local port when given (an
     # AudioBridge plain-RTP participant takes RTP only from the address it sends the mix-minus to)
     rtp_ports: list[tuple[int, int | None]] = field(default_factory=list)
+    slot_fd: int | None = None  # the lock holding this rig's JACK slot
 
     @property
     def env(self) -> dict[str, str]:
@@ -130,6 +169,8 @@ class Rig:
         scsynth = need("scsynth", "supercollider-server")
         ffmpeg = need("ffmpeg", "ffmpeg")
         n = len(self.stems)
+        if self.server_name is None:
+            self.server_name, self.slot_fd = take_jack_slot(need("jack_lsp", "jackd2"))
         try:
             self._spawn("jackd", [jackd, "-n", self.server_name, "-d", self.driver,
                                   "-r", str(self.sample_rate), "-p", str(self.period)])
@@ -192,3 +233,18 @@ class Rig:
         stop_process(self.procs.get("capture"), signal.SIGINT, timeout=10)
         stop_process(self.procs.get("scsynth"))
         stop_process(self.procs.get("jackd"))
+        self.release_shared_memory()
+        if self.slot_fd is not None:  # the JACK server has ended: its slot is free again
+            os.close(self.slot_fd)
+            self.slot_fd = None
+
+    @property
+    def shared_memory(self) -> Path:
+        """The shared memory scsynth makes for its clients (buses, scope), named by its UDP port. scsynth
+        leaves it behind whenever it ends, signalled or crashed: 8 MB of RAM a session until a reboot."""
+        return Path("/dev/shm") / f"SuperColliderServer_{self.osc_port}"
+
+    def release_shared_memory(self) -> None:
+        scsynth = self.procs.get("scsynth")
+        if scsynth is not None and scsynth.poll() is not None:  # only once it has ended: the port is ours
+            self.shared_memory.unlink(missing_ok=True)

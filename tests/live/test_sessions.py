@@ -295,8 +295,9 @@ def test_a_killed_scsynth_ends_the_session_with_the_recording_kept(app, client, 
     assert rec["mix"] and set(rec["stems"]) == {"ivory", "chops", "crash"} and rec["seconds"] > 2
     mix = client.get(f"/api/live/sessions/{sid}/recording/mix", headers=auth("ivory"))
     assert mix.status_code == 200 and len(mix.data) > 48000 * 4
-    # nothing of the rig is left running
+    # nothing of the rig is left running, nor scsynth's shared memory (a killed scsynth leaves it behind)
     assert all(p.poll() is not None for p in runner.rig.procs.values())
+    assert not runner.rig.shared_memory.exists(), runner.rig.shared_memory
 
 
 def test_a_listener_on_webrtc_hears_the_robots_through_janus_and_a_killed_janus_ends_the_session(
@@ -384,6 +385,7 @@ def test_two_sessions_side_by_side_do_not_cross(app, client, auth, tmp_path):
         cfg = app.extensions["scripthammer"].config
         rigs = [service._RUNNERS[(cfg.database_url, sid)].rig for sid in ids]
         assert rigs[0].server_name != rigs[1].server_name and rigs[0].osc_port != rigs[1].osc_port
+        assert all(rig.shared_memory.exists() for rig in rigs)  # scsynth's, while it runs
         assert len({state(client, sid)["webrtc"]["janus"] for sid in ids}) == 2
         # a third is refused while two run (live_max_sessions), and nothing of it is left
         r = client.post("/api/live/sessions", json={}, headers=auth("chops"))
@@ -394,6 +396,8 @@ def test_two_sessions_side_by_side_do_not_cross(app, client, auth, tmp_path):
         wait_for(lambda: all(state(client, sid)["bar"] >= 4 for sid in ids), timeout=40)
     finally:
         finals = [client.post(f"/api/live/sessions/{sid}/stop", headers=auth("ivory")).json for sid in ids]
+    # a session that ends gives back scsynth's shared memory (8 MB each, kept until a reboot otherwise)
+    assert [rig.shared_memory.exists() for rig in rigs] == [False, False]
     for st, key, other in zip(finals, ("D minor", "E major"), ("E major", "D minor")):
         assert st["status"] == "ended", st
         resp = client.get(f"/api/live/sessions/{st['id']}/recording/mix", headers=auth("ivory"))
