@@ -12,17 +12,9 @@ import signal
 import pytest
 
 from companion.live.engine import JACK_SLOTS, Rig, RigError, take_jack_slot
+from tests.live.test_sessions import _programs  # noqa: F401  (autouse: the rig's programs, or a failure)
 
 pytestmark = pytest.mark.slow
-
-PROGRAMS = ("jackd", "jack_lsp", "jack_connect", "scsynth", "ffmpeg")
-
-
-@pytest.fixture(autouse=True)
-def _programs():
-    missing = [p for p in PROGRAMS if shutil.which(p) is None]
-    if missing:  # a missing precondition fails, never skips
-        pytest.fail(f"not installed: {missing} (scripts/setup.sh installs jackd2, supercollider-server, ffmpeg)")
 
 
 def test_more_killed_jack_servers_than_jack_allows_do_not_stop_the_next_rig(tmp_path):
