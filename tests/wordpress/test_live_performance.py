@@ -79,6 +79,23 @@ def test_a_session_started_by_hand_gets_its_performance_post_then_its_recording(
     from companion.live.models import LiveBroadcast
 
     bid = own()["id"]
+    # every link job already queued (the session's end queues one, the publish another, retries wait in RQ's
+    # schedule) runs first: a late one would link the post again and hide the loss simulated below
+    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+    from companion.live.followups import RECORDING_FUNC
+
+    from rq.job import Job
+
+    queue = svc.queue_for(RECORDING_FUNC)
+
+    def links_pending() -> list:
+        ids = (queue.get_job_ids() + StartedJobRegistry(queue=queue).get_job_ids()
+               + ScheduledJobRegistry(queue=queue).get_job_ids())
+        jobs = Job.fetch_many(ids, connection=queue.connection, serializer=queue.serializer)
+        return [j for j in jobs if j is not None and j.func_name == RECORDING_FUNC and tuple(j.args) == (bid,)]
+
+    _wait(lambda: links_pending() == [], 150, "this broadcast's link jobs to finish")
     assert broadcasts.unlinked_recordings_ids(svc) == []
     with svc.db.session() as db:
         db.get(LiveBroadcast, bid).recording_track_id = None
