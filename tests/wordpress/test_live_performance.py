@@ -81,11 +81,10 @@ def test_a_session_started_by_hand_gets_its_performance_post_then_its_recording(
     bid = own()["id"]
     # every link job already queued (the session's end queues one, the publish another, retries wait in RQ's
     # schedule) runs first: a late one would link the post again and hide the loss simulated below
+    from rq.job import Job
     from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
     from companion.live.followups import RECORDING_FUNC
-
-    from rq.job import Job
 
     queue = svc.queue_for(RECORDING_FUNC)
 
